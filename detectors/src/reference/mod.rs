@@ -1,0 +1,184 @@
+//! Reference data (SPEC §3): divisions, institutions, products, agreements,
+//! the calendar and exemptions, loaded whole or not at all.
+//!
+//! The pipeline loads a reference directory at start and on reload. Rules
+//! compare events against it, so a half-loaded directory would raise false
+//! alerts (an agreement whose family is missing is "not entered"); hence
+//! [`ReferenceData::load`] returns either everything, checked across files,
+//! or every problem found, each with its file, line and column.
+//!
+//! Codes become dense `u32` ids ([`InstitutionId`], [`ProductId`], …) that
+//! index the vectors of [`ReferenceData`]; the lookups turn codes from events
+//! into ids.
+
+mod agreements;
+mod calendar_file;
+mod divisions;
+mod error;
+mod exemptions;
+mod institutions;
+mod model;
+mod products;
+mod registry;
+mod table;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::calendar::Calendar;
+
+pub use divisions::{city_code_of, is_division_code, province_code_of, Divisions};
+pub use error::{ReferenceErrors, ReferenceProblem};
+pub use model::{
+    Agreement, AgreementId, Category, Exemption, ExemptionId, Family, FamilyId, Group, GroupId,
+    Institution, InstitutionId, Level, Product, ProductId, UnknownVariant,
+};
+
+use table::{Problems, Source};
+
+/// The six file names, in loading and reporting order.
+pub const FILES: [&str; 6] = [
+    divisions::SPEC.file,
+    institutions::SPEC.file,
+    products::SPEC.file,
+    agreements::SPEC.file,
+    calendar_file::SPEC.file,
+    exemptions::SPEC.file,
+];
+
+/// A loaded, consistent reference directory.
+///
+/// Every id in it indexes the matching vector: `data.institutions[id.index()]`
+/// is the institution of an `InstitutionId` that this value issued.
+#[derive(Debug, Clone)]
+pub struct ReferenceData {
+    /// Division names and hierarchy.
+    pub divisions: Divisions,
+    /// Indexed by [`InstitutionId`].
+    pub institutions: Vec<Institution>,
+    /// Indexed by [`ProductId`].
+    pub products: Vec<Product>,
+    /// Indexed by [`GroupId`], in order of first appearance in `products.csv`.
+    pub groups: Vec<Group>,
+    /// Indexed by [`FamilyId`], in order of first appearance in `products.csv`.
+    pub families: Vec<Family>,
+    /// Indexed by [`AgreementId`].
+    pub agreements: Vec<Agreement>,
+    /// Indexed by [`ExemptionId`].
+    pub exemptions: Vec<Exemption>,
+    /// The shipped State Council calendar with `calendar.csv` applied.
+    pub calendar: Calendar,
+    index: Index,
+}
+
+/// Code → dense id, for every kind of record.
+#[derive(Debug, Clone, Default)]
+struct Index {
+    institutions: HashMap<String, InstitutionId>,
+    products: HashMap<String, ProductId>,
+    groups: HashMap<String, GroupId>,
+    families: HashMap<String, FamilyId>,
+    agreements: HashMap<String, AgreementId>,
+    exemptions: HashMap<String, ExemptionId>,
+}
+
+impl ReferenceData {
+    /// Loads the CSV files of SPEC §3 from `dir`. `calendar.csv` and
+    /// `exemptions.csv` may be absent (no overrides, no exemptions).
+    ///
+    /// # Errors
+    /// Every problem found in any file — a missing file or column, a
+    /// malformed row, a bad value, a duplicate or unknown code, an
+    /// inconsistency between files — with file, line and column.
+    pub fn load(dir: &Path) -> Result<Self, ReferenceErrors> {
+        Self::load_from(&Source::Dir(dir))
+    }
+
+    /// Loads from file name → CSV text pairs instead of a directory, with the
+    /// same checks as [`ReferenceData::load`]; a file not given is absent.
+    /// For tests and embedded demo data.
+    ///
+    /// # Errors
+    /// As [`ReferenceData::load`].
+    pub fn from_csv_texts<'a>(
+        files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, ReferenceErrors> {
+        let texts: HashMap<&str, &str> = files.into_iter().collect();
+        Self::load_from(&Source::Texts(&texts))
+    }
+
+    /// Reads every file, each checked against those before it, and returns
+    /// the data only when no file had a problem.
+    fn load_from(source: &Source<'_>) -> Result<Self, ReferenceErrors> {
+        let mut problems = Problems::default();
+        let divisions = divisions::read(source, &mut problems);
+        let institutions = institutions::read(source, &divisions.codes, &mut problems);
+        let products = products::read(source, &mut problems);
+        let agreements = agreements::read(
+            source,
+            &institutions.codes,
+            &products.family_ids,
+            &mut problems,
+        );
+        let calendar = calendar_file::read(source, &mut problems);
+        let exemptions = exemptions::read(
+            source,
+            &institutions.codes,
+            &products.group_ids,
+            &mut problems,
+        );
+        if !problems.is_empty() {
+            return Err(ReferenceErrors {
+                problems: problems.into_sorted(&FILES),
+            });
+        }
+        Ok(Self {
+            divisions: divisions.divisions,
+            institutions: institutions.institutions,
+            products: products.products,
+            groups: products.groups,
+            families: products.families,
+            agreements: agreements.agreements,
+            exemptions: exemptions.exemptions,
+            calendar,
+            index: Index {
+                institutions: institutions.codes.into_index(),
+                products: products.codes.into_index(),
+                groups: products.group_ids.into_index(),
+                families: products.family_ids.into_index(),
+                agreements: agreements.ids.into_index(),
+                exemptions: exemptions.ids.into_index(),
+            },
+        })
+    }
+
+    /// The id of the institution with this `institution_code`.
+    pub fn institution(&self, code: &str) -> Option<InstitutionId> {
+        self.index.institutions.get(code).copied()
+    }
+
+    /// The id of the product with this `product_code`.
+    pub fn product(&self, code: &str) -> Option<ProductId> {
+        self.index.products.get(code).copied()
+    }
+
+    /// The id of the group with this `group_id`.
+    pub fn group(&self, group_id: &str) -> Option<GroupId> {
+        self.index.groups.get(group_id).copied()
+    }
+
+    /// The id of the family with this `family_id`.
+    pub fn family(&self, family_id: &str) -> Option<FamilyId> {
+        self.index.families.get(family_id).copied()
+    }
+
+    /// The id of the agreement with this `agreement_id`.
+    pub fn agreement(&self, agreement_id: &str) -> Option<AgreementId> {
+        self.index.agreements.get(agreement_id).copied()
+    }
+
+    /// The id of the exemption with this `exemption_id`.
+    pub fn exemption(&self, exemption_id: &str) -> Option<ExemptionId> {
+        self.index.exemptions.get(exemption_id).copied()
+    }
+}

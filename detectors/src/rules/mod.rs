@@ -1,0 +1,196 @@
+//! The six alert rules of SPEC §6, one module per section, each a DataFusion
+//! SQL query over the [`tables`](crate::tables) followed by the words a
+//! bureau reads.
+//!
+//! Thresholds enter the SQL as exact decimal literals and every comparison
+//! is cross-multiplied (progress < r × schedule ⇔ purchased × total <
+//! r × agreed × elapsed), so no division or float rounding can move a value
+//! across a threshold.
+
+pub mod non_selected;
+pub mod payment;
+pub mod schedule;
+pub mod supply_break;
+pub mod undelivered;
+
+use std::collections::BTreeMap;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Date32Type, Decimal128Type, Int64Type};
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use datafusion::error::DataFusionError;
+use datafusion::prelude::SessionContext;
+use rust_decimal::Decimal;
+
+use crate::alert::{Alert, AlertName, Severity};
+use crate::config::DetectorConfig;
+use crate::reference::ReferenceData;
+use crate::state::State;
+use crate::tables;
+use crate::time::local_date;
+
+/// One evaluation at instant T: the session holding the tables as of T.
+pub struct Evaluation<'a> {
+    pub ctx: SessionContext,
+    pub config: &'a DetectorConfig,
+    pub at: DateTime<FixedOffset>,
+    /// date(T) in China Standard Time.
+    pub today: NaiveDate,
+}
+
+impl<'a> Evaluation<'a> {
+    pub fn new(
+        reference: &ReferenceData,
+        state: &State,
+        config: &'a DetectorConfig,
+        at: DateTime<FixedOffset>,
+    ) -> Result<Self, DataFusionError> {
+        let ctx = tables::session(reference, state, config, at)?;
+        Ok(Evaluation { ctx, config, at, today: local_date(at) })
+    }
+
+    /// date(T) as Arrow's day number, for comparisons with `Date32` columns.
+    pub fn today_days(&self) -> i32 {
+        tables::days_since_epoch(self.today)
+    }
+
+    /// T in epoch microseconds, for comparisons with timestamp columns.
+    pub fn at_micros(&self) -> i64 {
+        self.at.timestamp_micros()
+    }
+
+    /// Runs one query and returns its rows.
+    pub async fn query(&self, sql: &str) -> Result<Rows, DataFusionError> {
+        let batches = self.ctx.sql(sql).await?.collect().await?;
+        Ok(Rows { batches })
+    }
+}
+
+/// Evaluates every rule at T and returns the alerts that hold, sorted by id.
+pub async fn evaluate_all(
+    reference: &ReferenceData,
+    state: &State,
+    config: &DetectorConfig,
+    at: DateTime<FixedOffset>,
+) -> Result<Vec<Alert>, DataFusionError> {
+    let eval = Evaluation::new(reference, state, config, at)?;
+    let mut alerts = schedule::evaluate(&eval).await?;
+    alerts.extend(non_selected::evaluate(&eval).await?);
+    alerts.extend(undelivered::evaluate(&eval).await?);
+    alerts.extend(supply_break::evaluate(&eval).await?);
+    alerts.extend(payment::evaluate(&eval).await?);
+    alerts.sort_by_key(|a| a.id());
+    Ok(alerts)
+}
+
+/// An exact decimal as a SQL literal that DataFusion keeps decimal.
+pub fn decimal_literal(value: Decimal) -> String {
+    let scale = value.scale().max(1);
+    format!("CAST('{value}' AS DECIMAL(38, {scale}))")
+}
+
+/// Query results with typed, by-name cell access.
+pub struct Rows {
+    batches: Vec<RecordBatch>,
+}
+
+/// One row of a query result.
+pub struct Row<'a> {
+    batch: &'a RecordBatch,
+    index: usize,
+}
+
+impl Rows {
+    pub fn iter(&self) -> impl Iterator<Item = Row<'_>> {
+        self.batches.iter().flat_map(|batch| (0..batch.num_rows()).map(move |index| Row { batch, index }))
+    }
+
+    pub fn len(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Row<'_> {
+    fn column(&self, name: &str, to: &DataType) -> Result<arrow::array::ArrayRef, DataFusionError> {
+        let array = self
+            .batch
+            .column_by_name(name)
+            .ok_or_else(|| DataFusionError::Internal(format!("query result has no column `{name}`")))?;
+        Ok(cast(&array.slice(self.index, 1), to)?)
+    }
+
+    /// A text cell; NULL reads as the empty string.
+    pub fn text(&self, name: &str) -> Result<String, DataFusionError> {
+        let array = self.column(name, &DataType::Utf8)?;
+        let strings = array.as_string::<i32>();
+        Ok(if strings.is_null(0) { String::new() } else { strings.value(0).to_string() })
+    }
+
+    /// A decimal cell, exactly; NULL reads as zero.
+    pub fn decimal(&self, name: &str) -> Result<Decimal, DataFusionError> {
+        let array = self
+            .batch
+            .column_by_name(name)
+            .ok_or_else(|| DataFusionError::Internal(format!("query result has no column `{name}`")))?;
+        let DataType::Decimal128(_, scale) = array.data_type() else {
+            return Err(DataFusionError::Internal(format!("column `{name}` is {} not decimal", array.data_type())));
+        };
+        let values = array.as_primitive::<Decimal128Type>();
+        if values.is_null(self.index) {
+            return Ok(Decimal::ZERO);
+        }
+        let raw = values.value(self.index);
+        Decimal::try_from_i128_with_scale(raw, u32::try_from(*scale).unwrap_or(0))
+            .map(|d| d.normalize())
+            .map_err(|e| DataFusionError::Internal(format!("column `{name}`: {e}")))
+    }
+
+    pub fn int(&self, name: &str) -> Result<i64, DataFusionError> {
+        let array = self.column(name, &DataType::Int64)?;
+        Ok(array.as_primitive::<Int64Type>().value(0))
+    }
+
+    pub fn date(&self, name: &str) -> Result<NaiveDate, DataFusionError> {
+        let array = self.column(name, &DataType::Date32)?;
+        let days = array.as_primitive::<Date32Type>().value(0);
+        Ok(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() + chrono::Duration::days(i64::from(days)))
+    }
+}
+
+/// Builds the labels of an alert from (name, value) pairs.
+pub fn labels<const N: usize>(pairs: [(&str, String); N]) -> BTreeMap<String, String> {
+    pairs.into_iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// Builds an alert; `annotations` gets `value` and `threshold` added.
+pub fn alert(
+    name: AlertName,
+    severity: Severity,
+    labels: BTreeMap<String, String>,
+    mut annotations: BTreeMap<String, String>,
+    value: Decimal,
+    threshold: String,
+) -> Alert {
+    let value = value.normalize().to_string();
+    annotations.insert("value".into(), value.clone());
+    annotations.insert("threshold".into(), threshold);
+    Alert { name, severity, labels, annotations, value }
+}
+
+/// A ratio rounded for people (4 decimal places), exact elsewhere.
+pub fn ratio(numerator: Decimal, denominator: Decimal) -> Decimal {
+    if denominator.is_zero() {
+        return Decimal::ZERO;
+    }
+    numerator.checked_div(denominator).unwrap_or_default().round_dp(4)
+}
+
+/// A ratio as a percentage with one decimal, for Chinese descriptions.
+pub fn percent(value: Decimal) -> String {
+    format!("{}%", (value * Decimal::ONE_HUNDRED).round_dp(1).normalize())
+}

@@ -1,0 +1,351 @@
+//! The state the events build: open order lines, deliveries that still owe
+//! money, and running purchase sums (ARCHITECTURE: "keep sums per key, not
+//! the events").
+//!
+//! [`State::apply`] takes one decoded event. It either applies it, says
+//! which earlier event it is still waiting for (the engine holds it — SPEC
+//! §4 orphans), or rejects it with a reason code. It never panics on input:
+//! quantities and amounts are bounded before any arithmetic.
+
+mod purchases;
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use vbp_schemas::{
+    DeliveryAccepted, DeliveryReceived, Event, EventBody, OrderCancelled, OrderPlaced, PaymentMade, Reason, Rejection,
+};
+
+use crate::reference::{InstitutionId, ProductId, ReferenceData};
+use crate::time::local_date;
+
+pub use purchases::{GroupWindow, Purchases, ShareClass};
+
+/// Quantities above this many packs are rejected as `bad_value`: no real
+/// order is that large, and the bound keeps every sum far from overflow.
+pub const MAX_PACKS: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+/// Amounts above this many yuan are rejected as `bad_value` (same reason).
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+
+/// An instant as microseconds since the Unix epoch: compact, and ordered the
+/// same way as the instants themselves whatever offset they were written in.
+pub type Micros = i64;
+
+/// One order line (`order.placed` and what happened to it since).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLine {
+    pub institution: InstitutionId,
+    pub product: ProductId,
+    pub placed_at: Micros,
+    /// date(placed_at) in China Standard Time.
+    pub placed_on: NaiveDate,
+    pub packs: Decimal,
+    pub cancelled: Decimal,
+    pub delivered: Decimal,
+    pub unit_price: Decimal,
+    pub special_service: bool,
+    pub class: ShareClass,
+    /// Deliveries received and not yet accepted.
+    pub unaccepted_deliveries: u32,
+    /// Event time of the last change, for retention.
+    pub last_change: Micros,
+}
+
+impl OrderLine {
+    /// Ordered minus cancelled minus delivered (SPEC 6.3).
+    pub fn outstanding(&self) -> Decimal {
+        self.packs - self.cancelled - self.delivered
+    }
+}
+
+/// One delivery and what it still owes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryLine {
+    pub order_id: String,
+    pub institution: InstitutionId,
+    pub product: ProductId,
+    pub received_packs: Decimal,
+    pub received_at: Micros,
+    pub accepted: Option<Acceptance>,
+    pub paid: Decimal,
+    pub last_change: Micros,
+}
+
+/// `delivery.accepted`: starts the 次月底 payment clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acceptance {
+    pub accepted_at: Micros,
+    pub accepted_on: NaiveDate,
+    pub packs: Decimal,
+    pub amount: Decimal,
+}
+
+impl DeliveryLine {
+    /// What the institution still owes for this delivery (0 before acceptance).
+    pub fn outstanding(&self) -> Decimal {
+        self.accepted.as_ref().map_or(Decimal::ZERO, |a| a.amount - self.paid)
+    }
+}
+
+/// What an event is waiting for before it can apply.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Awaited {
+    /// The `order.placed` of this order id.
+    Order(String),
+    /// The `delivery.received` of this delivery id.
+    Delivery(String),
+    /// The `delivery.accepted` of this delivery id.
+    Acceptance(String),
+}
+
+impl Awaited {
+    pub fn describe(&self) -> String {
+        match self {
+            Awaited::Order(id) => format!("order `{id}` never arrived"),
+            Awaited::Delivery(id) => format!("delivery `{id}` was never received"),
+            Awaited::Acceptance(id) => format!("delivery `{id}` was never accepted"),
+        }
+    }
+}
+
+/// The result of applying one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    Waiting(Awaited),
+    Rejected(Rejection),
+}
+
+/// Everything the rules read, as of the events applied so far.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub orders: HashMap<String, OrderLine>,
+    pub deliveries: HashMap<String, DeliveryLine>,
+    pub purchases: Purchases,
+}
+
+fn micros(event: &Event) -> Micros {
+    event.occurred_at.timestamp_micros()
+}
+
+fn reject(reason: Reason, detail: String) -> Outcome {
+    Outcome::Rejected(Rejection::new(reason, detail))
+}
+
+fn bounded(field: &str, value: Decimal, max: Decimal) -> Result<(), Outcome> {
+    if value > max {
+        return Err(reject(Reason::BadValue, format!("field `{field}`: {value} exceeds the limit of {max}")));
+    }
+    Ok(())
+}
+
+impl State {
+    pub fn new(reference: &ReferenceData) -> Self {
+        State { orders: HashMap::new(), deliveries: HashMap::new(), purchases: Purchases::new(reference) }
+    }
+
+    /// Applies one event, or says why it cannot (yet).
+    pub fn apply(&mut self, reference: &ReferenceData, event: &Event) -> Outcome {
+        let at = micros(event);
+        let result = match &event.body {
+            EventBody::OrderPlaced(e) => self.order_placed(reference, event, e),
+            EventBody::OrderCancelled(e) => self.order_cancelled(reference, at, e),
+            EventBody::DeliveryReceived(e) => self.delivery_received(at, e),
+            EventBody::DeliveryAccepted(e) => self.delivery_accepted(event, e),
+            EventBody::PaymentMade(e) => self.payment_made(reference, at, e),
+        };
+        result.unwrap_or_else(|outcome| outcome)
+    }
+
+    fn order_placed(&mut self, reference: &ReferenceData, event: &Event, e: &OrderPlaced) -> Result<Outcome, Outcome> {
+        let institution = reference.institution(&e.institution_code).ok_or_else(|| {
+            reject(Reason::UnknownInstitution, format!("institution `{}` is not in institutions.csv", e.institution_code))
+        })?;
+        let product_id = reference.product(&e.product_code).ok_or_else(|| {
+            reject(Reason::UnknownProduct, format!("product `{}` is not in products.csv", e.product_code))
+        })?;
+        bounded("quantity_packs", e.quantity_packs, MAX_PACKS)?;
+        bounded("unit_price", e.unit_price, MAX_AMOUNT)?;
+        if self.orders.contains_key(&e.order_id) {
+            return Err(reject(Reason::BadValue, format!("order `{}` was already placed by another event", e.order_id)));
+        }
+        let product = &reference.products[product_id.0 as usize];
+        let placed_on = local_date(event.occurred_at);
+        let class = self.purchases.share_class(reference, institution, product, e.unit_price, placed_on);
+        let line = OrderLine {
+            institution,
+            product: product_id,
+            placed_at: micros(event),
+            placed_on,
+            packs: e.quantity_packs,
+            cancelled: Decimal::ZERO,
+            delivered: Decimal::ZERO,
+            unit_price: e.unit_price,
+            special_service: e.special_service,
+            class,
+            unaccepted_deliveries: 0,
+            last_change: micros(event),
+        };
+        self.count_units(reference, &line, e.quantity_packs);
+        self.orders.insert(e.order_id.clone(), line);
+        Ok(Outcome::Applied)
+    }
+
+    /// Adds `packs` of `line` (negative to take back) to the purchase sums;
+    /// special-service orders count nowhere (seed 000 三(四)).
+    fn count_units(&mut self, reference: &ReferenceData, line: &OrderLine, packs: Decimal) {
+        if line.special_service {
+            return;
+        }
+        let product = &reference.products[line.product.0 as usize];
+        let units = packs * product.base_units_per_pack;
+        self.purchases.add(reference, line.institution, product, line.class, line.placed_on, units);
+    }
+
+    fn order_cancelled(&mut self, reference: &ReferenceData, at: Micros, e: &OrderCancelled) -> Result<Outcome, Outcome> {
+        bounded("quantity_packs", e.quantity_packs, MAX_PACKS)?;
+        let line = self.orders.get_mut(&e.order_id).ok_or_else(|| Outcome::Waiting(Awaited::Order(e.order_id.clone())))?;
+        let outstanding = line.outstanding();
+        if e.quantity_packs > outstanding {
+            return Err(reject(
+                Reason::OverCancel,
+                format!(
+                    "order `{}`: cancels {} packs but only {} are undelivered",
+                    e.order_id, e.quantity_packs, outstanding
+                ),
+            ));
+        }
+        line.cancelled += e.quantity_packs;
+        line.last_change = line.last_change.max(at);
+        let line = line.clone();
+        self.count_units(reference, &line, -e.quantity_packs);
+        Ok(Outcome::Applied)
+    }
+
+    fn delivery_received(&mut self, at: Micros, e: &DeliveryReceived) -> Result<Outcome, Outcome> {
+        bounded("quantity_packs", e.quantity_packs, MAX_PACKS)?;
+        if self.deliveries.contains_key(&e.delivery_id) {
+            return Err(reject(Reason::BadValue, format!("delivery `{}` was already received", e.delivery_id)));
+        }
+        let line = self.orders.get_mut(&e.order_id).ok_or_else(|| Outcome::Waiting(Awaited::Order(e.order_id.clone())))?;
+        let outstanding = line.outstanding();
+        if e.quantity_packs > outstanding {
+            return Err(reject(
+                Reason::BadValue,
+                format!(
+                    "delivery `{}`: delivers {} packs but order `{}` has only {} outstanding",
+                    e.delivery_id, e.quantity_packs, e.order_id, outstanding
+                ),
+            ));
+        }
+        line.delivered += e.quantity_packs;
+        line.unaccepted_deliveries += 1;
+        line.last_change = line.last_change.max(at);
+        let delivery = DeliveryLine {
+            order_id: e.order_id.clone(),
+            institution: line.institution,
+            product: line.product,
+            received_packs: e.quantity_packs,
+            received_at: at,
+            accepted: None,
+            paid: Decimal::ZERO,
+            last_change: at,
+        };
+        self.deliveries.insert(e.delivery_id.clone(), delivery);
+        Ok(Outcome::Applied)
+    }
+
+    fn delivery_accepted(&mut self, event: &Event, e: &DeliveryAccepted) -> Result<Outcome, Outcome> {
+        bounded("accepted_quantity_packs", e.accepted_quantity_packs, MAX_PACKS)?;
+        bounded("amount", e.amount, MAX_AMOUNT)?;
+        let delivery = self
+            .deliveries
+            .get_mut(&e.delivery_id)
+            .ok_or_else(|| Outcome::Waiting(Awaited::Delivery(e.delivery_id.clone())))?;
+        let problem = if delivery.order_id != e.order_id {
+            Some(format!("belongs to order `{}`, not `{}`", delivery.order_id, e.order_id))
+        } else if delivery.accepted.is_some() {
+            Some("was already accepted".to_string())
+        } else if e.accepted_quantity_packs > delivery.received_packs {
+            Some(format!("accepts {} packs of {} received", e.accepted_quantity_packs, delivery.received_packs))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(reject(Reason::BadValue, format!("delivery `{}` {problem}", e.delivery_id)));
+        }
+        let at = micros(event);
+        delivery.accepted = Some(Acceptance {
+            accepted_at: at,
+            accepted_on: local_date(event.occurred_at),
+            packs: e.accepted_quantity_packs,
+            amount: e.amount,
+        });
+        delivery.last_change = delivery.last_change.max(at);
+        if let Some(line) = self.orders.get_mut(&e.order_id) {
+            line.unaccepted_deliveries = line.unaccepted_deliveries.saturating_sub(1);
+            line.last_change = line.last_change.max(at);
+        }
+        Ok(Outcome::Applied)
+    }
+
+    fn payment_made(&mut self, reference: &ReferenceData, at: Micros, e: &PaymentMade) -> Result<Outcome, Outcome> {
+        let institution = reference.institution(&e.institution_code).ok_or_else(|| {
+            reject(Reason::UnknownInstitution, format!("institution `{}` is not in institutions.csv", e.institution_code))
+        })?;
+        bounded("amount", e.amount, MAX_AMOUNT)?;
+        let delivery = match self.deliveries.get_mut(&e.delivery_id) {
+            Some(d) if d.accepted.is_some() => d,
+            _ => return Err(Outcome::Waiting(Awaited::Acceptance(e.delivery_id.clone()))),
+        };
+        if delivery.institution != institution {
+            return Err(reject(
+                Reason::BadValue,
+                format!("delivery `{}` was made to another institution than `{}`", e.delivery_id, e.institution_code),
+            ));
+        }
+        let outstanding = delivery.outstanding();
+        if e.amount > outstanding {
+            return Err(reject(
+                Reason::OverPayment,
+                format!("delivery `{}`: pays {} yuan but only {} is outstanding", e.delivery_id, e.amount, outstanding),
+            ));
+        }
+        delivery.paid += e.amount;
+        delivery.last_change = delivery.last_change.max(at);
+        Ok(Outcome::Applied)
+    }
+
+    /// Forgets finished business whose last change is before `horizon`:
+    /// order lines with nothing outstanding and every delivery accepted, and
+    /// deliveries paid in full. Their contribution stays in the sums; an
+    /// event that still refers to them later waits and ends as an orphan.
+    pub fn forget_finished_before(&mut self, horizon: Micros) {
+        self.orders.retain(|_, l| {
+            !(l.outstanding().is_zero() && l.unaccepted_deliveries == 0 && l.last_change < horizon)
+        });
+        self.deliveries.retain(|_, d| !(d.accepted.is_some() && d.outstanding().is_zero() && d.last_change < horizon));
+    }
+
+    /// Sizes for the pipeline's own metrics.
+    pub fn sizes(&self) -> StateSizes {
+        StateSizes {
+            order_lines: self.orders.len(),
+            open_order_lines: self.orders.values().filter(|l| l.outstanding() > Decimal::ZERO).count(),
+            deliveries: self.deliveries.len(),
+            unpaid_deliveries: self.deliveries.values().filter(|d| d.outstanding() > Decimal::ZERO).count(),
+            agreements: self.purchases.per_agreement.len(),
+        }
+    }
+}
+
+/// How much the state holds, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StateSizes {
+    pub order_lines: usize,
+    pub open_order_lines: usize,
+    pub deliveries: usize,
+    pub unpaid_deliveries: usize,
+    pub agreements: usize,
+}

@@ -1,0 +1,320 @@
+//! The state and the reference data as Arrow tables in a DataFusion session,
+//! as of one evaluation instant T.
+//!
+//! The rules (and analysts, through `vbp-watch sql`) query these tables:
+//!
+//! | table | one row per |
+//! | --- | --- |
+//! | `agreement_progress` | agreement, with base units purchased so far and the date `SelectedProductNotEntered` may fire from |
+//! | `group_windows` | institution × group × period start, selected and non-selected units since |
+//! | `open_order_lines` | order line with packs outstanding (special-service lines left out) |
+//! | `unpaid_deliveries` | accepted delivery with money outstanding |
+//! | `calendar_days` | date, with the number of working days since 2000-01-01 |
+//! | `institutions`, `products`, `divisions`, `exemptions` | reference rows |
+//!
+//! Units are `Decimal128(38, 6)` base units, money `Decimal128(38, 2)` yuan,
+//! dates `Date32` in China Standard Time, instants microsecond timestamps
+//! in `+08:00`.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Decimal128Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::error::ArrowError;
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use datafusion::error::DataFusionError;
+use datafusion::prelude::SessionContext;
+use rust_decimal::Decimal;
+
+use crate::config::DetectorConfig;
+use crate::reference::{Category, Institution, ReferenceData};
+use crate::state::State;
+use crate::time::{add_months_clamped, local_date, payment_overdue_from};
+
+/// Scale of base-unit columns.
+pub const UNITS_SCALE: i8 = 6;
+/// Scale of money columns (fen).
+pub const MONEY_SCALE: i8 = 2;
+/// The time zone written on timestamp columns.
+pub const TZ: &str = "+08:00";
+
+/// Registers every table as of `at` in a new DataFusion session.
+pub fn session(
+    reference: &ReferenceData,
+    state: &State,
+    config: &DetectorConfig,
+    at: DateTime<FixedOffset>,
+) -> Result<SessionContext, DataFusionError> {
+    let ctx = SessionContext::new();
+    let tables = [
+        ("agreement_progress", agreement_progress(reference, state, config)?),
+        ("group_windows", group_windows(reference, state)?),
+        ("open_order_lines", open_order_lines(reference, state, config)?),
+        ("unpaid_deliveries", unpaid_deliveries(reference, state)?),
+        ("calendar_days", calendar_days(reference, local_date(at))?),
+        ("institutions", institutions(reference)?),
+        ("products", products(reference)?),
+        ("divisions", divisions(reference)?),
+        ("exemptions", exemptions(reference)?),
+    ];
+    for (name, batch) in tables {
+        ctx.register_batch(name, batch)?;
+    }
+    Ok(ctx)
+}
+
+/// Builds a record batch from named columns; nullability follows the data.
+fn batch(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch, ArrowError> {
+    let fields: Vec<Field> =
+        columns.iter().map(|(name, array)| Field::new(*name, array.data_type().clone(), array.null_count() > 0)).collect();
+    let arrays = columns.into_iter().map(|(_, a)| a).collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+}
+
+fn strings<'a>(values: impl IntoIterator<Item = &'a str>) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(values))
+}
+
+fn optional_strings<'a>(values: impl IntoIterator<Item = Option<&'a str>>) -> ArrayRef {
+    Arc::new(values.into_iter().collect::<StringArray>())
+}
+
+/// Days since 1970-01-01, Arrow's `Date32`.
+pub fn days_since_epoch(date: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    (date - epoch).num_days() as i32
+}
+
+fn dates(values: impl IntoIterator<Item = NaiveDate>) -> ArrayRef {
+    Arc::new(Date32Array::from_iter_values(values.into_iter().map(days_since_epoch)))
+}
+
+fn timestamps(values: impl IntoIterator<Item = i64>) -> ArrayRef {
+    Arc::new(TimestampMicrosecondArray::from_iter_values(values).with_timezone(TZ))
+}
+
+/// The mantissa of `value` at `scale` decimal places, rounded half away
+/// from zero beyond it (units only; money never has more than 2 places).
+pub fn scaled(value: Decimal, scale: i8) -> i128 {
+    let mut v = value.round_dp(scale as u32);
+    v.rescale(scale as u32);
+    v.mantissa()
+}
+
+fn decimals(values: impl IntoIterator<Item = Decimal>, scale: i8) -> Result<ArrayRef, ArrowError> {
+    let array = Decimal128Array::from_iter_values(values.into_iter().map(|v| scaled(v, scale)))
+        .with_precision_and_scale(38, scale)?;
+    Ok(Arc::new(array))
+}
+
+/// The division columns every business table carries, so rules and
+/// dashboards can group by district, city and province without a join.
+fn division_columns<'a>(rows: &[&'a Institution]) -> Vec<(&'static str, ArrayRef)> {
+    vec![
+        ("division_code", strings(rows.iter().map(|i| i.division_code.as_str()))),
+        ("city_code", strings(rows.iter().map(|i| i.city_code.as_str()))),
+        ("province_code", strings(rows.iter().map(|i| i.province_code.as_str()))),
+    ]
+}
+
+fn agreement_progress(reference: &ReferenceData, state: &State, config: &DetectorConfig) -> Result<RecordBatch, ArrowError> {
+    let rows = &reference.agreements;
+    let inst: Vec<&Institution> = rows.iter().map(|a| &reference.institutions[a.institution.0 as usize]).collect();
+    let family = |a: &crate::reference::Agreement| &reference.families[a.family.0 as usize];
+    let mut columns = vec![
+        ("agreement_id", strings(rows.iter().map(|a| a.agreement_id.as_str()))),
+        ("institution_code", strings(inst.iter().map(|i| i.code.as_str()))),
+        ("family_id", strings(rows.iter().map(|a| family(a).family_id.as_str()))),
+        (
+            "group_id",
+            strings(rows.iter().map(|a| reference.groups[family(a).group.0 as usize].group_id.as_str())),
+        ),
+    ];
+    columns.extend(division_columns(&inst));
+    columns.extend([
+        ("period_start", dates(rows.iter().map(|a| a.period_start))),
+        ("period_end", dates(rows.iter().map(|a| a.period_end))),
+        (
+            "not_entered_from",
+            dates(rows.iter().map(|a| add_months_clamped(a.period_start, config.schedule.not_entered_after_months))),
+        ),
+        ("agreed_base_units", decimals(rows.iter().map(|a| a.agreed_base_units), UNITS_SCALE)?),
+        ("purchased_base_units", decimals(state.purchases.per_agreement.iter().copied(), UNITS_SCALE)?),
+    ]);
+    batch(columns)
+}
+
+fn group_windows(reference: &ReferenceData, state: &State) -> Result<RecordBatch, ArrowError> {
+    let mut keys: Vec<_> = state.purchases.per_group.iter().flat_map(|(k, ws)| ws.iter().map(move |w| (*k, w))).collect();
+    keys.sort_by_key(|((i, g), w)| (i.0, g.0, w.start));
+    let inst: Vec<&Institution> = keys.iter().map(|((i, _), _)| &reference.institutions[i.0 as usize]).collect();
+    let mut columns = vec![
+        ("institution_code", strings(inst.iter().map(|i| i.code.as_str()))),
+        ("group_id", strings(keys.iter().map(|((_, g), _)| reference.groups[g.0 as usize].group_id.as_str()))),
+    ];
+    columns.extend(division_columns(&inst));
+    columns.extend([
+        ("window_start", dates(keys.iter().map(|(_, w)| w.start))),
+        ("selected_units", decimals(keys.iter().map(|(_, w)| w.selected_units), UNITS_SCALE)?),
+        ("non_selected_units", decimals(keys.iter().map(|(_, w)| w.non_selected_units), UNITS_SCALE)?),
+    ]);
+    batch(columns)
+}
+
+/// The delivery deadline of an order line placed at `placed_at` (6.3).
+pub fn delivery_deadline(config: &DetectorConfig, category: Category, placed_at: i64) -> i64 {
+    let hours = match category {
+        Category::Drug => config.delivery.drug_deadline_hours,
+        Category::Consumable => config.delivery.consumable_deadline_hours,
+    };
+    placed_at.saturating_add(hours.saturating_mul(3_600_000_000))
+}
+
+fn open_order_lines(reference: &ReferenceData, state: &State, config: &DetectorConfig) -> Result<RecordBatch, ArrowError> {
+    let mut rows: Vec<_> = state
+        .orders
+        .iter()
+        .filter(|(_, l)| !l.special_service && l.outstanding() > Decimal::ZERO)
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(b.0));
+    let inst: Vec<&Institution> = rows.iter().map(|(_, l)| &reference.institutions[l.institution.0 as usize]).collect();
+    let product = |l: &crate::state::OrderLine| &reference.products[l.product.0 as usize];
+    let deadlines: Vec<i64> =
+        rows.iter().map(|(_, l)| delivery_deadline(config, product(l).category, l.placed_at)).collect();
+    let deadline_dates = deadlines.iter().map(|&d| local_date_of_micros(d));
+    let mut columns = vec![
+        ("order_id", strings(rows.iter().map(|(id, _)| id.as_str()))),
+        ("institution_code", strings(inst.iter().map(|i| i.code.as_str()))),
+        ("product_code", strings(rows.iter().map(|(_, l)| product(l).code.as_str()))),
+        ("enterprise", strings(rows.iter().map(|(_, l)| product(l).enterprise.as_str()))),
+        ("category", strings(rows.iter().map(|(_, l)| product(l).category.as_str()))),
+    ];
+    columns.extend(division_columns(&inst));
+    columns.extend([
+        ("placed_at", timestamps(rows.iter().map(|(_, l)| l.placed_at))),
+        ("deadline", timestamps(deadlines.iter().copied())),
+        ("deadline_date", dates(deadline_dates)),
+        ("ordered_packs", decimals(rows.iter().map(|(_, l)| l.packs), UNITS_SCALE)?),
+        ("outstanding_packs", decimals(rows.iter().map(|(_, l)| l.outstanding()), UNITS_SCALE)?),
+    ]);
+    batch(columns)
+}
+
+/// date(t) in China Standard Time for an instant in epoch microseconds.
+pub fn local_date_of_micros(micros: i64) -> NaiveDate {
+    DateTime::from_timestamp_micros(micros).map(local_date).unwrap_or_default()
+}
+
+fn unpaid_deliveries(reference: &ReferenceData, state: &State) -> Result<RecordBatch, ArrowError> {
+    let mut rows: Vec<_> = state
+        .deliveries
+        .iter()
+        .filter_map(|(id, d)| d.accepted.as_ref().map(|a| (id, d, a)))
+        .filter(|(_, d, _)| d.outstanding() > Decimal::ZERO)
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(b.0));
+    let inst: Vec<&Institution> = rows.iter().map(|(_, d, _)| &reference.institutions[d.institution.0 as usize]).collect();
+    let mut columns = vec![
+        ("delivery_id", strings(rows.iter().map(|(id, _, _)| id.as_str()))),
+        ("order_id", strings(rows.iter().map(|(_, d, _)| d.order_id.as_str()))),
+        ("institution_code", strings(inst.iter().map(|i| i.code.as_str()))),
+    ];
+    columns.extend(division_columns(&inst));
+    columns.extend([
+        ("accepted_at", timestamps(rows.iter().map(|(_, _, a)| a.accepted_at))),
+        ("accepted_on", dates(rows.iter().map(|(_, _, a)| a.accepted_on))),
+        ("overdue_from", dates(rows.iter().map(|(_, _, a)| local_date(payment_overdue_from(a.accepted_on))))),
+        ("amount", decimals(rows.iter().map(|(_, _, a)| a.amount), MONEY_SCALE)?),
+        ("paid", decimals(rows.iter().map(|(_, d, _)| d.paid), MONEY_SCALE)?),
+        ("outstanding", decimals(rows.iter().map(|(_, d, _)| d.outstanding()), MONEY_SCALE)?),
+    ]);
+    batch(columns)
+}
+
+/// Working-day ordinals from 2000-01-01 to a year past `today`: the number
+/// of working days d with 2000-01-01 < d ≤ date, so that the working days
+/// between two dates is a difference of ordinals.
+fn calendar_days(reference: &ReferenceData, today: NaiveDate) -> Result<RecordBatch, ArrowError> {
+    let first = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();
+    let last = today + chrono::Days::new(366);
+    let days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= last).collect();
+    let ordinals = days.iter().map(|&d| i64::from(reference.calendar.working_days_after_until(first, d)));
+    let working = days.iter().map(|&d| Some(reference.calendar.is_working_day(d)));
+    batch(vec![
+        ("date", dates(days.iter().copied())),
+        ("working_day_ordinal", Arc::new(Int64Array::from_iter_values(ordinals)) as ArrayRef),
+        ("is_working_day", Arc::new(working.collect::<BooleanArray>()) as ArrayRef),
+    ])
+}
+
+fn institutions(reference: &ReferenceData) -> Result<RecordBatch, ArrowError> {
+    let rows: Vec<&Institution> = reference.institutions.iter().collect();
+    let mut columns = vec![
+        ("institution_code", strings(rows.iter().map(|i| i.code.as_str()))),
+        ("name", strings(rows.iter().map(|i| i.name.as_str()))),
+        ("level", strings(rows.iter().map(|i| i.level.as_str()))),
+    ];
+    columns.extend(division_columns(&rows));
+    batch(columns)
+}
+
+fn products(reference: &ReferenceData) -> Result<RecordBatch, ArrowError> {
+    let rows = &reference.products;
+    let family_id = |p: &crate::reference::Product| p.family.map(|f| reference.families[f.0 as usize].family_id.as_str());
+    batch(vec![
+        ("product_code", strings(rows.iter().map(|p| p.code.as_str()))),
+        ("generic_name", strings(rows.iter().map(|p| p.generic_name.as_str()))),
+        ("dosage_form", strings(rows.iter().map(|p| p.dosage_form.as_str()))),
+        ("spec", strings(rows.iter().map(|p| p.spec.as_str()))),
+        ("enterprise", strings(rows.iter().map(|p| p.enterprise.as_str()))),
+        ("category", strings(rows.iter().map(|p| p.category.as_str()))),
+        ("batch", optional_strings(rows.iter().map(|p| p.batch.as_deref()))),
+        ("group_id", strings(rows.iter().map(|p| reference.groups[p.group.0 as usize].group_id.as_str()))),
+        ("family_id", optional_strings(rows.iter().map(family_id))),
+        ("selected", Arc::new(rows.iter().map(|p| Some(p.selected)).collect::<BooleanArray>()) as ArrayRef),
+        ("backup_supplier", Arc::new(rows.iter().map(|p| Some(p.backup_supplier)).collect::<BooleanArray>()) as ArrayRef),
+        ("base_units_per_pack", decimals(rows.iter().map(|p| p.base_units_per_pack), UNITS_SCALE)?),
+        (
+            "selected_price_per_base_unit",
+            Arc::new(
+                rows.iter()
+                    .map(|p| p.selected_price_per_base_unit.map(|v| scaled(v, UNITS_SCALE)))
+                    .collect::<Decimal128Array>()
+                    .with_precision_and_scale(38, UNITS_SCALE)?,
+            ) as ArrayRef,
+        ),
+    ])
+}
+
+fn divisions(reference: &ReferenceData) -> Result<RecordBatch, ArrowError> {
+    let rows = reference.divisions.list();
+    batch(vec![
+        ("division_code", strings(rows.iter().map(|(code, _)| code.as_str()))),
+        ("name", strings(rows.iter().map(|(_, name)| name.as_str()))),
+    ])
+}
+
+fn exemptions(reference: &ReferenceData) -> Result<RecordBatch, ArrowError> {
+    let rows = &reference.exemptions;
+    batch(vec![
+        ("exemption_id", strings(rows.iter().map(|e| e.exemption_id.as_str()))),
+        ("institution_code", strings(rows.iter().map(|e| reference.institutions[e.institution.0 as usize].code.as_str()))),
+        ("group_id", strings(rows.iter().map(|e| reference.groups[e.group.0 as usize].group_id.as_str()))),
+        ("valid_from", dates(rows.iter().map(|e| e.valid_from))),
+        ("valid_to", dates(rows.iter().map(|e| e.valid_to))),
+        ("reason", strings(rows.iter().map(|e| e.reason.as_str()))),
+    ])
+}
+
+/// `DataType` of unit columns, for tests and the SQL command.
+pub fn units_type() -> DataType {
+    DataType::Decimal128(38, UNITS_SCALE)
+}
+
+/// `DataType` of timestamp columns.
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some(TZ.into()))
+}

@@ -1,0 +1,151 @@
+//! `vbp-watch`: watches how volume-based procurement (集采) is executed and
+//! warns the bureaus concerned. See README.md and ../shared/SPEC.md §9.
+
+mod engine;
+mod replay;
+mod simulate;
+mod sinks;
+mod sources;
+mod sql;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, FixedOffset};
+use clap::{Args, Parser, Subcommand};
+use vbp_detectors::config::DetectorConfig;
+use vbp_schemas::DecodeLimits;
+
+#[derive(Parser)]
+#[command(name = "vbp-watch", version, about = "Streaming anomaly detection for volume-based procurement (集采) execution")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a simulated province: reference CSVs, one NDJSON file per topic, and what was planted.
+    Simulate(simulate::SimulateOptions),
+    /// Replay NDJSON event files through the detectors (SPEC §9).
+    Replay(ReplayArgs),
+    /// Query the state and reference tables as of T with DataFusion SQL.
+    Sql {
+        /// The query, e.g. "SELECT * FROM agreement_progress LIMIT 10".
+        query: String,
+        #[command(flatten)]
+        input: InputArgs,
+        #[arg(long, value_enum, default_value = "table")]
+        format: sql::OutputFormat,
+    },
+}
+
+/// The inputs shared by `replay` and `sql`.
+#[derive(Args, Debug, Clone)]
+struct InputArgs {
+    /// Directory of the reference CSV files (SPEC §3).
+    #[arg(long)]
+    reference: PathBuf,
+    /// NDJSON event files, e.g. one per topic.
+    #[arg(long, num_args = 1.., required = true)]
+    events: Vec<PathBuf>,
+    /// Evaluate at T (RFC 3339) using only events with occurred_at ≤ T.
+    #[arg(long, value_parser = parse_instant)]
+    as_of: Option<DateTime<FixedOffset>>,
+    /// TOML file of detector thresholds (defaults are SPEC's).
+    #[arg(long)]
+    detectors: Option<PathBuf>,
+    /// Messages longer than this many bytes are rejected as `too_large`.
+    #[arg(long, default_value_t = DecodeLimits::default().max_message_bytes)]
+    max_message_bytes: usize,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ReplayArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Alert transitions (firing/resolved), NDJSON, in time order.
+    #[arg(long)]
+    alerts_out: Option<PathBuf>,
+    /// Alerts firing at --as-of (or at the last evaluation), NDJSON.
+    #[arg(long)]
+    firing_out: Option<PathBuf>,
+    /// Rejected lines with reason, source and original text, NDJSON.
+    #[arg(long)]
+    dead_letter: Option<PathBuf>,
+}
+
+fn parse_instant(s: &str) -> Result<DateTime<FixedOffset>, String> {
+    DateTime::parse_from_rfc3339(s).map_err(|e| format!("`{s}` is not an RFC 3339 instant with an offset: {e}"))
+}
+
+impl InputArgs {
+    fn options(&self, midnights: bool) -> Result<replay::ReplayOptions> {
+        let detectors = match &self.detectors {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+                DetectorConfig::from_toml(&text).with_context(|| format!("bad detector config {}", path.display()))?
+            }
+            None => DetectorConfig::default(),
+        };
+        Ok(replay::ReplayOptions {
+            reference: self.reference.clone(),
+            events: self.events.clone(),
+            as_of: self.as_of,
+            alerts_out: None,
+            firing_out: None,
+            dead_letter: None,
+            detectors,
+            limits: DecodeLimits { max_message_bytes: self.max_message_bytes },
+            progress: true,
+            midnights,
+        })
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Simulate(options) => {
+            let summary = simulate::run(&options)?;
+            eprintln!("{summary}");
+        }
+        Command::Replay(args) => {
+            let mut options = args.input.options(true)?;
+            options.alerts_out = args.alerts_out;
+            options.firing_out = args.firing_out;
+            options.dead_letter = args.dead_letter;
+            let summary = replay::run(&options).await?;
+            eprint!("{}", summary.render());
+        }
+        Command::Sql { query, input, format } => {
+            let options = input.options(false)?;
+            print!("{}", sql::run(&options, &query, format).await?);
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VBP_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("vbp-watch: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vbp-watch: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

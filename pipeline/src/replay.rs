@@ -1,0 +1,241 @@
+//! `vbp-watch replay` (SPEC §9): NDJSON files through the engine, evaluated
+//! at every local midnight that event time crosses and at `--as-of`.
+//!
+//! SPEC asks that events apply in event-time order whatever their order in
+//! the files, so replay decodes every line first (keeping only the typed
+//! event and the line's position — the original bytes are read again only
+//! for a dead-letter record), sorts by event time, then streams the sorted
+//! events through the same engine live mode uses.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, FixedOffset};
+use indicatif::{ProgressBar, ProgressStyle};
+use vbp_detectors::alert::Status;
+use vbp_detectors::config::DetectorConfig;
+use vbp_detectors::reference::ReferenceData;
+use vbp_detectors::time::{local_date, local_midnight};
+use vbp_schemas::{decode, DeadLetter, DecodeLimits, Event, Source};
+
+use crate::engine::{event_order, Engine, Rejected, Stats};
+use crate::sinks::NdjsonSink;
+use crate::sources::ndjson::{LineOrigin, NdjsonFiles};
+
+/// What one replay reads and writes.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    pub reference: PathBuf,
+    pub events: Vec<PathBuf>,
+    pub as_of: Option<DateTime<FixedOffset>>,
+    pub alerts_out: Option<PathBuf>,
+    pub firing_out: Option<PathBuf>,
+    pub dead_letter: Option<PathBuf>,
+    pub detectors: DetectorConfig,
+    pub limits: DecodeLimits,
+    pub progress: bool,
+    /// Evaluate at every local midnight crossed (replay); `sql` only needs
+    /// the state at the end.
+    pub midnights: bool,
+}
+
+/// The outcome of a run, for the summary.
+#[derive(Debug, Clone)]
+pub struct ReplaySummary {
+    pub stats: Stats,
+    pub firing_at_end: Vec<(String, String)>,
+    pub seconds: f64,
+    pub bytes: u64,
+}
+
+/// Loads reference data, or says in one line why not.
+pub fn load_reference(dir: &std::path::Path) -> Result<Arc<ReferenceData>> {
+    ReferenceData::load(dir).map(Arc::new).map_err(|errors| {
+        let first = errors.iter().next().map(|p| p.to_string()).unwrap_or_default();
+        let more = errors.len().saturating_sub(1);
+        let tail = if more > 0 { format!(" (and {more} more problems)") } else { String::new() };
+        anyhow::anyhow!("bad reference data in {}: {first}{tail}\n{errors}", dir.display())
+    })
+}
+
+/// The engine fed with the events of the files up to `as_of`, sorted, with
+/// the outputs written along the way.
+pub struct Replay {
+    pub engine: Engine<LineOrigin>,
+    files: NdjsonFiles,
+    dead_letter: NdjsonSink,
+    transitions: NdjsonSink,
+    progress: ProgressBar,
+}
+
+impl Replay {
+    pub fn open(options: &ReplayOptions) -> Result<Self> {
+        let reference = load_reference(&options.reference)?;
+        let files = NdjsonFiles::open(&options.events)?;
+        let progress = if options.progress && std::io::stderr().is_terminal() {
+            ProgressBar::new(files.total_bytes())
+        } else {
+            ProgressBar::hidden()
+        };
+        progress.set_style(
+            ProgressStyle::with_template("{msg:>10} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Ok(Replay {
+            engine: Engine::new(reference, options.detectors.clone()),
+            files,
+            dead_letter: NdjsonSink::create(options.dead_letter.as_deref())?,
+            transitions: NdjsonSink::create(options.alerts_out.as_deref())?,
+            progress,
+        })
+    }
+
+    /// Reads and decodes every line; returns the events at or before
+    /// `as_of`, sorted in event order.
+    fn decode_all(&mut self, options: &ReplayOptions) -> Result<Vec<(Event, LineOrigin)>> {
+        self.progress.set_message("decoding");
+        let mut events = Vec::new();
+        let (files, sink, stats, progress) =
+            (&self.files, &mut self.dead_letter, &mut self.engine.stats, &self.progress);
+        let cutoff = options.as_of.map(|t| t.timestamp_micros());
+        files.for_each_line(|origin, bytes| {
+            stats.read += 1;
+            progress.inc(u64::from(origin.len) + 1);
+            match decode(bytes, &options.limits) {
+                Ok(event) if cutoff.is_some_and(|c| event.occurred_at.timestamp_micros() > c) => {
+                    stats.after_as_of += 1;
+                }
+                Ok(event) => events.push((event, origin)),
+                Err(rejection) => {
+                    stats.reject(rejection.reason);
+                    let source = Source::File { file: files.path(&origin).display().to_string(), line: origin.line };
+                    sink.write_line(&DeadLetter::new(rejection, source, bytes).to_json_line())?;
+                }
+            }
+            Ok(())
+        })?;
+        self.progress.set_message("sorting");
+        events.sort_by(|a, b| event_order(&a.0, &b.0));
+        Ok(events)
+    }
+
+    fn write_rejections(&mut self, rejected: Vec<Rejected<LineOrigin>>) -> Result<()> {
+        for r in rejected {
+            let raw = self.files.raw(&r.origin)?;
+            let source = Source::File { file: self.files.path(&r.origin).display().to_string(), line: r.origin.line };
+            self.dead_letter.write_line(&DeadLetter::new(r.rejection, source, raw).to_json_line())?;
+        }
+        Ok(())
+    }
+
+    async fn evaluate(&mut self, at: DateTime<FixedOffset>) -> Result<()> {
+        let orphans = self.engine.expire_orphans(at.timestamp_micros());
+        self.write_rejections(orphans)?;
+        let transitions = self.engine.evaluate(at).await.with_context(|| format!("evaluation at {at} failed"))?;
+        for t in transitions {
+            self.transitions.write_line(&t.to_json().to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Applies the sorted events, evaluating at each local midnight crossed
+    /// and finally at `as_of`. Returns the last evaluation instant.
+    pub async fn run(&mut self, options: &ReplayOptions) -> Result<Option<DateTime<FixedOffset>>> {
+        let events = self.decode_all(options)?;
+        self.progress.set_message("applying");
+        self.progress.set_length(events.len() as u64);
+        self.progress.set_position(0);
+        let mut next_midnight = events.first().map(|(e, _)| next_midnight_after(e.occurred_at));
+        let mut last_eval = None;
+        for (event, origin) in events {
+            while let Some(midnight) = next_midnight.filter(|m| options.midnights && *m < event.occurred_at) {
+                self.evaluate(midnight).await?;
+                last_eval = Some(midnight);
+                next_midnight = Some(next_midnight_after(midnight));
+            }
+            let rejected = self.engine.ingest(event, origin);
+            self.write_rejections(rejected)?;
+            self.progress.inc(1);
+        }
+        if let Some(as_of) = options.as_of {
+            while let Some(midnight) = next_midnight.filter(|m| options.midnights && *m < as_of) {
+                self.evaluate(midnight).await?;
+                next_midnight = Some(next_midnight_after(midnight));
+            }
+            self.evaluate(as_of).await?;
+            last_eval = Some(as_of);
+        }
+        let orphans = self.engine.drain_orphans();
+        self.write_rejections(orphans)?;
+        self.progress.finish_and_clear();
+        Ok(last_eval)
+    }
+
+    pub fn finish(&mut self) -> Result<()> {
+        self.dead_letter.finish()?;
+        self.transitions.finish()
+    }
+}
+
+/// The first local midnight strictly after `t`.
+pub fn next_midnight_after(t: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
+    local_midnight(local_date(t) + chrono::Days::new(1))
+}
+
+/// Runs a whole replay and writes its outputs.
+pub async fn run(options: &ReplayOptions) -> Result<ReplaySummary> {
+    let started = Instant::now();
+    let mut replay = Replay::open(options)?;
+    let bytes = replay.files.total_bytes();
+    let last_eval = replay.run(options).await?;
+    let mut firing_out = NdjsonSink::create(options.firing_out.as_deref())?;
+    let mut firing_at_end = Vec::new();
+    if let Some(at) = last_eval {
+        for f in replay.engine.book().firing() {
+            firing_out.write_line(&f.alert.to_json(at, Status::Firing).to_string())?;
+            firing_at_end.push((f.alert.name.as_str().to_string(), f.alert.severity.as_str().to_string()));
+        }
+    }
+    firing_out.finish()?;
+    replay.finish()?;
+    Ok(ReplaySummary { stats: replay.engine.stats.clone(), firing_at_end, seconds: started.elapsed().as_secs_f64(), bytes })
+}
+
+impl ReplaySummary {
+    /// The summary printed at the end of a run.
+    pub fn render(&self) -> String {
+        let s = &self.stats;
+        let mut out = format!(
+            "read {} lines ({:.1} MB) in {:.2} s ({:.0} lines/s)\n  decoded {}  applied {}  duplicates {}  after --as-of {}  rejected {}\n",
+            s.read,
+            self.bytes as f64 / 1e6,
+            self.seconds,
+            s.read as f64 / self.seconds.max(1e-9),
+            s.decoded,
+            s.applied,
+            s.duplicates,
+            s.after_as_of,
+            s.rejected_total(),
+        );
+        for (reason, n) in &s.rejected {
+            out.push_str(&format!("    rejected {reason:<20} {n}\n"));
+        }
+        out.push_str(&format!("  evaluations {}\n", s.evaluations));
+        for ((name, severity), n) in &s.fired {
+            let resolved = s.resolved.get(&(name.clone(), severity.clone())).copied().unwrap_or(0);
+            out.push_str(&format!("    {name:<28} {severity:<8} fired {n:<6} resolved {resolved}\n"));
+        }
+        let mut firing: std::collections::BTreeMap<&(String, String), u64> = Default::default();
+        for key in &self.firing_at_end {
+            *firing.entry(key).or_default() += 1;
+        }
+        out.push_str(&format!("  firing at the end: {}\n", self.firing_at_end.len()));
+        for ((name, severity), n) in firing {
+            out.push_str(&format!("    {name:<28} {severity:<8} {n}\n"));
+        }
+        out
+    }
+}

@@ -1,0 +1,106 @@
+//! NDJSON files: one event per line (SPEC §9 `--events`).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// Where one line sits, so its original bytes can be read again later for
+/// a dead-letter record without keeping every line in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineOrigin {
+    pub file: u32,
+    /// 1-based line number.
+    pub line: u64,
+    pub offset: u64,
+    pub len: u32,
+}
+
+/// The input files of one run, opened once.
+pub struct NdjsonFiles {
+    paths: Vec<PathBuf>,
+    files: Vec<File>,
+}
+
+impl NdjsonFiles {
+    pub fn open(paths: &[PathBuf]) -> Result<Self> {
+        let files = paths
+            .iter()
+            .map(|p| File::open(p).with_context(|| format!("cannot open events file {}", p.display())))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(NdjsonFiles { paths: paths.to_vec(), files })
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum()
+    }
+
+    pub fn path(&self, origin: &LineOrigin) -> &Path {
+        &self.paths[origin.file as usize]
+    }
+
+    /// Calls `f` with every non-blank line of every file, without its line
+    /// terminator. Blank lines carry no event and are skipped.
+    pub fn for_each_line(&self, mut f: impl FnMut(LineOrigin, &[u8]) -> Result<()>) -> Result<()> {
+        for (index, file) in self.files.iter().enumerate() {
+            let mut reader = BufReader::with_capacity(1 << 20, file);
+            let mut buf = Vec::with_capacity(4096);
+            let (mut line, mut offset) = (0u64, 0u64);
+            loop {
+                buf.clear();
+                let n = reader
+                    .read_until(b'\n', &mut buf)
+                    .with_context(|| format!("cannot read {}", self.paths[index].display()))?;
+                if n == 0 {
+                    break;
+                }
+                line += 1;
+                let content = trim_line_end(&buf);
+                if !content.iter().all(u8::is_ascii_whitespace) {
+                    let len = u32::try_from(content.len()).unwrap_or(u32::MAX);
+                    f(LineOrigin { file: index as u32, line, offset, len }, content)?;
+                }
+                offset += n as u64;
+            }
+        }
+        Ok(())
+    }
+
+    /// The original bytes of a line read earlier.
+    pub fn raw(&self, origin: &LineOrigin) -> Result<Vec<u8>> {
+        let mut bytes = vec![0; origin.len as usize];
+        self.files[origin.file as usize]
+            .read_exact_at(&mut bytes, origin.offset)
+            .with_context(|| format!("cannot re-read line {} of {}", origin.line, self.path(origin).display()))?;
+        Ok(bytes)
+    }
+}
+
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_keep_positions_and_raw_bytes_come_back() {
+        let dir = std::env::temp_dir().join(format!("vbp-ndjson-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.ndjson");
+        std::fs::write(&path, b"{\"a\":1}\r\n\n  \n\xff\xfe\n{\"b\":2}").unwrap();
+        let files = NdjsonFiles::open(std::slice::from_ref(&path)).unwrap();
+        let mut seen = Vec::new();
+        files.for_each_line(|o, bytes| {
+            seen.push((o.line, bytes.to_vec()));
+            assert_eq!(files.raw(&o).unwrap(), bytes);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, vec![(1, b"{\"a\":1}".to_vec()), (4, b"\xff\xfe".to_vec()), (5, b"{\"b\":2}".to_vec())]);
+    }
+}

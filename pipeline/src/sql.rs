@@ -1,0 +1,50 @@
+//! `vbp-watch sql "SELECT …"`: the state and reference tables as of T, for
+//! analysts, queried with DataFusion SQL and printed as a table or CSV.
+
+use anyhow::{Context, Result};
+use arrow::util::pretty::pretty_format_batches;
+use chrono::{DateTime, FixedOffset};
+use vbp_detectors::tables;
+
+use crate::replay::{Replay, ReplayOptions};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Csv,
+}
+
+/// Replays the events up to `--as-of` (or their end) and runs `query`.
+pub async fn run(options: &ReplayOptions, query: &str, format: OutputFormat) -> Result<String> {
+    let mut replay = Replay::open(options)?;
+    replay.run(options).await?;
+    replay.finish()?;
+    let at = options.as_of.unwrap_or_else(|| latest_event_time(&replay));
+    let engine = &replay.engine;
+    let ctx = tables::session(engine.reference(), engine.state(), engine.config(), at)?;
+    let batches = ctx.sql(query).await.context("the query does not plan")?.collect().await.context("the query failed")?;
+    match format {
+        OutputFormat::Table => Ok(pretty_format_batches(&batches)?.to_string()),
+        OutputFormat::Csv => {
+            let mut out = Vec::new();
+            {
+                let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut out);
+                for batch in &batches {
+                    writer.write(batch)?;
+                }
+            }
+            Ok(String::from_utf8_lossy(&out).into_owned())
+        }
+    }
+}
+
+/// Without `--as-of`, T is the latest event time seen, or now.
+fn latest_event_time(replay: &Replay) -> DateTime<FixedOffset> {
+    replay
+        .engine
+        .stats
+        .latest_event
+        .and_then(DateTime::from_timestamp_micros)
+        .unwrap_or_else(chrono::Utc::now)
+        .with_timezone(&vbp_detectors::time::CST)
+}

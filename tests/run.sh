@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: builds once, then runs every
+# unit, property and end-to-end test of the workspace. Whatever a test
+# needs beyond the Rust toolchain is installed here, once, when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# Property tests: enough cases to matter, few enough for a 2-core CI run.
+export PROPTEST_CASES="${PROPTEST_CASES:-256}"
+
+echo "== build (once, for every test target)"
+cargo build --workspace --all-targets --locked 2>&1 | tail -n 3
+
+echo "== tests"
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.txt | grep -E '^(test result|running|error|failures|---- |thread )' || true
+# Summarise across every test binary; fail when any failed or none ran.
+passed=$(grep -Eo '[0-9]+ passed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
+if grep -q '^error' target/test-output.txt; then failed=$((failed + 1)); fi
+echo "${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

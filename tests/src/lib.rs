@@ -1,0 +1,111 @@
+//! Shared helpers for the end-to-end tests: find the built `vbp-watch`,
+//! run it, read its NDJSON outputs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The workspace root (this crate lives in `tests/`).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// The `vbp-watch` binary built by `tests/run.sh` (or `cargo build`):
+/// `$VBP_WATCH_BIN`, else the debug build in the target directory.
+pub fn vbp_watch() -> PathBuf {
+    if let Some(bin) = std::env::var_os("VBP_WATCH_BIN") {
+        return PathBuf::from(bin);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace().join("target"));
+    let bin = target.join("debug").join("vbp-watch");
+    assert!(bin.exists(), "{} is missing: build it first (cargo build -p vbp-watch, or run tests/run.sh)", bin.display());
+    bin
+}
+
+/// Runs `vbp-watch` with `args`; panics with its stderr when it fails.
+pub fn run_ok(args: &[&str]) -> Output {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "vbp-watch {args:?} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn run(args: &[&str]) -> Output {
+    Command::new(vbp_watch()).args(args).output().unwrap_or_else(|e| panic!("cannot run vbp-watch: {e}"))
+}
+
+/// A fresh directory under the target dir, removed first if present.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = workspace().join("target").join("e2e").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
+}
+
+/// Every line of an NDJSON file, parsed.
+pub fn ndjson(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: bad line {l}: {e}", path.display())))
+        .collect()
+}
+
+/// The three event files a simulation writes.
+pub fn event_files(sim: &Path) -> Vec<String> {
+    ["orders", "deliveries", "payments"]
+        .iter()
+        .map(|t| sim.join("events").join(format!("{t}.ndjson")).display().to_string())
+        .collect()
+}
+
+/// Simulates a small province with `seed` into `dir`.
+pub fn simulate_small(dir: &Path, seed: u64) {
+    run_ok(&["simulate", "--out", &dir.display().to_string(), "--scale", "small", "--seed", &seed.to_string()]);
+}
+
+/// Replays `events` with `--as-of` and returns (firing alerts, dead letters).
+pub fn replay_as_of(reference: &Path, events: &[String], as_of: &str, out: &Path) -> (Vec<Value>, Vec<Value>) {
+    let firing = out.join("firing.ndjson");
+    let dead = out.join("dead-letter.ndjson");
+    let alerts = out.join("alerts.ndjson");
+    let mut args = vec!["replay".to_string(), "--reference".into(), reference.display().to_string(), "--events".into()];
+    args.extend(events.iter().cloned());
+    args.extend([
+        "--as-of".into(),
+        as_of.into(),
+        "--firing-out".into(),
+        firing.display().to_string(),
+        "--dead-letter".into(),
+        dead.display().to_string(),
+        "--alerts-out".into(),
+        alerts.display().to_string(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_ok(&args);
+    (ndjson(&firing), ndjson(&dead))
+}
+
+/// The identity of an alert object: alertname and its key labels.
+pub fn alert_key(alert: &Value, key_labels: &[&str]) -> String {
+    let labels = &alert["labels"];
+    let key: Vec<String> = key_labels.iter().map(|l| format!("{l}={}", labels[*l].as_str().unwrap_or(""))).collect();
+    format!("{} {}", alert["alertname"].as_str().unwrap_or(""), key.join(","))
+}
+
+/// SPEC §6 key labels of each alert name.
+pub fn key_labels(alertname: &str) -> &'static [&'static str] {
+    match alertname {
+        "SelectedProductNotEntered" | "ProcurementBehindSchedule" => &["institution_code", "family_id", "agreement_id"],
+        "NonSelectedShareHigh" => &["institution_code", "group_id"],
+        "OrderUndelivered" => &["institution_code", "product_code"],
+        "SupplyBreak" => &["city_code", "product_code"],
+        "PaymentOverdue" => &["institution_code"],
+        other => panic!("unknown alertname {other}"),
+    }
+}

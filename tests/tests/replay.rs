@@ -1,0 +1,147 @@
+//! End-to-end: the real `vbp-watch` binary on a simulated province.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::Value;
+use vbp_tests::*;
+
+fn planted(sim: &Path) -> Value {
+    let text = std::fs::read_to_string(sim.join("planted.json")).expect("simulate writes planted.json");
+    serde_json::from_str(&text).expect("planted.json is JSON")
+}
+
+fn expected_keys(planted: &Value) -> BTreeSet<String> {
+    planted["expected_firing"]
+        .as_array()
+        .expect("expected_firing is an array")
+        .iter()
+        .map(|e| {
+            let name = e["alertname"].as_str().unwrap_or("");
+            let key: Vec<String> =
+                key_labels(name).iter().map(|l| format!("{l}={}", e["key"][*l].as_str().unwrap_or(""))).collect();
+            format!("{name} {}", key.join(","))
+        })
+        .collect()
+}
+
+fn firing_keys(firing: &[Value]) -> BTreeSet<String> {
+    firing.iter().map(|a| alert_key(a, key_labels(a["alertname"].as_str().unwrap_or("")))).collect()
+}
+
+#[test]
+fn replay_finds_every_planted_behaviour_and_nothing_else() {
+    let dir = scratch("planted");
+    let sim = dir.join("sim");
+    simulate_small(&sim, 11);
+    let planted = planted(&sim);
+    let as_of = planted["as_of"].as_str().expect("planted.json has as_of");
+    let (firing, dead) = replay_as_of(&sim.join("reference"), &event_files(&sim), as_of, &dir);
+
+    let expected = expected_keys(&planted);
+    let found = firing_keys(&firing);
+    let missing: Vec<_> = expected.difference(&found).collect();
+    let unplanned: Vec<_> = found.difference(&expected).collect();
+    assert!(missing.is_empty() && unplanned.is_empty(), "missing {missing:#?}\nunplanned {unplanned:#?}");
+
+    // Severities where the simulator fixed them.
+    for e in planted["expected_firing"].as_array().into_iter().flatten() {
+        let Some(severity) = e["severity"].as_str() else { continue };
+        let name = e["alertname"].as_str().unwrap_or("");
+        let key = {
+            let k: Vec<String> = key_labels(name).iter().map(|l| format!("{l}={}", e["key"][*l].as_str().unwrap_or(""))).collect();
+            format!("{name} {}", k.join(","))
+        };
+        let alert = firing.iter().find(|a| alert_key(a, key_labels(name)) == key).expect("found above");
+        assert_eq!(alert["severity"], severity, "{key}: {}", e["behaviour"]);
+    }
+    for name in ["SelectedProductNotEntered", "ProcurementBehindSchedule", "NonSelectedShareHigh", "OrderUndelivered", "SupplyBreak", "PaymentOverdue"] {
+        assert!(firing.iter().any(|a| a["alertname"] == name), "no {name} fired");
+    }
+    // The mess was rejected with reasons, never dropped.
+    let reasons: BTreeSet<&str> = dead.iter().filter_map(|d| d["reason"].as_str()).collect();
+    for reason in ["malformed_json", "orphan"] {
+        assert!(reasons.contains(reason), "no {reason} in the dead letters: {reasons:?}");
+    }
+    assert!(dead.iter().all(|d| d["raw"].is_string() || d["raw_base64"].is_string()), "a dead letter lost its bytes");
+}
+
+/// A deterministic shuffle (SplitMix64), so a failure can be reproduced.
+fn shuffle<T>(items: &mut [T], mut seed: u64) {
+    for i in (1..items.len()).rev() {
+        seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        items.swap(i, (z % (i as u64 + 1)) as usize);
+    }
+}
+
+#[test]
+fn shuffled_events_give_identical_firing_sets() {
+    let dir = scratch("shuffled");
+    let sim = dir.join("sim");
+    simulate_small(&sim, 5);
+    let mut lines: Vec<String> = event_files(&sim)
+        .iter()
+        .flat_map(|f| std::fs::read_to_string(f).expect("event file").lines().map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    shuffle(&mut lines, 42);
+    // Deal the shuffled lines into three files of different sizes.
+    let shuffled: Vec<String> = (0..3).map(|i| dir.join(format!("shuffled-{i}.ndjson")).display().to_string()).collect();
+    let mut parts = vec![String::new(), String::new(), String::new()];
+    for (i, line) in lines.iter().enumerate() {
+        parts[(i * 7 / 3) % 3].push_str(line);
+        parts[(i * 7 / 3) % 3].push('\n');
+    }
+    for (path, text) in shuffled.iter().zip(&parts) {
+        std::fs::write(path, text).expect("write shuffled file");
+    }
+    let planted = planted(&sim);
+    let end = planted["as_of"].as_str().expect("as_of");
+    let start = planted["window_start"].as_str().expect("window_start");
+    let start_day = chrono::DateTime::parse_from_rfc3339(start).expect("window_start is RFC 3339");
+    let mut instants: Vec<String> = vec![end.to_string()];
+    for days in [20, 35, 50] {
+        instants.push((start_day + chrono::Duration::days(days) + chrono::Duration::hours(13)).to_rfc3339());
+    }
+    for as_of in &instants {
+        let a = dir.join("ordered");
+        let b = dir.join("shuffled");
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        let (fa, da) = replay_as_of(&sim.join("reference"), &event_files(&sim), as_of, &a);
+        let (fb, db) = replay_as_of(&sim.join("reference"), &shuffled, as_of, &b);
+        assert!(!fa.is_empty(), "nothing fires at {as_of}: the comparison would prove nothing");
+        assert_eq!(fa, fb, "firing sets differ at {as_of}");
+        let reasons = |d: &[Value]| {
+            let mut r: Vec<String> = d.iter().map(|x| x["reason"].as_str().unwrap_or("").to_string()).collect();
+            r.sort();
+            r
+        };
+        assert_eq!(reasons(&da), reasons(&db), "rejections differ at {as_of}");
+    }
+}
+
+#[test]
+fn bad_reference_data_exits_non_zero_with_a_one_line_reason() {
+    let dir = scratch("badref");
+    let sim = dir.join("sim");
+    simulate_small(&sim, 3);
+    let products = sim.join("reference").join("products.csv");
+    let text = std::fs::read_to_string(&products).unwrap();
+    let broken = text.replacen(",drug,", ",medicine,", 1);
+    std::fs::write(&products, broken).unwrap();
+    let out = run(&["replay", "--reference", &sim.join("reference").display().to_string(), "--events", &event_files(&sim)[0]]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let first = stderr.lines().next().unwrap_or("");
+    assert!(first.contains("products.csv:") && first.contains("category"), "first line: {first}");
+
+    std::fs::write(&products, text).unwrap();
+    let out = run(&["replay", "--reference", &sim.join("reference").display().to_string(), "--events", "/nonexistent.ndjson"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.lines().next().unwrap_or("").contains("/nonexistent.ndjson"), "{stderr}");
+}
