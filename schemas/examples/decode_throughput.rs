@@ -26,7 +26,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let lines: Vec<&[u8]> = input.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&[u8]> = input
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     let bytes: usize = lines.iter().map(|l| l.len()).sum();
     let limits = DecodeLimits::default();
 
@@ -46,7 +49,10 @@ fn main() -> ExitCode {
 
     let n = lines.len() as f64;
     println!("lines      {}", lines.len());
-    println!("bytes      {bytes} (mean {:.0} per line)", bytes as f64 / n.max(1.0));
+    println!(
+        "bytes      {bytes} (mean {:.0} per line)",
+        bytes as f64 / n.max(1.0)
+    );
     println!("elapsed    {seconds:.3} s");
     println!("events/s   {:.0}", n / seconds);
     println!("MB/s       {:.1}", bytes as f64 / seconds / 1e6);
@@ -86,7 +92,13 @@ fn synthetic(n: usize) -> Vec<u8> {
         let inst = format!("H6103{:07}", i % 20_000);
         let order = format!("ORD-{inst}-{:08}", i / 5);
         let delivery = format!("DLV-20260303-61-{:08}", i / 5);
-        let at = format!("2026-03-{:02}T{:02}:{:02}:{:02}+08:00", 1 + i % 28, i % 24, i % 60, (i / 60) % 60);
+        let at = format!(
+            "2026-03-{:02}T{:02}:{:02}:{:02}+08:00",
+            1 + i % 28,
+            i % 24,
+            i % 60,
+            (i / 60) % 60
+        );
         let line = match i % 5 {
             0 => format!(
                 r#"{{"event_id":"evt-{i:010}","type":"order.placed","occurred_at":"{at}","order_id":"{order}","institution_code":"{inst}","product_code":"XC10AAA124A001010100874","quantity_packs":"{}","unit_price":"{}.{:02}","special_service":false}}"#,
@@ -114,7 +126,11 @@ fn synthetic(n: usize) -> Vec<u8> {
                 i % 100
             ),
         };
-        let line = if i % 100 == 99 { line.replacen("\"amount\":", "\"amount\":-", 1) } else { line };
+        let line = if i % 100 == 99 {
+            line.replacen("\"amount\":", "\"amount\":-", 1)
+        } else {
+            line
+        };
         out.extend_from_slice(line.as_bytes());
         out.push(b'\n');
     }

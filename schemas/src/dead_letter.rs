@@ -25,7 +25,11 @@ pub enum Source {
     /// A line of an NDJSON file; `line` counts from 1.
     File { file: String, line: u64 },
     /// A Kafka record.
-    Kafka { topic: String, partition: i32, offset: i64 },
+    Kafka {
+        topic: String,
+        partition: i32,
+        offset: i64,
+    },
 }
 
 impl fmt::Display for Source {
@@ -33,7 +37,11 @@ impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Source::File { file, line } => write!(f, "{file}:{line}"),
-            Source::Kafka { topic, partition, offset } => write!(f, "{topic}/{partition}@{offset}"),
+            Source::Kafka {
+                topic,
+                partition,
+                offset,
+            } => write!(f, "{topic}/{partition}@{offset}"),
         }
     }
 }
@@ -64,7 +72,12 @@ pub enum DeadLetterParseError {
 
 impl DeadLetter {
     pub fn new(rejection: Rejection, source: Source, raw: impl Into<Vec<u8>>) -> Self {
-        DeadLetter { reason: rejection.reason, detail: rejection.detail, source, raw: raw.into() }
+        DeadLetter {
+            reason: rejection.reason,
+            detail: rejection.detail,
+            source,
+            raw: raw.into(),
+        }
     }
 
     /// One JSON object, no trailing newline:
@@ -103,7 +116,12 @@ impl DeadLetter {
             (None, Some(b64)) => BASE64.decode(b64)?,
             _ => return Err(DeadLetterParseError::RawPresence),
         };
-        Ok(DeadLetter { reason, detail: wire.detail, source: wire.source.into(), raw })
+        Ok(DeadLetter {
+            reason,
+            detail: wire.detail,
+            source: wire.source.into(),
+            raw,
+        })
     }
 }
 
@@ -122,15 +140,30 @@ struct WireRecord {
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum WireSource {
-    File { file: String, line: u64 },
-    Kafka { topic: String, partition: i32, offset: i64 },
+    File {
+        file: String,
+        line: u64,
+    },
+    Kafka {
+        topic: String,
+        partition: i32,
+        offset: i64,
+    },
 }
 
 impl From<WireSource> for Source {
     fn from(wire: WireSource) -> Self {
         match wire {
             WireSource::File { file, line } => Source::File { file, line },
-            WireSource::Kafka { topic, partition, offset } => Source::Kafka { topic, partition, offset },
+            WireSource::Kafka {
+                topic,
+                partition,
+                offset,
+            } => Source::Kafka {
+                topic,
+                partition,
+                offset,
+            },
         }
     }
 }
@@ -143,7 +176,11 @@ fn push_source(out: &mut String, source: &Source) {
             push_json_string(out, file);
             let _ = write!(out, ",\"line\":{line}}}");
         }
-        Source::Kafka { topic, partition, offset } => {
+        Source::Kafka {
+            topic,
+            partition,
+            offset,
+        } => {
             out.push_str("{\"topic\":");
             push_json_string(out, topic);
             let _ = write!(out, ",\"partition\":{partition},\"offset\":{offset}}}");
@@ -186,7 +223,13 @@ mod tests {
 
     #[test]
     fn utf8_raw_is_kept_as_text() {
-        let dl = letter(b"{\"a\":\"\xe4\xb8\xad\tb\"}", Source::File { file: "orders.ndjson".into(), line: 7 });
+        let dl = letter(
+            b"{\"a\":\"\xe4\xb8\xad\tb\"}",
+            Source::File {
+                file: "orders.ndjson".into(),
+                line: 7,
+            },
+        );
         let line = dl.to_json_line();
         assert_eq!(
             line,
@@ -197,25 +240,55 @@ mod tests {
 
     #[test]
     fn non_utf8_raw_is_base64() {
-        let dl = letter(&[0xff, 0x00, b'{'], Source::Kafka { topic: "vbp.orders".into(), partition: 3, offset: 42 });
+        let dl = letter(
+            &[0xff, 0x00, b'{'],
+            Source::Kafka {
+                topic: "vbp.orders".into(),
+                partition: 3,
+                offset: 42,
+            },
+        );
         let line = dl.to_json_line();
-        assert!(line.ends_with(r#""source":{"topic":"vbp.orders","partition":3,"offset":42},"raw_base64":"/wB7"}"#), "{line}");
+        assert!(
+            line.ends_with(
+                r#""source":{"topic":"vbp.orders","partition":3,"offset":42},"raw_base64":"/wB7"}"#
+            ),
+            "{line}"
+        );
         assert_eq!(DeadLetter::from_json_line(&line).unwrap(), dl);
     }
 
     #[test]
     fn reading_back_refuses_ambiguous_records() {
         let both = r#"{"reason":"bad_value","source":{"file":"f","line":1},"raw":"x","raw_base64":"eA=="}"#;
-        assert!(matches!(DeadLetter::from_json_line(both), Err(DeadLetterParseError::RawPresence)));
+        assert!(matches!(
+            DeadLetter::from_json_line(both),
+            Err(DeadLetterParseError::RawPresence)
+        ));
         let unknown = r#"{"reason":"nope","source":{"file":"f","line":1},"raw":"x"}"#;
-        assert!(matches!(DeadLetter::from_json_line(unknown), Err(DeadLetterParseError::UnknownReason(_))));
+        assert!(matches!(
+            DeadLetter::from_json_line(unknown),
+            Err(DeadLetterParseError::UnknownReason(_))
+        ));
     }
 
     #[test]
     fn source_display() {
-        assert_eq!(Source::File { file: "a.ndjson".into(), line: 3 }.to_string(), "a.ndjson:3");
         assert_eq!(
-            Source::Kafka { topic: "vbp.orders".into(), partition: 1, offset: 9 }.to_string(),
+            Source::File {
+                file: "a.ndjson".into(),
+                line: 3
+            }
+            .to_string(),
+            "a.ndjson:3"
+        );
+        assert_eq!(
+            Source::Kafka {
+                topic: "vbp.orders".into(),
+                partition: 1,
+                offset: 9
+            }
+            .to_string(),
             "vbp.orders/1@9"
         );
     }

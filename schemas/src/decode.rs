@@ -57,7 +57,9 @@ impl DecodeLimits {
 
 impl Default for DecodeLimits {
     fn default() -> Self {
-        DecodeLimits { max_message_bytes: Self::DEFAULT_MAX_MESSAGE_BYTES }
+        DecodeLimits {
+            max_message_bytes: Self::DEFAULT_MAX_MESSAGE_BYTES,
+        }
     }
 }
 
@@ -69,7 +71,10 @@ impl Default for DecodeLimits {
 pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Event, Rejection> {
     check_size(bytes, limits)?;
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        malformed(format!("not UTF-8: invalid byte sequence at byte offset {}", e.valid_up_to()))
+        malformed(format!(
+            "not UTF-8: invalid byte sequence at byte offset {}",
+            e.valid_up_to()
+        ))
     })?;
     let raw = parse_object(text)?;
     let event_type = event_type(raw.kind)?;
@@ -82,7 +87,11 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Event, Rejection> {
         EventType::DeliveryAccepted => EventBody::DeliveryAccepted(delivery_accepted(&raw)?),
         EventType::PaymentMade => EventBody::PaymentMade(payment_made(&raw)?),
     };
-    Ok(Event { event_id, occurred_at, body })
+    Ok(Event {
+        event_id,
+        occurred_at,
+        body,
+    })
 }
 
 /// Every field any event type uses, as unparsed JSON. `None` when absent or
@@ -240,16 +249,18 @@ fn describe_start(first: u8) -> &'static str {
 
 fn event_type(value: Option<&RawValue>) -> Result<EventType, Rejection> {
     let raw = required("type", COMMON, value)?;
-    json_str(raw).and_then(|s| EventType::from_wire(&s)).ok_or_else(|| {
-        Rejection::new(
-            Reason::UnknownType,
-            format!(
+    json_str(raw)
+        .and_then(|s| EventType::from_wire(&s))
+        .ok_or_else(|| {
+            Rejection::new(
+                Reason::UnknownType,
+                format!(
                 "field `type`: must be one of order.placed, order.cancelled, delivery.received, \
                  delivery.accepted, payment.made; got {}",
                 snippet(raw.get())
             ),
-        )
-    })
+            )
+        })
 }
 
 fn occurred_at_field(
@@ -258,7 +269,11 @@ fn occurred_at_field(
     const NAME: &str = "occurred_at";
     let raw = required(NAME, COMMON, value)?;
     let text = json_str(raw).ok_or_else(|| {
-        bad_value(NAME, format!("must be a string like \"{}\"", timestamp::EXAMPLE), raw)
+        bad_value(
+            NAME,
+            format!("must be a string like \"{}\"", timestamp::EXAMPLE),
+            raw,
+        )
     })?;
     timestamp::parse_occurred_at(&text).map_err(|problem| bad_value(NAME, problem, raw))
 }
@@ -301,7 +316,11 @@ fn flag_field(name: &'static str, value: Option<&RawValue>) -> Result<bool, Reje
     match raw.get() {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(bad_value(name, "must be true or false (a JSON boolean)", raw)),
+        _ => Err(bad_value(
+            name,
+            "must be true or false (a JSON boolean)",
+            raw,
+        )),
     }
 }
 
@@ -315,10 +334,22 @@ struct Rule {
 }
 
 impl Rule {
-    const QUANTITY: Rule = Rule { positive: true, money: false };
-    const QUANTITY_OR_ZERO: Rule = Rule { positive: false, money: false };
-    const MONEY: Rule = Rule { positive: false, money: true };
-    const POSITIVE_MONEY: Rule = Rule { positive: true, money: true };
+    const QUANTITY: Rule = Rule {
+        positive: true,
+        money: false,
+    };
+    const QUANTITY_OR_ZERO: Rule = Rule {
+        positive: false,
+        money: false,
+    };
+    const MONEY: Rule = Rule {
+        positive: false,
+        money: true,
+    };
+    const POSITIVE_MONEY: Rule = Rule {
+        positive: true,
+        money: true,
+    };
 }
 
 /// A required decimal: a JSON string in plain notation (`"12.50"`) or a
@@ -335,7 +366,11 @@ fn decimal_field(
         Some(s) => (parse_decimal(&s, false), true),
         None if starts_like_number(text) => (parse_decimal(text, true), false),
         None => {
-            return Err(bad_value(name, "must be a decimal string like \"12.50\" or a JSON number", raw))
+            return Err(bad_value(
+                name,
+                "must be a decimal string like \"12.50\" or a JSON number",
+                raw,
+            ))
         }
     };
     let parsed = parsed.map_err(|e| match e {
@@ -351,7 +386,13 @@ fn decimal_field(
             raw,
         ),
     })?;
-    check_rule(name, rule, parsed.value, is_string && parsed.minus_sign, raw)?;
+    check_rule(
+        name,
+        rule,
+        parsed.value,
+        is_string && parsed.minus_sign,
+        raw,
+    )?;
     Ok(parsed.value)
 }
 
@@ -372,7 +413,11 @@ fn check_rule(
         return Err(bad_value(name, "must be ≥ 0", raw));
     }
     if rule.money && value.scale() > 2 && value.normalize().scale() > 2 {
-        return Err(bad_value(name, "must have at most 2 decimal places (yuan to the fen)", raw));
+        return Err(bad_value(
+            name,
+            "must have at most 2 decimal places (yuan to the fen)",
+            raw,
+        ));
     }
     Ok(())
 }
@@ -404,7 +449,10 @@ fn malformed(detail: impl Into<String>) -> Rejection {
 
 /// "field `quantity_packs`: must be > 0, got \"-3\"".
 fn bad_value(name: &str, rule: impl std::fmt::Display, raw: &RawValue) -> Rejection {
-    Rejection::new(Reason::BadValue, format!("field `{name}`: {rule}, got {}", snippet(raw.get())))
+    Rejection::new(
+        Reason::BadValue,
+        format!("field `{name}`: {rule}, got {}", snippet(raw.get())),
+    )
 }
 
 /// The offending JSON text, cut to a readable length on a char boundary.
@@ -412,6 +460,10 @@ fn snippet(text: &str) -> Cow<'_, str> {
     const MAX_CHARS: usize = 64;
     match text.char_indices().nth(MAX_CHARS) {
         None => Cow::Borrowed(text),
-        Some((cut, _)) => Cow::Owned(format!("{}… ({} bytes)", text.get(..cut).unwrap_or(""), text.len())),
+        Some((cut, _)) => Cow::Owned(format!(
+            "{}… ({} bytes)",
+            text.get(..cut).unwrap_or(""),
+            text.len()
+        )),
     }
 }

@@ -11,8 +11,13 @@ use common::Schemas;
 fn source_strategy() -> impl Strategy<Value = Source> {
     prop_oneof![
         ("\\PC{1,30}", 1u64..u64::MAX).prop_map(|(file, line)| Source::File { file, line }),
-        ("[a-z.-]{1,20}", 0i32..i32::MAX, 0i64..i64::MAX)
-            .prop_map(|(topic, partition, offset)| Source::Kafka { topic, partition, offset }),
+        ("[a-z.-]{1,20}", 0i32..i32::MAX, 0i64..i64::MAX).prop_map(|(topic, partition, offset)| {
+            Source::Kafka {
+                topic,
+                partition,
+                offset,
+            }
+        }),
     ]
 }
 
@@ -21,14 +26,25 @@ fn letter_strategy() -> impl Strategy<Value = DeadLetter> {
         any::<String>().prop_map(String::into_bytes),
         proptest::collection::vec(any::<u8>(), 0..200),
     ];
-    (proptest::sample::select(Reason::ALL.to_vec()), any::<String>(), source_strategy(), raw)
-        .prop_map(|(reason, detail, source, raw)| DeadLetter { reason, detail, source, raw })
+    (
+        proptest::sample::select(Reason::ALL.to_vec()),
+        any::<String>(),
+        source_strategy(),
+        raw,
+    )
+        .prop_map(|(reason, detail, source, raw)| DeadLetter {
+            reason,
+            detail,
+            source,
+            raw,
+        })
 }
 
 fn check(schemas: &Schemas, letter: &DeadLetter) {
     let line = letter.to_json_line();
     assert!(!line.contains('\n'), "one line: {line:?}");
-    let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let value: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
     assert!(
         schemas.is_valid("dead-letter.schema.json", &value),
         "{line}: {:?}",
@@ -62,7 +78,11 @@ fn kafka_source_and_binary_raw() {
     let letter = DeadLetter {
         reason: Reason::MalformedJson,
         detail: "not UTF-8: invalid byte sequence at byte offset 0".into(),
-        source: Source::Kafka { topic: "vbp.orders".into(), partition: 11, offset: 9_876_543_210 },
+        source: Source::Kafka {
+            topic: "vbp.orders".into(),
+            partition: 11,
+            offset: 9_876_543_210,
+        },
         raw: vec![0xc3, 0x28, 0x00, 0x7f, 0xff],
     };
     check(&schemas, &letter);
@@ -72,14 +92,30 @@ fn kafka_source_and_binary_raw() {
 fn schema_refuses_broken_records() {
     let schemas = Schemas::load();
     let valid = r#"{"reason":"orphan","detail":"","source":{"file":"a","line":1},"raw":"x"}"#;
-    let ok = |s: &str| schemas.is_valid("dead-letter.schema.json", &serde_json::from_str(s).unwrap());
+    let ok =
+        |s: &str| schemas.is_valid("dead-letter.schema.json", &serde_json::from_str(s).unwrap());
     assert!(ok(valid));
     assert!(!ok(&valid.replace("orphan", "lost")), "unknown reason");
     assert!(!ok(&valid.replace(r#","raw":"x""#, "")), "raw missing");
-    assert!(!ok(&valid.replace(r#""raw":"x""#, r#""raw":"x","raw_base64":"eA==""#)), "both raws");
-    assert!(!ok(&valid.replace(r#""raw":"x""#, r#""raw_base64":"not base64!""#)), "bad base64");
-    assert!(!ok(&valid.replace(r#""line":1"#, r#""line":0"#)), "lines count from 1");
-    assert!(!ok(&valid.replace(r#""file":"a","line":1"#, r#""file":"a","line":1,"topic":"t""#)), "mixed source");
+    assert!(
+        !ok(&valid.replace(r#""raw":"x""#, r#""raw":"x","raw_base64":"eA==""#)),
+        "both raws"
+    );
+    assert!(
+        !ok(&valid.replace(r#""raw":"x""#, r#""raw_base64":"not base64!""#)),
+        "bad base64"
+    );
+    assert!(
+        !ok(&valid.replace(r#""line":1"#, r#""line":0"#)),
+        "lines count from 1"
+    );
+    assert!(
+        !ok(&valid.replace(
+            r#""file":"a","line":1"#,
+            r#""file":"a","line":1,"topic":"t""#
+        )),
+        "mixed source"
+    );
 }
 
 proptest! {

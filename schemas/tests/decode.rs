@@ -25,12 +25,23 @@ fn with(key: &str, value: &str) -> String {
 
 #[test]
 fn every_decoder_reason_is_produced() {
-    let small = DecodeLimits { max_message_bytes: 10 };
+    let small = DecodeLimits {
+        max_message_bytes: 10,
+    };
     let cases = [
-        (decode(ORDER_PLACED.as_bytes(), &small).unwrap_err(), Reason::TooLarge),
+        (
+            decode(ORDER_PLACED.as_bytes(), &small).unwrap_err(),
+            Reason::TooLarge,
+        ),
         (reject("{"), Reason::MalformedJson),
-        (reject(&ORDER_PLACED.replace("order.placed", "order.shipped")), Reason::UnknownType),
-        (reject(&ORDER_PLACED.replace("\"unit_price\"", "\"price\"")), Reason::MissingField),
+        (
+            reject(&ORDER_PLACED.replace("order.placed", "order.shipped")),
+            Reason::UnknownType,
+        ),
+        (
+            reject(&ORDER_PLACED.replace("\"unit_price\"", "\"price\"")),
+            Reason::MissingField,
+        ),
         (reject(&with("quantity_packs", "\"-3\"")), Reason::BadValue),
     ];
     for (rejection, reason) in cases {
@@ -66,13 +77,25 @@ fn details_say_field_rule_and_value() {
 #[test]
 fn malformed_details_locate_the_problem() {
     assert_eq!(reject("").detail, "empty message: expected one JSON object");
-    assert_eq!(reject("[1]").detail, "expected one JSON object, got an array");
-    assert!(reject(&format!("{ORDER_PLACED}x")).detail.contains("trailing characters at line 1 column"));
+    assert_eq!(
+        reject("[1]").detail,
+        "expected one JSON object, got an array"
+    );
+    assert!(reject(&format!("{ORDER_PLACED}x"))
+        .detail
+        .contains("trailing characters at line 1 column"));
     let not_utf8 = decode(b"{\"event_id\":\"\xff\"}", &DecodeLimits::default()).unwrap_err();
     assert_eq!(not_utf8.reason, Reason::MalformedJson);
-    assert_eq!(not_utf8.detail, "not UTF-8: invalid byte sequence at byte offset 13");
+    assert_eq!(
+        not_utf8.detail,
+        "not UTF-8: invalid byte sequence at byte offset 13"
+    );
     let duplicate = reject(&ORDER_PLACED.replacen('{', "{\"order_id\":\"ORD-2\",", 1));
-    assert!(duplicate.detail.contains("duplicate field `order_id`"), "{}", duplicate.detail);
+    assert!(
+        duplicate.detail.contains("duplicate field `order_id`"),
+        "{}",
+        duplicate.detail
+    );
 }
 
 #[test]
@@ -80,7 +103,10 @@ fn long_values_are_cut_in_details() {
     let long = format!("\"{}\"", "中".repeat(5_000));
     let detail = reject(&with("quantity_packs", &long)).detail;
     assert!(detail.len() < 400, "{} bytes", detail.len());
-    assert!(detail.ends_with(&format!("… ({} bytes)", long.len())), "{detail}");
+    assert!(
+        detail.ends_with(&format!("… ({} bytes)", long.len())),
+        "{detail}"
+    );
 }
 
 #[test]
@@ -97,33 +123,55 @@ fn size_limit_default_and_boundary() {
     let over = pad(65_537);
     let rejection = decode(over.as_bytes(), &DecodeLimits::default()).unwrap_err();
     assert_eq!(rejection.reason, Reason::TooLarge);
-    assert_eq!(rejection.detail, "message is 65537 bytes, more than the limit of 65536 bytes; not parsed");
+    assert_eq!(
+        rejection.detail,
+        "message is 65537 bytes, more than the limit of 65536 bytes; not parsed"
+    );
 }
 
 #[test]
 fn size_is_checked_before_anything_else() {
     let garbage = vec![0xffu8; 300];
-    let limits = DecodeLimits { max_message_bytes: 256 };
-    assert_eq!(decode(&garbage, &limits).unwrap_err().reason, Reason::TooLarge);
-    let raised = DecodeLimits { max_message_bytes: 1 << 20 };
+    let limits = DecodeLimits {
+        max_message_bytes: 256,
+    };
+    assert_eq!(
+        decode(&garbage, &limits).unwrap_err().reason,
+        Reason::TooLarge
+    );
+    let raised = DecodeLimits {
+        max_message_bytes: 1 << 20,
+    };
     let big = ORDER_PLACED.replacen('}', &format!(",\"note\":\"{}\"}}", "x".repeat(100_000)), 1);
     assert!(decode(big.as_bytes(), &raised).is_ok());
 }
 
 #[test]
 fn framing_whitespace_is_tolerated() {
-    for text in [format!("{ORDER_PLACED}\n"), format!("{ORDER_PLACED}\r\n"), format!("  {ORDER_PLACED}\t")] {
-        assert!(decode(text.as_bytes(), &DecodeLimits::default()).is_ok(), "{text:?}");
+    for text in [
+        format!("{ORDER_PLACED}\n"),
+        format!("{ORDER_PLACED}\r\n"),
+        format!("  {ORDER_PLACED}\t"),
+    ] {
+        assert!(
+            decode(text.as_bytes(), &DecodeLimits::default()).is_ok(),
+            "{text:?}"
+        );
     }
     let spaced = ORDER_PLACED.replace("\"quantity_packs\":\"120\"", "\"quantity_packs\" :  120 ");
     let event = decode(spaced.as_bytes(), &DecodeLimits::default()).unwrap();
-    let EventBody::OrderPlaced(order) = event.body else { panic!() };
+    let EventBody::OrderPlaced(order) = event.body else {
+        panic!()
+    };
     assert_eq!(order.quantity_packs, Decimal::from(120));
 }
 
 #[test]
 fn special_service_defaults_to_false() {
-    let flag = |text: &str| match decode(text.as_bytes(), &DecodeLimits::default()).unwrap().body {
+    let flag = |text: &str| match decode(text.as_bytes(), &DecodeLimits::default())
+        .unwrap()
+        .body
+    {
         EventBody::OrderPlaced(o) => o.special_service,
         _ => panic!(),
     };
@@ -139,7 +187,10 @@ fn escaped_strings_are_unescaped_and_offsets_kept() {
     let text = with("order_id", r#""ORD-\u0031\"\\\/""#).replace("+08:00", "-05:30");
     let event = decode(text.as_bytes(), &DecodeLimits::default()).unwrap();
     assert_eq!(event.body.order_id(), Some("ORD-1\"\\/"));
-    assert_eq!(event.occurred_at.offset().local_minus_utc(), -(5 * 3600 + 1800));
+    assert_eq!(
+        event.occurred_at.offset().local_minus_utc(),
+        -(5 * 3600 + 1800)
+    );
     assert_eq!(event.occurred_at.to_rfc3339(), "2026-03-02T09:15:00-05:30");
 }
 
@@ -148,7 +199,9 @@ fn extra_fields_are_ignored_whatever_they_hold() {
     let deep = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
     let text = ORDER_PLACED.replacen(
         '}',
-        &format!(",\"delivery_id\":5,\"amount\":{{\"x\":[1,2]}},\"schema_version\":2,\"trace\":{deep}}}"),
+        &format!(
+            ",\"delivery_id\":5,\"amount\":{{\"x\":[1,2]}},\"schema_version\":2,\"trace\":{deep}}}"
+        ),
         1,
     );
     let event = decode(text.as_bytes(), &DecodeLimits::default()).unwrap();
@@ -165,23 +218,41 @@ fn each_type_decodes_from_numbers_too() {
     ];
     let amounts: Vec<Decimal> = lines
         .iter()
-        .map(|l| match decode(l.as_bytes(), &DecodeLimits::default()).unwrap_or_else(|r| panic!("{l}: {r}")).body {
-            EventBody::OrderCancelled(e) => e.quantity_packs,
-            EventBody::DeliveryReceived(e) => e.quantity_packs,
-            EventBody::DeliveryAccepted(e) => e.amount,
-            EventBody::PaymentMade(e) => e.amount,
-            EventBody::OrderPlaced(_) => unreachable!(),
+        .map(|l| {
+            match decode(l.as_bytes(), &DecodeLimits::default())
+                .unwrap_or_else(|r| panic!("{l}: {r}"))
+                .body
+            {
+                EventBody::OrderCancelled(e) => e.quantity_packs,
+                EventBody::DeliveryReceived(e) => e.quantity_packs,
+                EventBody::DeliveryAccepted(e) => e.amount,
+                EventBody::PaymentMade(e) => e.amount,
+                EventBody::OrderPlaced(_) => unreachable!(),
+            }
         })
         .collect();
-    let expected: Vec<Decimal> = ["2.5", "100", "0", "0.01"].iter().map(|s| Decimal::from_str(s).unwrap()).collect();
+    let expected: Vec<Decimal> = ["2.5", "100", "0", "0.01"]
+        .iter()
+        .map(|s| Decimal::from_str(s).unwrap())
+        .collect();
     assert_eq!(amounts, expected);
 }
 
 #[test]
 fn money_trailing_zeros_are_value_not_precision() {
     for spelling in ["\"4.350\"", "4.350", "435.0e-2", "\"4.35000000\""] {
-        let event = decode(with("unit_price", spelling).as_bytes(), &DecodeLimits::default()).unwrap();
-        let EventBody::OrderPlaced(order) = event.body else { panic!() };
-        assert_eq!(order.unit_price, Decimal::from_str("4.35").unwrap(), "{spelling}");
+        let event = decode(
+            with("unit_price", spelling).as_bytes(),
+            &DecodeLimits::default(),
+        )
+        .unwrap();
+        let EventBody::OrderPlaced(order) = event.body else {
+            panic!()
+        };
+        assert_eq!(
+            order.unit_price,
+            Decimal::from_str("4.35").unwrap(),
+            "{spelling}"
+        );
     }
 }

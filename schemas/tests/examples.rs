@@ -10,8 +10,8 @@ use chrono::DateTime;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use vbp_schemas::{
-    decode, DeadLetter, DecodeLimits, DeliveryAccepted, DeliveryReceived, Event, EventBody, OrderCancelled,
-    OrderPlaced, PaymentMade, Reason, Source,
+    decode, DeadLetter, DecodeLimits, DeliveryAccepted, DeliveryReceived, Event, EventBody,
+    OrderCancelled, OrderPlaced, PaymentMade, Reason, Source,
 };
 
 use common::{examples_dir, read_json, schema_documents, Schemas};
@@ -53,7 +53,10 @@ fn event_examples() -> Vec<(&'static str, &'static str, Event)> {
             Event {
                 event_id: "evt-20260303-0000102".into(),
                 occurred_at: at("2026-03-03T14:02:31+08:00"),
-                body: EventBody::OrderCancelled(OrderCancelled { order_id: ORDER.into(), quantity_packs: dec("20") }),
+                body: EventBody::OrderCancelled(OrderCancelled {
+                    order_id: ORDER.into(),
+                    quantity_packs: dec("20"),
+                }),
             },
         ),
         (
@@ -104,12 +107,25 @@ fn event_examples() -> Vec<(&'static str, &'static str, Event)> {
 #[test]
 fn schema_files_are_2020_12_with_ids_and_pass_the_meta_schema() {
     let docs = schema_documents();
-    assert!(docs.len() >= 8, "expected the 8 schema files, found {:?}", docs.keys());
+    assert!(
+        docs.len() >= 8,
+        "expected the 8 schema files, found {:?}",
+        docs.keys()
+    );
     for (name, doc) in &docs {
-        assert_eq!(doc["$schema"], "https://json-schema.org/draft/2020-12/schema", "{name}");
+        assert_eq!(
+            doc["$schema"], "https://json-schema.org/draft/2020-12/schema",
+            "{name}"
+        );
         let id = doc["$id"].as_str().unwrap_or_else(|| panic!("{name}: $id"));
-        assert!(id.ends_with(&format!("/{name}")), "{name}: $id {id} should end with the file name");
-        assert!(jsonschema::meta::is_valid(doc), "{name} fails the 2020-12 meta-schema");
+        assert!(
+            id.ends_with(&format!("/{name}")),
+            "{name}: $id {id} should end with the file name"
+        );
+        assert!(
+            jsonschema::meta::is_valid(doc),
+            "{name} fails the 2020-12 meta-schema"
+        );
     }
 }
 
@@ -118,7 +134,12 @@ fn event_schemas_allow_extra_fields_explicitly() {
     let docs = schema_documents();
     for t in vbp_schemas::EventType::ALL {
         let doc = &docs[&format!("{}.schema.json", t.as_str())];
-        assert_eq!(doc["additionalProperties"], Value::Bool(true), "{}", t.as_str());
+        assert_eq!(
+            doc["additionalProperties"],
+            Value::Bool(true),
+            "{}",
+            t.as_str()
+        );
         assert_eq!(doc["properties"]["type"]["const"], t.as_str());
     }
 }
@@ -129,12 +150,24 @@ fn event_examples_validate_and_decode_to_the_expected_value() {
     for (file, schema, expected) in event_examples() {
         let path = examples_dir().join(file);
         let instance = read_json(&path);
-        assert!(schemas.is_valid(schema, &instance), "{file}: {:?}", schemas.errors(schema, &instance));
-        assert!(schemas.is_valid("event.schema.json", &instance), "{file} vs event.schema.json");
+        assert!(
+            schemas.is_valid(schema, &instance),
+            "{file}: {:?}",
+            schemas.errors(schema, &instance)
+        );
+        assert!(
+            schemas.is_valid("event.schema.json", &instance),
+            "{file} vs event.schema.json"
+        );
         let bytes = std::fs::read(&path).unwrap();
-        let decoded = decode(&bytes, &DecodeLimits::default()).unwrap_or_else(|r| panic!("{file}: {r}"));
+        let decoded =
+            decode(&bytes, &DecodeLimits::default()).unwrap_or_else(|r| panic!("{file}: {r}"));
         assert_eq!(decoded, expected, "{file}");
-        assert_eq!(decoded.body.event_type().as_str(), instance["type"], "{file}");
+        assert_eq!(
+            decoded.body.event_type().as_str(),
+            instance["type"],
+            "{file}"
+        );
     }
 }
 
@@ -145,7 +178,10 @@ fn each_event_example_fails_the_other_types_schemas() {
         let instance = read_json(&examples_dir().join(file));
         for (_, other, _) in event_examples() {
             if other != own {
-                assert!(!schemas.is_valid(other, &instance), "{file} should not pass {other}");
+                assert!(
+                    !schemas.is_valid(other, &instance),
+                    "{file} should not pass {other}"
+                );
             }
         }
     }
@@ -155,7 +191,9 @@ fn each_event_example_fails_the_other_types_schemas() {
 fn scale_of_decimal_strings_is_kept() {
     let bytes = std::fs::read(examples_dir().join("delivery.accepted.json")).unwrap();
     let event = decode(&bytes, &DecodeLimits::default()).unwrap();
-    let EventBody::DeliveryAccepted(accepted) = event.body else { panic!("wrong type") };
+    let EventBody::DeliveryAccepted(accepted) = event.body else {
+        panic!("wrong type")
+    };
     assert_eq!(accepted.amount.to_string(), "435.00");
 }
 
@@ -163,7 +201,11 @@ fn scale_of_decimal_strings_is_kept() {
 fn alert_example_validates() {
     let schemas = Schemas::load();
     let alert = read_json(&examples_dir().join("alert.json"));
-    assert!(schemas.is_valid("alert.schema.json", &alert), "{:?}", schemas.errors("alert.schema.json", &alert));
+    assert!(
+        schemas.is_valid("alert.schema.json", &alert),
+        "{:?}",
+        schemas.errors("alert.schema.json", &alert)
+    );
 }
 
 #[test]
@@ -175,16 +217,31 @@ fn alert_schema_holds_labels_to_the_alert() {
         f(&mut a);
         schemas.is_valid("alert.schema.json", &a)
     };
-    assert!(!mutate(&|a| a["labels"]["severity"] = "warning".into()), "label severity must match");
-    assert!(!mutate(&|a| a["labels"]["alertname"] = "SupplyBreak".into()), "label alertname must match");
-    assert!(!mutate(&|a| {
-        a["labels"].as_object_mut().unwrap().remove("product_code");
-    }), "key label required");
+    assert!(
+        !mutate(&|a| a["labels"]["severity"] = "warning".into()),
+        "label severity must match"
+    );
+    assert!(
+        !mutate(&|a| a["labels"]["alertname"] = "SupplyBreak".into()),
+        "label alertname must match"
+    );
+    assert!(
+        !mutate(&|a| {
+            a["labels"].as_object_mut().unwrap().remove("product_code");
+        }),
+        "key label required"
+    );
     assert!(!mutate(&|a| a["status"] = "pending".into()));
     assert!(!mutate(&|a| a["alertname"] = "Unknown".into()));
     assert!(!mutate(&|a| a["labels"]["division_code"] = "6103".into()));
-    assert!(!mutate(&|a| a["labels"]["extra"] = 5.into()), "labels are strings");
-    assert!(!mutate(&|a| a["at"] = "2026-03-11T00:00:00".into()), "offset required");
+    assert!(
+        !mutate(&|a| a["labels"]["extra"] = 5.into()),
+        "labels are strings"
+    );
+    assert!(
+        !mutate(&|a| a["at"] = "2026-03-11T00:00:00".into()),
+        "offset required"
+    );
     assert!(mutate(&|a| {
         a["severity"] = "warning".into();
         a["labels"]["severity"] = "warning".into();
@@ -208,14 +265,27 @@ fn dead_letter_example_validates_and_parses() {
     let schemas = Schemas::load();
     let path = examples_dir().join("dead-letter.json");
     let record = read_json(&path);
-    assert!(schemas.is_valid("dead-letter.schema.json", &record), "{:?}", schemas.errors("dead-letter.schema.json", &record));
+    assert!(
+        schemas.is_valid("dead-letter.schema.json", &record),
+        "{:?}",
+        schemas.errors("dead-letter.schema.json", &record)
+    );
     let line = std::fs::read_to_string(&path).unwrap();
     let dl = DeadLetter::from_json_line(line.trim_end()).unwrap();
     assert_eq!(dl.reason, Reason::BadValue);
-    assert_eq!(dl.source, Source::File { file: "events/orders.ndjson".into(), line: 1024 });
+    assert_eq!(
+        dl.source,
+        Source::File {
+            file: "events/orders.ndjson".into(),
+            line: 1024
+        }
+    );
     // The example is what the pipeline would really write for that input.
     let rejection = decode(&dl.raw, &DecodeLimits::default()).unwrap_err();
     assert_eq!(rejection.reason, dl.reason);
     assert_eq!(rejection.detail, dl.detail);
-    assert_eq!(DeadLetter::new(rejection, dl.source.clone(), dl.raw.clone()).to_json_line(), line.trim_end());
+    assert_eq!(
+        DeadLetter::new(rejection, dl.source.clone(), dl.raw.clone()).to_json_line(),
+        line.trim_end()
+    );
 }

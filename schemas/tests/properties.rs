@@ -20,9 +20,15 @@ fn assert_invariants(event: &Event) {
         EventBody::OrderPlaced(e) => {
             assert!(e.quantity_packs > Decimal::ZERO);
             assert!(money_ok(e.unit_price));
-            assert!(!e.order_id.is_empty() && !e.institution_code.is_empty() && !e.product_code.is_empty());
+            assert!(
+                !e.order_id.is_empty()
+                    && !e.institution_code.is_empty()
+                    && !e.product_code.is_empty()
+            );
         }
-        EventBody::OrderCancelled(e) => assert!(e.quantity_packs > Decimal::ZERO && !e.order_id.is_empty()),
+        EventBody::OrderCancelled(e) => {
+            assert!(e.quantity_packs > Decimal::ZERO && !e.order_id.is_empty())
+        }
         EventBody::DeliveryReceived(e) => {
             assert!(e.quantity_packs > Decimal::ZERO);
             assert!(!e.distributor.is_empty() && !e.delivery_id.is_empty());
@@ -37,26 +43,86 @@ fn assert_invariants(event: &Event) {
 
 /// Pieces of events, right and wrong, glued at random into JSON-ish text.
 const FRAGMENTS: &[&str] = &[
-    "{", "}", "[", "]", ",", ":", "\"", "\\", "\\u", "\\ud800", " ", "\n", "null", "true", "false",
-    "\"event_id\"", "\"type\"", "\"occurred_at\"", "\"order_id\"", "\"institution_code\"", "\"product_code\"",
-    "\"quantity_packs\"", "\"unit_price\"", "\"special_service\"", "\"delivery_id\"", "\"distributor\"",
-    "\"accepted_quantity_packs\"", "\"amount\"", "\"payment_id\"", "\"order.placed\"", "\"order.cancelled\"",
-    "\"delivery.received\"", "\"delivery.accepted\"", "\"payment.made\"", "\"2026-03-02T09:15:00+08:00\"",
-    "\"2026-03-02T09:15:00\"", "\"H61030500017\"", "\"XC10AAA124A001010100874\"", "\"x\"", "\"\"", "0", "-0",
-    "1", "-3", "\"-3\"", "12.5", "\"12.50\"", "1e2", "1e999999", "-1e-999999", "0.001", "\"4.355\"",
-    "79228162514264337593543950336", "\"NaN\"", "NaN", "中", "\u{0}", "\u{feff}",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "\"",
+    "\\",
+    "\\u",
+    "\\ud800",
+    " ",
+    "\n",
+    "null",
+    "true",
+    "false",
+    "\"event_id\"",
+    "\"type\"",
+    "\"occurred_at\"",
+    "\"order_id\"",
+    "\"institution_code\"",
+    "\"product_code\"",
+    "\"quantity_packs\"",
+    "\"unit_price\"",
+    "\"special_service\"",
+    "\"delivery_id\"",
+    "\"distributor\"",
+    "\"accepted_quantity_packs\"",
+    "\"amount\"",
+    "\"payment_id\"",
+    "\"order.placed\"",
+    "\"order.cancelled\"",
+    "\"delivery.received\"",
+    "\"delivery.accepted\"",
+    "\"payment.made\"",
+    "\"2026-03-02T09:15:00+08:00\"",
+    "\"2026-03-02T09:15:00\"",
+    "\"H61030500017\"",
+    "\"XC10AAA124A001010100874\"",
+    "\"x\"",
+    "\"\"",
+    "0",
+    "-0",
+    "1",
+    "-3",
+    "\"-3\"",
+    "12.5",
+    "\"12.50\"",
+    "1e2",
+    "1e999999",
+    "-1e-999999",
+    "0.001",
+    "\"4.355\"",
+    "79228162514264337593543950336",
+    "\"NaN\"",
+    "NaN",
+    "中",
+    "\u{0}",
+    "\u{feff}",
 ];
 
 fn fragment_soup() -> impl Strategy<Value = String> {
-    proptest::collection::vec(proptest::sample::select(FRAGMENTS), 0..40).prop_map(|parts| parts.concat())
+    proptest::collection::vec(proptest::sample::select(FRAGMENTS), 0..40)
+        .prop_map(|parts| parts.concat())
 }
 
 /// A valid event with one field set to a generated value.
 fn mutated_order() -> impl Strategy<Value = String> {
-    let field = proptest::sample::select(&[
-        "event_id", "type", "occurred_at", "order_id", "institution_code", "product_code",
-        "quantity_packs", "unit_price", "special_service",
-    ][..]);
+    let field = proptest::sample::select(
+        &[
+            "event_id",
+            "type",
+            "occurred_at",
+            "order_id",
+            "institution_code",
+            "product_code",
+            "quantity_packs",
+            "unit_price",
+            "special_service",
+        ][..],
+    );
     let number = "-?(0|[1-9][0-9]{0,6})(\\.[0-9]{1,4})?([eE][-+]?[0-9])?";
     let value = prop_oneof![
         number.prop_map(|n| n.to_string()),

@@ -83,17 +83,19 @@ fn shuffled_events_give_identical_firing_sets() {
     let dir = scratch("shuffled");
     let sim = dir.join("sim");
     simulate_small(&sim, 5);
-    let mut lines: Vec<String> = event_files(&sim)
+    // Lines as bytes: the simulator writes some that are not UTF-8 on purpose.
+    let mut lines: Vec<Vec<u8>> = event_files(&sim)
         .iter()
-        .flat_map(|f| std::fs::read_to_string(f).expect("event file").lines().map(str::to_string).collect::<Vec<_>>())
+        .flat_map(|f| std::fs::read(f).expect("event file").split(|b| *b == b'\n').map(<[u8]>::to_vec).collect::<Vec<_>>())
+        .filter(|l| !l.is_empty())
         .collect();
     shuffle(&mut lines, 42);
     // Deal the shuffled lines into three files of different sizes.
     let shuffled: Vec<String> = (0..3).map(|i| dir.join(format!("shuffled-{i}.ndjson")).display().to_string()).collect();
-    let mut parts = vec![String::new(), String::new(), String::new()];
+    let mut parts = vec![Vec::new(), Vec::new(), Vec::new()];
     for (i, line) in lines.iter().enumerate() {
-        parts[(i * 7 / 3) % 3].push_str(line);
-        parts[(i * 7 / 3) % 3].push('\n');
+        parts[(i * 7 / 3) % 3].extend_from_slice(line);
+        parts[(i * 7 / 3) % 3].push(b'\n');
     }
     for (path, text) in shuffled.iter().zip(&parts) {
         std::fs::write(path, text).expect("write shuffled file");

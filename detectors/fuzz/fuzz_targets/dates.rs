@@ -99,7 +99,11 @@ fn check_end_of_next_month(d: NaiveDate) {
     assert!(deadline > d || d == NaiveDate::MAX);
     let overdue = payment_overdue_from(d);
     if let (Some(day_after), true) = (deadline.succ_opt(), d.year().abs() < 200_000) {
-        assert_eq!(day_after.day(), 1, "次月底 of {d} = {deadline} is a month's last day");
+        assert_eq!(
+            day_after.day(),
+            1,
+            "次月底 of {d} = {deadline} is a month's last day"
+        );
         assert_eq!(overdue, local_midnight(day_after));
         assert_eq!(local_date(overdue), day_after);
     }
@@ -109,7 +113,11 @@ fn check_working_days(calendar: &Calendar, mut dates: [NaiveDate; 3]) {
     dates.sort();
     let [a, b, c] = dates;
     let wd = |x, y| calendar.working_days_after_until(x, y);
-    assert_eq!(wd(a, b) + wd(b, c), wd(a, c), "additivity over {a}, {b}, {c}");
+    assert_eq!(
+        wd(a, b) + wd(b, c),
+        wd(a, c),
+        "additivity over {a}, {b}, {c}"
+    );
     if a < c {
         assert_eq!(wd(c, a), 0);
     }
@@ -133,7 +141,11 @@ fn overrides(b: &mut Bytes<'_>) -> Vec<(NaiveDate, DayKind)> {
     while !b.is_empty() && list.len() < 64 {
         let raw = b.u16();
         let day = ymd(2020, 1, 1) + Days::new(u64::from(raw >> 4));
-        let kind = if raw & 1 == 0 { DayKind::Holiday } else { DayKind::Workday };
+        let kind = if raw & 1 == 0 {
+            DayKind::Holiday
+        } else {
+            DayKind::Workday
+        };
         list.push((day, kind));
     }
     list
@@ -162,5 +174,12 @@ fuzz_target!(|data: &[u8]| {
     check_working_days(&calendar, dates);
     // Near each other too, where the day-by-day comparison applies.
     let near = |d: NaiveDate, k: u8| d.checked_add_days(Days::new(u64::from(k))).unwrap_or(d);
-    check_working_days(&calendar, [dates[0], near(dates[0], data.len() as u8), near(dates[0], months as u8)]);
+    check_working_days(
+        &calendar,
+        [
+            dates[0],
+            near(dates[0], data.len() as u8),
+            near(dates[0], months as u8),
+        ],
+    );
 });

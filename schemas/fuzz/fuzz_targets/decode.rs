@@ -16,8 +16,16 @@ fuzz_target!(|data: &[u8]| {
         Err(rejection) => {
             assert!(!rejection.detail.is_empty());
             // Every rejection must make a dead letter that reads back intact.
-            let letter = DeadLetter::new(rejection, Source::File { file: "fuzz".into(), line: 1 }, data);
-            let back = DeadLetter::from_json_line(&letter.to_json_line()).expect("dead letter reads back");
+            let letter = DeadLetter::new(
+                rejection,
+                Source::File {
+                    file: "fuzz".into(),
+                    line: 1,
+                },
+                data,
+            );
+            let back =
+                DeadLetter::from_json_line(&letter.to_json_line()).expect("dead letter reads back");
             assert_eq!(back, letter);
         }
     }
@@ -32,7 +40,11 @@ fn check_accepted(data: &[u8], body: &EventBody, event_id: &str) {
         EventBody::OrderPlaced(e) => {
             assert!(e.quantity_packs > Decimal::ZERO);
             assert!(money(e.unit_price));
-            assert!(!e.order_id.is_empty() && !e.institution_code.is_empty() && !e.product_code.is_empty());
+            assert!(
+                !e.order_id.is_empty()
+                    && !e.institution_code.is_empty()
+                    && !e.product_code.is_empty()
+            );
         }
         EventBody::OrderCancelled(e) => assert!(e.quantity_packs > Decimal::ZERO),
         EventBody::DeliveryReceived(e) => {

@@ -48,10 +48,16 @@ const MAX_DIGITS: usize = 29;
 
 /// Parses `text` exactly. `allow_exponent` is true for JSON number tokens and
 /// false for decimal strings, which are plain notation only.
-pub(crate) fn parse_decimal(text: &str, allow_exponent: bool) -> Result<ParsedDecimal, DecimalError> {
+pub(crate) fn parse_decimal(
+    text: &str,
+    allow_exponent: bool,
+) -> Result<ParsedDecimal, DecimalError> {
     let parts = split(text.as_bytes(), allow_exponent)?;
     let value = to_decimal(&parts)?;
-    Ok(ParsedDecimal { value, minus_sign: parts.minus_sign })
+    Ok(ParsedDecimal {
+        value,
+        minus_sign: parts.minus_sign,
+    })
 }
 
 /// Checks the syntax and splits it into its parts.
@@ -81,7 +87,12 @@ fn split(bytes: &[u8], allow_exponent: bool) -> Result<Parts<'_>, DecimalError> 
     if !rest.is_empty() {
         return Err(DecimalError::Syntax);
     }
-    Ok(Parts { minus_sign, int, frac, exponent })
+    Ok(Parts {
+        minus_sign,
+        int,
+        frac,
+        exponent,
+    })
 }
 
 /// Splits off the leading ASCII digits.
@@ -101,9 +112,9 @@ fn parse_exponent(bytes: &[u8]) -> Result<(i64, &[u8]), DecimalError> {
     if digits.is_empty() {
         return Err(DecimalError::Syntax);
     }
-    let magnitude = digits
-        .iter()
-        .fold(0i64, |acc, d| (acc * 10 + i64::from(d - b'0')).min(EXPONENT_CAP));
+    let magnitude = digits.iter().fold(0i64, |acc, d| {
+        (acc * 10 + i64::from(d - b'0')).min(EXPONENT_CAP)
+    });
     Ok((if negative { -magnitude } else { magnitude }, rest))
 }
 
@@ -113,7 +124,10 @@ fn parse_exponent(bytes: &[u8]) -> Result<(i64, &[u8]), DecimalError> {
 fn to_decimal(parts: &Parts<'_>) -> Result<Decimal, DecimalError> {
     // value = digits × 10^(−scale), digits = int ++ frac.
     let scale = parts.frac.len() as i64 - parts.exponent;
-    let digits = Digits { int: parts.int, frac: parts.frac };
+    let digits = Digits {
+        int: parts.int,
+        frac: parts.frac,
+    };
     let leading_zeros = digits.leading_zeros();
     if leading_zeros == digits.len() {
         // Zero, whatever its exponent: keep a representable scale.
@@ -121,7 +135,9 @@ fn to_decimal(parts: &Parts<'_>) -> Result<Decimal, DecimalError> {
     }
     let significant = digits.len() - leading_zeros;
     // Dropping zeros below scale 0 would only turn them into padding.
-    let max_drop = digits.trailing_zeros().min(usize::try_from(scale).unwrap_or(0));
+    let max_drop = digits
+        .trailing_zeros()
+        .min(usize::try_from(scale).unwrap_or(0));
     let min_drop = usize::try_from(scale - i64::from(Decimal::MAX_SCALE)).unwrap_or(0);
     if min_drop > max_drop {
         return Err(DecimalError::OutOfRange);
@@ -129,7 +145,11 @@ fn to_decimal(parts: &Parts<'_>) -> Result<Decimal, DecimalError> {
     [min_drop, max_drop]
         .into_iter()
         .find_map(|drop| {
-            let mantissa = Mantissa { digits: &digits, skip: leading_zeros, take: significant - drop };
+            let mantissa = Mantissa {
+                digits: &digits,
+                skip: leading_zeros,
+                take: significant - drop,
+            };
             mantissa.to_decimal(scale - drop as i64, parts.minus_sign)
         })
         .ok_or(DecimalError::OutOfRange)
@@ -190,7 +210,12 @@ impl Digits<'_> {
     }
 
     fn trailing_zeros(&self) -> usize {
-        self.int.iter().chain(self.frac).rev().take_while(|&&d| d == b'0').count()
+        self.int
+            .iter()
+            .chain(self.frac)
+            .rev()
+            .take_while(|&&d| d == b'0')
+            .count()
     }
 }
 
@@ -228,16 +253,28 @@ mod tests {
 
     #[test]
     fn out_of_range_is_refused_not_rounded() {
-        assert_eq!(num("79228162514264337593543950336"), Err(DecimalError::OutOfRange));
+        assert_eq!(
+            num("79228162514264337593543950336"),
+            Err(DecimalError::OutOfRange)
+        );
         assert_eq!(num("1e29"), Err(DecimalError::OutOfRange));
         assert_eq!(num("1e-29"), Err(DecimalError::OutOfRange));
-        assert_eq!(num("1.00000000000000000000000000001"), Err(DecimalError::OutOfRange));
-        assert_eq!(num("1e9999999999999999999999999"), Err(DecimalError::OutOfRange));
+        assert_eq!(
+            num("1.00000000000000000000000000001"),
+            Err(DecimalError::OutOfRange)
+        );
+        assert_eq!(
+            num("1e9999999999999999999999999"),
+            Err(DecimalError::OutOfRange)
+        );
     }
 
     #[test]
     fn syntax_errors() {
-        for text in ["", "-", ".5", "5.", "+5", "1e", "1e+", "0x10", "1_000", " 1", "1 ", "NaN", "Infinity", "1.2.3"] {
+        for text in [
+            "", "-", ".5", "5.", "+5", "1e", "1e+", "0x10", "1_000", " 1", "1 ", "NaN", "Infinity",
+            "1.2.3",
+        ] {
             assert_eq!(num(text), Err(DecimalError::Syntax), "{text:?}");
         }
         assert_eq!(parse_decimal("1e2", false), Err(DecimalError::Syntax));

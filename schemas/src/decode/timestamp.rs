@@ -47,7 +47,9 @@ fn check_date_time(b: &[u8]) -> Result<(), String> {
         return Err(not_rfc3339());
     }
     if field(17) > 59 {
-        return Err("must not be a leap second (:60); write :59.999999999 or the next second".to_owned());
+        return Err(
+            "must not be a leap second (:60); write :59.999999999 or the next second".to_owned(),
+        );
     }
     Ok(())
 }
@@ -57,7 +59,10 @@ fn skip_fraction(rest: &[u8]) -> Result<&[u8], String> {
     let Some(after_point) = rest.strip_prefix(b".") else {
         return Ok(rest);
     };
-    let digits = after_point.iter().take_while(|c| c.is_ascii_digit()).count();
+    let digits = after_point
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
     if !(1..=9).contains(&digits) {
         return Err("must have 1 to 9 digits of fractional seconds".to_owned());
     }

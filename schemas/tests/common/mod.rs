@@ -30,7 +30,11 @@ pub fn schema_documents() -> BTreeMap<String, Value> {
     let mut docs = BTreeMap::new();
     for entry in std::fs::read_dir(schema_dir()).expect("json/ exists") {
         let path = entry.expect("readable dir entry").path();
-        let name = path.file_name().and_then(|n| n.to_str()).expect("utf-8 name").to_owned();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8 name")
+            .to_owned();
         if name.ends_with(".schema.json") {
             let text = std::fs::read_to_string(&path).expect("readable schema");
             let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -51,7 +55,12 @@ impl Schemas {
         let docs = schema_documents();
         let resources: Vec<(String, Value)> = docs
             .values()
-            .map(|doc| (doc["$id"].as_str().expect("$id set").to_owned(), doc.clone()))
+            .map(|doc| {
+                (
+                    doc["$id"].as_str().expect("$id set").to_owned(),
+                    doc.clone(),
+                )
+            })
             .collect();
         let registry = jsonschema::Registry::new()
             .extend(resources)
@@ -73,7 +82,9 @@ impl Schemas {
     }
 
     pub fn validator(&self, file: &str) -> &jsonschema::Validator {
-        self.validators.get(file).unwrap_or_else(|| panic!("no schema {file}"))
+        self.validators
+            .get(file)
+            .unwrap_or_else(|| panic!("no schema {file}"))
     }
 
     pub fn is_valid(&self, file: &str, instance: &Value) -> bool {
@@ -82,7 +93,10 @@ impl Schemas {
 
     /// The validation errors as text, for assertion messages.
     pub fn errors(&self, file: &str, instance: &Value) -> Vec<String> {
-        self.validator(file).iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path())).collect()
+        self.validator(file)
+            .iter_errors(instance)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect()
     }
 }
 
