@@ -24,7 +24,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::error::ArrowError;
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use chrono::{DateTime, NaiveDate};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 use rust_decimal::Decimal;
@@ -41,24 +41,47 @@ pub const MONEY_SCALE: i8 = 2;
 /// The time zone written on timestamp columns.
 pub const TZ: &str = "+08:00";
 
-/// Registers every table as of `at` in a new DataFusion session.
-pub fn session(
-    reference: &ReferenceData,
-    state: &State,
-    config: &DetectorConfig,
-    at: DateTime<FixedOffset>,
-) -> Result<SessionContext, DataFusionError> {
+/// The tables that depend only on the reference data and the thresholds,
+/// built once per load rather than at every evaluation.
+#[derive(Debug, Clone)]
+pub struct StaticTables {
+    /// `agreement_progress` without its `purchased_base_units` column.
+    agreements: RecordBatch,
+    calendar_days: RecordBatch,
+    institutions: RecordBatch,
+    products: RecordBatch,
+    divisions: RecordBatch,
+    exemptions: RecordBatch,
+}
+
+impl StaticTables {
+    pub fn build(reference: &ReferenceData, config: &DetectorConfig) -> Result<Self, ArrowError> {
+        Ok(StaticTables {
+            agreements: agreements(reference, config)?,
+            calendar_days: calendar_days(reference)?,
+            institutions: institutions(reference)?,
+            products: products(reference)?,
+            divisions: divisions(reference)?,
+            exemptions: exemptions(reference)?,
+        })
+    }
+}
+
+/// Registers every table, with the state as it is now, in a new DataFusion
+/// session. Building [`StaticTables`] once and passing them here is what
+/// keeps an evaluation cheap.
+pub fn session(statics: &StaticTables, reference: &ReferenceData, state: &State, config: &DetectorConfig) -> Result<SessionContext, DataFusionError> {
     let ctx = SessionContext::new();
     let tables = [
-        ("agreement_progress", agreement_progress(reference, state, config)?),
+        ("agreement_progress", agreement_progress(statics, state)?),
         ("group_windows", group_windows(reference, state)?),
         ("open_order_lines", open_order_lines(reference, state, config)?),
         ("unpaid_deliveries", unpaid_deliveries(reference, state)?),
-        ("calendar_days", calendar_days(reference, local_date(at))?),
-        ("institutions", institutions(reference)?),
-        ("products", products(reference)?),
-        ("divisions", divisions(reference)?),
-        ("exemptions", exemptions(reference)?),
+        ("calendar_days", statics.calendar_days.clone()),
+        ("institutions", statics.institutions.clone()),
+        ("products", statics.products.clone()),
+        ("divisions", statics.divisions.clone()),
+        ("exemptions", statics.exemptions.clone()),
     ];
     for (name, batch) in tables {
         ctx.register_batch(name, batch)?;
@@ -120,7 +143,7 @@ fn division_columns<'a>(rows: &[&'a Institution]) -> Vec<(&'static str, ArrayRef
     ]
 }
 
-fn agreement_progress(reference: &ReferenceData, state: &State, config: &DetectorConfig) -> Result<RecordBatch, ArrowError> {
+fn agreements(reference: &ReferenceData, config: &DetectorConfig) -> Result<RecordBatch, ArrowError> {
     let rows = &reference.agreements;
     let inst: Vec<&Institution> = rows.iter().map(|a| &reference.institutions[a.institution.0 as usize]).collect();
     let family = |a: &crate::reference::Agreement| &reference.families[a.family.0 as usize];
@@ -142,9 +165,18 @@ fn agreement_progress(reference: &ReferenceData, state: &State, config: &Detecto
             dates(rows.iter().map(|a| add_months_clamped(a.period_start, config.schedule.not_entered_after_months))),
         ),
         ("agreed_base_units", decimals(rows.iter().map(|a| a.agreed_base_units), UNITS_SCALE)?),
-        ("purchased_base_units", decimals(state.purchases.per_agreement.iter().copied(), UNITS_SCALE)?),
     ]);
     batch(columns)
+}
+
+/// The static agreement columns and the units purchased so far.
+fn agreement_progress(statics: &StaticTables, state: &State) -> Result<RecordBatch, ArrowError> {
+    let purchased = decimals(state.purchases.per_agreement.iter().copied(), UNITS_SCALE)?;
+    let mut fields: Vec<Field> = statics.agreements.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("purchased_base_units", purchased.data_type().clone(), false));
+    let mut columns = statics.agreements.columns().to_vec();
+    columns.push(purchased);
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }
 
 fn group_windows(reference: &ReferenceData, state: &State) -> Result<RecordBatch, ArrowError> {
@@ -174,12 +206,11 @@ pub fn delivery_deadline(config: &DetectorConfig, category: Category, placed_at:
 }
 
 fn open_order_lines(reference: &ReferenceData, state: &State, config: &DetectorConfig) -> Result<RecordBatch, ArrowError> {
-    let mut rows: Vec<_> = state
+    let rows: Vec<_> = state
         .orders
         .iter()
         .filter(|(_, l)| !l.special_service && l.outstanding() > Decimal::ZERO)
         .collect();
-    rows.sort_by(|a, b| a.0.cmp(b.0));
     let inst: Vec<&Institution> = rows.iter().map(|(_, l)| &reference.institutions[l.institution.0 as usize]).collect();
     let product = |l: &crate::state::OrderLine| &reference.products[l.product.0 as usize];
     let deadlines: Vec<i64> =
@@ -209,13 +240,12 @@ pub fn local_date_of_micros(micros: i64) -> NaiveDate {
 }
 
 fn unpaid_deliveries(reference: &ReferenceData, state: &State) -> Result<RecordBatch, ArrowError> {
-    let mut rows: Vec<_> = state
+    let rows: Vec<_> = state
         .deliveries
         .iter()
         .filter_map(|(id, d)| d.accepted.as_ref().map(|a| (id, d, a)))
         .filter(|(_, d, _)| d.outstanding() > Decimal::ZERO)
         .collect();
-    rows.sort_by(|a, b| a.0.cmp(b.0));
     let inst: Vec<&Institution> = rows.iter().map(|(_, d, _)| &reference.institutions[d.institution.0 as usize]).collect();
     let mut columns = vec![
         ("delivery_id", strings(rows.iter().map(|(id, _, _)| id.as_str()))),
@@ -234,12 +264,12 @@ fn unpaid_deliveries(reference: &ReferenceData, state: &State) -> Result<RecordB
     batch(columns)
 }
 
-/// Working-day ordinals from 2000-01-01 to a year past `today`: the number
-/// of working days d with 2000-01-01 < d ≤ date, so that the working days
+/// Working-day ordinals from 2000-01-01 to 2100-12-31: the number of
+/// working days d with 2000-01-01 < d ≤ date, so that the working days
 /// between two dates is a difference of ordinals.
-fn calendar_days(reference: &ReferenceData, today: NaiveDate) -> Result<RecordBatch, ArrowError> {
+fn calendar_days(reference: &ReferenceData) -> Result<RecordBatch, ArrowError> {
     let first = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();
-    let last = today + chrono::Days::new(366);
+    let last = NaiveDate::from_ymd_opt(2100, 12, 31).unwrap_or_default();
     let days: Vec<NaiveDate> = first.iter_days().take_while(|d| *d <= last).collect();
     let ordinals = days.iter().map(|&d| i64::from(reference.calendar.working_days_after_until(first, d)));
     let working = days.iter().map(|&d| Some(reference.calendar.is_working_day(d)));

@@ -49,6 +49,9 @@ pub struct ReplaySummary {
     pub firing_at_end: Vec<(String, String)>,
     pub seconds: f64,
     pub bytes: u64,
+    pub sizes: vbp_detectors::state::StateSizes,
+    /// Ids remembered for de-duplication at the end.
+    pub remembered_ids: usize,
 }
 
 /// Loads reference data, or says in one line why not.
@@ -85,7 +88,7 @@ impl Replay {
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         Ok(Replay {
-            engine: Engine::new(reference, options.detectors.clone()),
+            engine: Engine::new(reference, options.detectors.clone())?,
             files,
             dead_letter: NdjsonSink::create(options.dead_letter.as_deref())?,
             transitions: NdjsonSink::create(options.alerts_out.as_deref())?,
@@ -190,8 +193,8 @@ pub async fn run(options: &ReplayOptions) -> Result<ReplaySummary> {
     let started = Instant::now();
     let mut replay = Replay::open(options)?;
     let bytes = replay.files.total_bytes();
-    let last_eval = replay.run(options).await?;
     let mut firing_out = NdjsonSink::create(options.firing_out.as_deref())?;
+    let last_eval = replay.run(options).await?;
     let mut firing_at_end = Vec::new();
     if let Some(at) = last_eval {
         for f in replay.engine.book().firing() {
@@ -201,7 +204,15 @@ pub async fn run(options: &ReplayOptions) -> Result<ReplaySummary> {
     }
     firing_out.finish()?;
     replay.finish()?;
-    Ok(ReplaySummary { stats: replay.engine.stats.clone(), firing_at_end, seconds: started.elapsed().as_secs_f64(), bytes })
+    let (_, remembered_ids) = replay.engine.pending();
+    Ok(ReplaySummary {
+        stats: replay.engine.stats.clone(),
+        firing_at_end,
+        seconds: started.elapsed().as_secs_f64(),
+        bytes,
+        sizes: replay.engine.state().sizes(),
+        remembered_ids,
+    })
 }
 
 impl ReplaySummary {
@@ -223,6 +234,11 @@ impl ReplaySummary {
         for (reason, n) in &s.rejected {
             out.push_str(&format!("    rejected {reason:<20} {n}\n"));
         }
+        let z = &self.sizes;
+        out.push_str(&format!(
+            "  state: {} agreements, {} order lines ({} open), {} deliveries ({} unpaid), {} ids remembered\n",
+            z.agreements, z.order_lines, z.open_order_lines, z.deliveries, z.unpaid_deliveries, self.remembered_ids
+        ));
         out.push_str(&format!("  evaluations {}\n", s.evaluations));
         for ((name, severity), n) in &s.fired {
             let resolved = s.resolved.get(&(name.clone(), severity.clone())).copied().unwrap_or(0);

@@ -3,7 +3,6 @@
 
 use anyhow::{Context, Result};
 use arrow::util::pretty::pretty_format_batches;
-use chrono::{DateTime, FixedOffset};
 use vbp_detectors::tables;
 
 use crate::replay::{Replay, ReplayOptions};
@@ -19,9 +18,8 @@ pub async fn run(options: &ReplayOptions, query: &str, format: OutputFormat) -> 
     let mut replay = Replay::open(options)?;
     replay.run(options).await?;
     replay.finish()?;
-    let at = options.as_of.unwrap_or_else(|| latest_event_time(&replay));
     let engine = &replay.engine;
-    let ctx = tables::session(engine.reference(), engine.state(), engine.config(), at)?;
+    let ctx = tables::session(engine.statics(), engine.reference(), engine.state(), engine.config())?;
     let batches = ctx.sql(query).await.context("the query does not plan")?.collect().await.context("the query failed")?;
     match format {
         OutputFormat::Table => Ok(pretty_format_batches(&batches)?.to_string()),
@@ -36,15 +34,4 @@ pub async fn run(options: &ReplayOptions, query: &str, format: OutputFormat) -> 
             Ok(String::from_utf8_lossy(&out).into_owned())
         }
     }
-}
-
-/// Without `--as-of`, T is the latest event time seen, or now.
-fn latest_event_time(replay: &Replay) -> DateTime<FixedOffset> {
-    replay
-        .engine
-        .stats
-        .latest_event
-        .and_then(DateTime::from_timestamp_micros)
-        .unwrap_or_else(chrono::Utc::now)
-        .with_timezone(&vbp_detectors::time::CST)
 }

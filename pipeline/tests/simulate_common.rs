@@ -158,4 +158,3 @@ pub fn valid_event(line: &[u8]) -> Option<serde_json::Map<String, serde_json::Va
     }
     Some(obj)
 }
-

@@ -61,7 +61,9 @@ fn reference_files_have_the_spec_headers() {
     }
     // The Spring Festival 2026 arrangement is there.
     let cal = String::from_utf8(read(&out.path().join("reference/calendar.csv"))).expect("UTF-8");
-    for row in ["2026-02-14,workday", "2026-02-16,holiday", "2026-02-23,holiday", "2026-02-28,workday", "2025-10-08,holiday"] {
+    for row in
+        ["2026-02-14,workday", "2026-02-16,holiday", "2026-02-23,holiday", "2026-02-28,workday", "2025-10-08,holiday"]
+    {
         assert!(cal.lines().any(|l| l == row), "calendar.csv lacks {row}");
     }
     assert!(!cal.contains("2026-02-15"), "weekend days off are not listed");
@@ -116,7 +118,10 @@ fn every_event_line_is_valid_or_a_counted_malformed_line() {
     assert_eq!(by_type["order.cancelled"], ev["order.cancelled"].as_u64().unwrap());
     assert_eq!(by_type["payment.made"], ev["payment.made"].as_u64().unwrap());
     let orphans = mess["orphans_expected"].as_u64().unwrap();
-    assert_eq!(by_type["delivery.received"] + by_type["delivery.accepted"], ev["delivery.received"].as_u64().unwrap() + ev["delivery.accepted"].as_u64().unwrap() + orphans);
+    assert_eq!(
+        by_type["delivery.received"] + by_type["delivery.accepted"],
+        ev["delivery.received"].as_u64().unwrap() + ev["delivery.accepted"].as_u64().unwrap() + orphans
+    );
     let total: u64 = by_type.values().sum();
     assert!(total < 300_000, "small scale stays small: {total} events");
     for k in ["partial_deliveries", "cancellations", "partial_payments", "out_of_order", "duplicates"] {
@@ -151,7 +156,9 @@ fn planted_lists_every_alertname_and_the_traps() {
         assert!(!a["behaviour"].as_str().unwrap().starts_with("UNPLANNED"), "unplanned alert: {a}");
         let key = a["key"].as_object().expect("key");
         let want: &[&str] = match a["alertname"].as_str().unwrap() {
-            "ProcurementBehindSchedule" | "SelectedProductNotEntered" => &["agreement_id", "family_id", "institution_code"],
+            "ProcurementBehindSchedule" | "SelectedProductNotEntered" => {
+                &["agreement_id", "family_id", "institution_code"]
+            }
             "NonSelectedShareHigh" => &["group_id", "institution_code"],
             "OrderUndelivered" => &["institution_code", "product_code"],
             "SupplyBreak" => &["city_code", "product_code"],

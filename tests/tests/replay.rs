@@ -58,10 +58,20 @@ fn replay_finds_every_planted_behaviour_and_nothing_else() {
     for name in ["SelectedProductNotEntered", "ProcurementBehindSchedule", "NonSelectedShareHigh", "OrderUndelivered", "SupplyBreak", "PaymentOverdue"] {
         assert!(firing.iter().any(|a| a["alertname"] == name), "no {name} fired");
     }
-    // The mess was rejected with reasons, never dropped.
-    let reasons: BTreeSet<&str> = dead.iter().filter_map(|d| d["reason"].as_str()).collect();
-    for reason in ["malformed_json", "orphan"] {
-        assert!(reasons.contains(reason), "no {reason} in the dead letters: {reasons:?}");
+    // The mess was rejected with the planted reasons, one dead letter each, never dropped.
+    let mut reasons = std::collections::BTreeMap::<String, u64>::new();
+    for d in &dead {
+        *reasons.entry(d["reason"].as_str().unwrap_or("?").to_string()).or_default() += 1;
+    }
+    let expected: std::collections::BTreeMap<String, u64> = planted["expected_dead_letter"]
+        .as_object()
+        .expect("planted.json has expected_dead_letter")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+        .collect();
+    assert_eq!(reasons, expected);
+    for reason in ["malformed_json", "unknown_type", "missing_field", "bad_value", "too_large", "unknown_institution", "unknown_product", "orphan"] {
+        assert!(reasons.contains_key(reason), "no {reason} in the dead letters: {reasons:?}");
     }
     assert!(dead.iter().all(|d| d["raw"].is_string() || d["raw_base64"].is_string()), "a dead letter lost its bytes");
 }
@@ -146,4 +156,37 @@ fn bad_reference_data_exits_non_zero_with_a_one_line_reason() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.lines().next().unwrap_or("").contains("/nonexistent.ndjson"), "{stderr}");
+}
+
+#[test]
+fn sql_queries_the_state_tables_as_of_t() {
+    let dir = scratch("sql");
+    let sim = dir.join("sim");
+    simulate_small(&sim, 2);
+    let reference = sim.join("reference").display().to_string();
+    let files = event_files(&sim);
+    // The query comes first: --events takes every value after it.
+    let sql = |query: &'static str| {
+        let mut args = vec!["sql", query, "--format", "csv", "--reference", &reference, "--as-of", "2026-02-01T00:00:00+08:00", "--events"];
+        args.extend(files.iter().map(String::as_str));
+        run(&args)
+    };
+    let out = sql("SELECT COUNT(*) AS agreements, SUM(CASE WHEN purchased_base_units > 0 THEN 1 ELSE 0 END) AS buying FROM agreement_progress");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run_ok(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("agreements,buying"));
+    let row: Vec<u64> = lines.next().expect("one row").split(',').map(|v| v.parse().expect("a count")).collect();
+    let agreements_csv = std::fs::read_to_string(sim.join("reference").join("agreements.csv")).unwrap();
+    assert_eq!(row[0], agreements_csv.lines().count() as u64 - 1, "one row per agreement");
+    assert!(row[1] > 0 && row[1] < row[0], "some but not all agreements bought by February: {row:?}");
+
+    // Open order lines as of T never include a line placed after T.
+    let out = sql("SELECT COUNT(*) AS late FROM open_order_lines WHERE placed_at > TIMESTAMP '2026-02-01T00:00:00+08:00'");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().nth(1), Some("0"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = sql("SELECT no_such_column FROM agreement_progress");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_column"));
 }

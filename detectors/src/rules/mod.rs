@@ -27,7 +27,7 @@ use crate::alert::{Alert, AlertName, Severity};
 use crate::config::DetectorConfig;
 use crate::reference::ReferenceData;
 use crate::state::State;
-use crate::tables;
+use crate::tables::{self, StaticTables};
 use crate::time::local_date;
 
 /// One evaluation at instant T: the session holding the tables as of T.
@@ -41,12 +41,13 @@ pub struct Evaluation<'a> {
 
 impl<'a> Evaluation<'a> {
     pub fn new(
+        statics: &StaticTables,
         reference: &ReferenceData,
         state: &State,
         config: &'a DetectorConfig,
         at: DateTime<FixedOffset>,
     ) -> Result<Self, DataFusionError> {
-        let ctx = tables::session(reference, state, config, at)?;
+        let ctx = tables::session(statics, reference, state, config)?;
         Ok(Evaluation { ctx, config, at, today: local_date(at) })
     }
 
@@ -68,13 +69,27 @@ impl<'a> Evaluation<'a> {
 }
 
 /// Evaluates every rule at T and returns the alerts that hold, sorted by id.
+/// Builds the static tables first; an engine that evaluates often keeps
+/// them and calls [`evaluate`].
 pub async fn evaluate_all(
     reference: &ReferenceData,
     state: &State,
     config: &DetectorConfig,
     at: DateTime<FixedOffset>,
 ) -> Result<Vec<Alert>, DataFusionError> {
-    let eval = Evaluation::new(reference, state, config, at)?;
+    let statics = StaticTables::build(reference, config)?;
+    evaluate(&statics, reference, state, config, at).await
+}
+
+/// Evaluates every rule at T with prebuilt static tables.
+pub async fn evaluate(
+    statics: &StaticTables,
+    reference: &ReferenceData,
+    state: &State,
+    config: &DetectorConfig,
+    at: DateTime<FixedOffset>,
+) -> Result<Vec<Alert>, DataFusionError> {
+    let eval = Evaluation::new(statics, reference, state, config, at)?;
     let mut alerts = schedule::evaluate(&eval).await?;
     alerts.extend(non_selected::evaluate(&eval).await?);
     alerts.extend(undelivered::evaluate(&eval).await?);

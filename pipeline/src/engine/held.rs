@@ -67,8 +67,4 @@ impl<O> Held<O> {
     pub fn len(&self) -> usize {
         self.count
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
 }

@@ -17,7 +17,7 @@ mod held;
 mod stats;
 
 use std::cmp::Ordering;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
@@ -27,14 +27,26 @@ use vbp_detectors::alert::{AlertBook, Transition};
 use vbp_detectors::config::DetectorConfig;
 use vbp_detectors::reference::ReferenceData;
 use vbp_detectors::rules;
+use vbp_detectors::tables::StaticTables;
 use vbp_detectors::state::{Awaited, Micros, Outcome, State};
 use vbp_schemas::{Event, EventBody, Reason, Rejection};
 
 pub use held::{Held, HeldEvent};
 pub use stats::Stats;
 
+const DAY_MICROS: Micros = 24 * 3_600 * 1_000_000;
+
 /// Default `orphan_timeout`: 7 days of event time (SPEC §4).
-pub const DEFAULT_ORPHAN_TIMEOUT_MICROS: Micros = 7 * 24 * 3_600 * 1_000_000;
+pub const DEFAULT_ORPHAN_TIMEOUT_MICROS: Micros = 7 * DAY_MICROS;
+
+/// How long finished business and seen `event_id`s are remembered, in event
+/// time. Beyond it an order line that is delivered and accepted, a delivery
+/// that is paid, and an id, are forgotten: memory follows open business,
+/// not the number of events ever seen. A repeat older than this is not
+/// caught by the id set — in live mode committed Kafka offsets already keep
+/// the consumer from reading it again, and replay applies events sorted, so
+/// exact repeats are adjacent.
+pub const DEFAULT_RETENTION_MICROS: Micros = 35 * DAY_MICROS;
 
 /// A rejected event with its origin, for the dead-letter output.
 #[derive(Debug, Clone)]
@@ -57,8 +69,10 @@ pub fn event_order(a: &Event, b: &Event) -> Ordering {
 pub struct Engine<O> {
     reference: Arc<ReferenceData>,
     config: DetectorConfig,
+    statics: StaticTables,
     state: State,
-    seen: HashSet<String>,
+    /// `event_id` → event time, for de-duplication within the retention.
+    seen: HashMap<String, Micros>,
     held: Held<O>,
     book: AlertBook,
     orphan_timeout: Micros,
@@ -66,18 +80,24 @@ pub struct Engine<O> {
 }
 
 impl<O> Engine<O> {
-    pub fn new(reference: Arc<ReferenceData>, config: DetectorConfig) -> Self {
+    pub fn new(reference: Arc<ReferenceData>, config: DetectorConfig) -> Result<Self, DataFusionError> {
         let state = State::new(&reference);
-        Engine {
+        let statics = StaticTables::build(&reference, &config)?;
+        Ok(Engine {
             reference,
             config,
+            statics,
             state,
-            seen: HashSet::new(),
+            seen: HashMap::new(),
             held: Held::default(),
             book: AlertBook::default(),
             orphan_timeout: DEFAULT_ORPHAN_TIMEOUT_MICROS,
             stats: Stats::default(),
-        }
+        })
+    }
+
+    pub fn statics(&self) -> &StaticTables {
+        &self.statics
     }
 
     pub fn reference(&self) -> &ReferenceData {
@@ -96,8 +116,9 @@ impl<O> Engine<O> {
         &self.book
     }
 
-    pub fn held(&self) -> &Held<O> {
-        &self.held
+    /// Events waiting for their order or delivery, and ids remembered.
+    pub fn pending(&self) -> (usize, usize) {
+        (self.held.len(), self.seen.len())
     }
 
     /// Takes one decoded event; returns what was rejected because of it
@@ -105,7 +126,7 @@ impl<O> Engine<O> {
     pub fn ingest(&mut self, event: Event, origin: O) -> Vec<Rejected<O>> {
         self.stats.decoded += 1;
         self.stats.latest_event = self.stats.latest_event.max(Some(event.occurred_at.timestamp_micros()));
-        if !self.seen.insert(event.event_id.clone()) {
+        if self.seen.insert(event.event_id.clone(), event.occurred_at.timestamp_micros()).is_some() {
             self.stats.duplicates += 1;
             return Vec::new();
         }
@@ -164,7 +185,10 @@ impl<O> Engine<O> {
     /// Evaluates every rule at `at` and returns the alert transitions.
     #[instrument(skip(self), fields(firing))]
     pub async fn evaluate(&mut self, at: DateTime<FixedOffset>) -> Result<Vec<Transition>, DataFusionError> {
-        let alerts = rules::evaluate_all(&self.reference, &self.state, &self.config, at).await?;
+        let horizon = at.timestamp_micros().saturating_sub(DEFAULT_RETENTION_MICROS);
+        self.state.forget_finished_before(horizon);
+        self.seen.retain(|_, t| *t >= horizon);
+        let alerts = rules::evaluate(&self.statics, &self.reference, &self.state, &self.config, at).await?;
         let transitions = self.book.observe(at, alerts);
         self.stats.evaluations += 1;
         for t in &transitions {

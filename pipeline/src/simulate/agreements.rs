@@ -3,9 +3,12 @@
 //! Why derived: agreed volumes are reported by hospitals from their own
 //! consumption (SPEC §1, seed 002 二(一) "结合临床实际需求"), so a clean
 //! institution's progress sits near its time-proportional schedule. The
-//! simulator sets each agreed volume from the units bought by `as_of`, so
-//! progress / schedule is exactly the chosen factor: 0.93–1.07 for the
-//! background (within ±10 %), 0.30 or 0.65 where a lag is planted.
+//! simulator sets each agreed volume from the planned consumption rate of
+//! the (institution, family) over the whole period, divided by a factor:
+//! 0.92–1.05 for the background, 0.30 or 0.65 where a lag is planted. As
+//! purchases are bought ahead of consumption, progress / schedule stays at
+//! or above the factor (times (d−1)/d for the day in progress) at every
+//! evaluation, and at most one supply interval above it.
 
 use std::collections::BTreeSet;
 
@@ -73,14 +76,22 @@ pub fn derive(
                     .get(&(inst, family as u32))
                     .copied()
                     .map(i64::from)
-                    .unwrap_or_else(|| rng.range(930, 1070));
-                // agreed = purchased × total / elapsed / factor, in whole units.
-                let num = purchased as i128 * total as i128 * 1000;
-                let den = elapsed as i128 * factor_pm as i128 * 100;
-                let agreed = ((num + den / 2) / den).max(1) as i64;
-                if batch.prior.is_some() && level == Level::Tertiary {
-                    // Tertiary hospitals also carry the ended 2025 agreement.
-                    let (ps, pe) = batch.prior.expect("checked");
+                    .unwrap_or_else(|| rng.range(920, 1050));
+                let rate = l.rate[slot.min(1)];
+                let agreed = if rate > 0.0 {
+                    // From the planned consumption: purchases (bought ahead)
+                    // never fall behind it, so progress / schedule ≥ factor
+                    // at every instant, not only at as_of.
+                    (rate * total as f64 * 1000.0 / (factor_pm as f64 * 100.0)).round() as i64
+                } else {
+                    // Bought only through planted lines: from the units by as_of.
+                    let num = purchased as i128 * total as i128 * 1000;
+                    let den = elapsed as i128 * factor_pm as i128 * 100;
+                    ((num + den / 2) / den) as i64
+                }
+                .max(1);
+                if let (Some((ps, pe)), Level::Tertiary) = (batch.prior, level) {
+                    // Tertiary hospitals also carry the ended agreement of the previous round.
                     mine.push(AgreementRow {
                         id: String::new(),
                         inst,

@@ -32,7 +32,9 @@ pub enum PayMode {
     Unpaid,
     /// Pays `pay_pm` ‰ of the amount (rounded down to the fen) ten days
     /// after acceptance, and never the rest.
-    Partial { pay_pm: u32 },
+    Partial {
+        pay_pm: u32,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -48,9 +50,6 @@ pub struct PlannedOrder {
 #[derive(Debug, Clone)]
 pub struct GroupCtrl {
     pub group: u32,
-    /// One extra order line of the group every working day, so the shares
-    /// and progress rest on many lines.
-    pub daily: bool,
     /// Target share (‰) of the group's units going to `nonselected`.
     pub target_pm: u32,
     pub nonselected: Option<u32>,
@@ -238,7 +237,6 @@ pub fn build(seed: u64, cat: &Catalogue, pop: &mut Population, cal: &Calendar, w
         progress_pm.insert((i as u32, family as u32), pm);
         inst_plans[i].get_or_insert_with(Default::default).ctrl.push(GroupCtrl {
             group: g as u32,
-            daily: true,
             target_pm: 0,
             nonselected: None,
             price_fen: None,
@@ -270,7 +268,15 @@ pub fn build(seed: u64, cat: &Catalogue, pop: &mut Population, cal: &Calendar, w
             let family = cat.groups[g].families[0];
             zero_agreements.push((i as u32, family as u32));
             let start = cat.batches[1].period_start;
-            push_zero_intended(&mut intended, cat, i, family, start, as_of_date, "signed for the 第十批国采 product but never bought it");
+            push_zero_intended(
+                &mut intended,
+                cat,
+                i,
+                family,
+                start,
+                as_of_date,
+                "signed for the 第十批国采 product but never bought it",
+            );
         }
         let groups = drug_groups(&|g| b0(g) && cat.groups[g].families.len() == 2);
         if !groups.is_empty() {
@@ -284,7 +290,6 @@ pub fn build(seed: u64, cat: &Catalogue, pop: &mut Population, cal: &Calendar, w
                 zero_agreements.push((i as u32, family as u32));
                 inst_plans[i].get_or_insert_with(Default::default).ctrl.push(GroupCtrl {
                     group: g as u32,
-                    daily: true,
                     target_pm: 0,
                     nonselected: None,
                     price_fen: None,
@@ -307,12 +312,12 @@ pub fn build(seed: u64, cat: &Catalogue, pop: &mut Population, cal: &Calendar, w
 
     // --- 6.2 NonSelectedShareHigh and its traps.
     let share_ctrl = |picker: &mut Picker<'_>,
-                          rng: &mut Rng,
-                          inst_plans: &mut Vec<Option<InstPlan>>,
-                          levels: &[Level],
-                          group_ok: &dyn Fn(usize) -> bool,
-                          nonsel: &dyn Fn(usize) -> Option<usize>,
-                          target_pm: u32|
+                      rng: &mut Rng,
+                      inst_plans: &mut Vec<Option<InstPlan>>,
+                      levels: &[Level],
+                      group_ok: &dyn Fn(usize) -> bool,
+                      nonsel: &dyn Fn(usize) -> Option<usize>,
+                      target_pm: u32|
      -> Option<(usize, usize, usize)> {
         let groups: Vec<usize> = (0..cat.groups.len()).filter(|&g| group_ok(g) && nonsel(g).is_some()).collect();
         if groups.is_empty() {
@@ -325,7 +330,6 @@ pub fn build(seed: u64, cat: &Catalogue, pop: &mut Population, cal: &Calendar, w
         let product = nonsel(g)?;
         inst_plans[i].get_or_insert_with(Default::default).ctrl.push(GroupCtrl {
             group: g as u32,
-            daily: true,
             target_pm,
             nonselected: Some(product as u32),
             price_fen: None,
@@ -336,9 +340,7 @@ pub fn build(seed: u64, cat: &Catalogue, pop: &mut Population, cal: &Calendar, w
     };
     let regular = |g: usize| cat.groups[g].regular_nonselected.first().copied();
     let is_drug = |g: usize| cat.groups[g].category == Category::Drug;
-    for (pm, levels, severity) in
-        [(400u32, [Level::Secondary], "warning"), (700, [Level::Tertiary], "critical")]
-    {
+    for (pm, levels, severity) in [(400u32, [Level::Secondary], "warning"), (700, [Level::Tertiary], "critical")] {
         if let Some((i, g, p)) = share_ctrl(&mut picker, &mut rng, &mut inst_plans, &levels, &is_drug, &regular, pm) {
             intended.push(Intended {
                 alertname: "NonSelectedShareHigh",
@@ -355,11 +357,22 @@ pub fn build(seed: u64, cat: &Catalogue, pop: &mut Population, cal: &Calendar, w
         }
     }
     let backup = |g: usize| cat.groups[g].backup.first().copied();
-    if let Some((i, g, _)) = share_ctrl(&mut picker, &mut rng, &mut inst_plans, &[Level::Secondary, Level::Tertiary], &|_| true, &backup, 600) {
+    if let Some((i, g, _)) = share_ctrl(
+        &mut picker,
+        &mut rng,
+        &mut inst_plans,
+        &[Level::Secondary, Level::Tertiary],
+        &|_| true,
+        &backup,
+        600,
+    ) {
         traps.push(Trap {
             must_not_fire: "NonSelectedShareHigh",
             key: KeySpec::Share { inst: i as u32, group: g as u32 },
-            behaviour: format!("about 60% of {} bought from the backup supplier (backup_supplier=true)", cat.groups[g].generic_name),
+            behaviour: format!(
+                "about 60% of {} bought from the backup supplier (backup_supplier=true)",
+                cat.groups[g].generic_name
+            ),
         });
     }
     let cheap = |g: usize| cat.groups[g].cheap.first().copied().filter(|&p| cat.products[p].bupp_c == 5_000);
@@ -390,7 +403,9 @@ pub fn build(seed: u64, cat: &Catalogue, pop: &mut Population, cal: &Calendar, w
     let ex_from = w.start + Duration::days(i64::from(w.days) / 4);
     let ex_to = w.start + Duration::days(i64::from(w.days) * 7 / 10);
     if (ex_to - ex_from).num_days() >= 6 {
-        if let Some((i, g, _)) = share_ctrl(&mut picker, &mut rng, &mut inst_plans, &[Level::Secondary], &is_drug, &regular, 600) {
+        if let Some((i, g, _)) =
+            share_ctrl(&mut picker, &mut rng, &mut inst_plans, &[Level::Secondary], &is_drug, &regular, 600)
+        {
             if let Some(c) = inst_plans[i].as_mut().and_then(|x| x.ctrl.last_mut()) {
                 c.window = Some((ex_from + Duration::days(1), ex_to - Duration::days(1)));
             }
@@ -416,7 +431,9 @@ pub fn build(seed: u64, cat: &Catalogue, pop: &mut Population, cal: &Calendar, w
     }
     // 特需 (special service) orders of a non-selected consumable.
     let consumable = |g: usize| cat.groups[g].category == Category::Consumable;
-    if let Some((i, g, _)) = share_ctrl(&mut picker, &mut rng, &mut inst_plans, &[Level::Tertiary], &consumable, &regular, 600) {
+    if let Some((i, g, _)) =
+        share_ctrl(&mut picker, &mut rng, &mut inst_plans, &[Level::Tertiary], &consumable, &regular, 600)
+    {
         if let Some(c) = inst_plans[i].as_mut().and_then(|x| x.ctrl.last_mut()) {
             c.special = true;
         }
@@ -433,17 +450,23 @@ pub fn build(seed: u64, cat: &Catalogue, pop: &mut Population, cal: &Calendar, w
     // --- 6.3 OrderUndelivered and SupplyBreak.
     let mut used_products: BTreeSet<usize> = BTreeSet::new();
     let undelivered = |picker: &mut Picker<'_>,
-                           plans: &mut Vec<Option<InstPlan>>,
-                           intended: &mut Vec<Intended>,
-                           i: usize,
-                           product: usize,
-                           t: i64,
-                           why: &str| {
+                       plans: &mut Vec<Option<InstPlan>>,
+                       intended: &mut Vec<Intended>,
+                       i: usize,
+                       product: usize,
+                       t: i64,
+                       why: &str| {
         if t < t_start + HOUR {
             return false;
         }
         let g = cat.products[product].group;
-        ensure_in_basket(picker.pop, i, g as u32, cat);
+        let slot = ensure_in_basket(picker.pop, i, g as u32, cat);
+        if let Some(f) = cat.products[product].family {
+            // Its regular supply is of the same family, so the agreement
+            // rests on steady purchases, not on the stuck lines alone.
+            let fs = cat.groups[g].families.iter().position(|&x| x == f).unwrap_or(0);
+            picker.pop.institutions[i].basket[slot].family_slot = fs as u8;
+        }
         plans[i].get_or_insert_with(Default::default).orders.push(PlannedOrder {
             t,
             product: product as u32,
@@ -476,19 +499,20 @@ pub fn build(seed: u64, cat: &Catalogue, pop: &mut Population, cal: &Calendar, w
         true
     };
     // A product the institution certainly uses, not yet used by another stuck line.
-    let fresh_product = |rng: &mut Rng, used_products: &mut BTreeSet<usize>, pop: &Population, i: usize| -> Option<usize> {
-        let basket = &pop.institutions[i].basket;
-        for k in 0..basket.len() {
-            let item = &basket[(k + rng.below(basket.len() as u64) as usize) % basket.len()];
-            let g = &cat.groups[item.group as usize];
-            let fam = &cat.families[g.families[item.family_slot as usize]];
-            let p = fam.products[0];
-            if used_products.insert(p) {
-                return Some(p);
+    let fresh_product =
+        |rng: &mut Rng, used_products: &mut BTreeSet<usize>, pop: &Population, i: usize| -> Option<usize> {
+            let basket = &pop.institutions[i].basket;
+            for k in 0..basket.len() {
+                let item = &basket[(k + rng.below(basket.len() as u64) as usize) % basket.len()];
+                let g = &cat.groups[item.group as usize];
+                let fam = &cat.families[g.families[item.family_slot as usize]];
+                let p = fam.products[0];
+                if used_products.insert(p) {
+                    return Some(p);
+                }
             }
-        }
-        None
-    };
+            None
+        };
     let as_of = w.as_of;
     let secondary_up = [Level::Secondary, Level::Tertiary];
     // A slow distributor: two institutions it serves have recent lines stuck past 48 h.
@@ -497,7 +521,8 @@ pub fn build(seed: u64, cat: &Catalogue, pop: &mut Population, cal: &Calendar, w
         let slow = picker.pop.city_distributors[city][0];
         slow_distributor = Some(slow);
         picker.pop.institutions[u1].distributor = slow;
-        let u2 = picker.pick(|p, i| p.institutions[i].city == city && hospital(p, i, &[Level::Secondary, Level::Primary]));
+        let u2 =
+            picker.pick(|p, i| p.institutions[i].city == city && hospital(p, i, &[Level::Secondary, Level::Primary]));
         let who = picker.pop.distributors[slow as usize].clone();
         for (k, dt) in [(0, 86 * HOUR), (1, 77 * HOUR)] {
             if let Some(p) = fresh_product(&mut rng, &mut used_products, picker.pop, u1) {
@@ -516,7 +541,15 @@ pub fn build(seed: u64, cat: &Catalogue, pop: &mut Population, cal: &Calendar, w
     if let Some(v) = picker.pick(|p, i| hospital(p, i, &secondary_up)) {
         let day = (as_of_date - Duration::days(33)).max(w.start + Duration::days(1));
         if let Some(p) = fresh_product(&mut rng, &mut used_products, picker.pop, v) {
-            undelivered(&mut picker, &mut inst_plans, &mut intended, v, p, local_midnight(day) + 16 * HOUR, "stuck line");
+            undelivered(
+                &mut picker,
+                &mut inst_plans,
+                &mut intended,
+                v,
+                p,
+                local_midnight(day) + 16 * HOUR,
+                "stuck line",
+            );
         }
     }
     // Supply break: one product overdue at three institutions of a city...
@@ -580,17 +613,20 @@ pub fn build(seed: u64, cat: &Catalogue, pop: &mut Population, cal: &Calendar, w
             traps.push(Trap {
                 must_not_fire: "SupplyBreak",
                 key: KeySpec::SupplyBreak { city: city_code_idx, product: p as u32 },
-                behaviour: format!("{} overdue at exactly 2 institutions of the city (threshold is 3)", cat.products[p].generic_name),
+                behaviour: format!(
+                    "{} overdue at exactly 2 institutions of the city (threshold is 3)",
+                    cat.products[p].generic_name
+                ),
             });
         }
     }
 
     // --- 6.4 PaymentOverdue: deliveries accepted in month M left unpaid.
     let late_payer = |picker: &mut Picker<'_>,
-                          rng: &mut Rng,
-                          plans: &mut Vec<Option<InstPlan>>,
-                          month: NaiveDate,
-                          pays: [PayMode; 3]|
+                      rng: &mut Rng,
+                      plans: &mut Vec<Option<InstPlan>>,
+                      month: NaiveDate,
+                      pays: [PayMode; 3]|
      -> Option<usize> {
         let i = picker.pick(|p, i| hospital(p, i, &[Level::Secondary]))?;
         // Products of groups whose 2025 agreements ended (接续 batches), so
@@ -608,8 +644,14 @@ pub fn build(seed: u64, cat: &Catalogue, pop: &mut Population, cal: &Calendar, w
             let g = basket[rng.below(basket.len() as u64) as usize] as usize;
             let slot = picker.pop.institutions[i].basket_slot(g as u32).unwrap_or(0);
             let fam = cat.groups[g].families[picker.pop.institutions[i].basket[slot].family_slot as usize];
-            let product = cat.families[fam].products[0];
             let day = month + Duration::days(7 + 7 * k as i64);
+            // Before the window the current agreements have not started
+            // (and the 2025 ones have ended): a non-selected product then,
+            // bought outside any agreement; in the window, the selected one.
+            let product = match cat.groups[g].regular_nonselected.first() {
+                Some(&np) if day < w.start => np,
+                _ => cat.families[fam].products[0],
+            };
             plans[i].get_or_insert_with(Default::default).orders.push(PlannedOrder {
                 t: local_midnight(day) + 10 * HOUR + k as i64 * 900,
                 product: product as u32,
@@ -686,16 +728,7 @@ pub fn build(seed: u64, cat: &Catalogue, pop: &mut Population, cal: &Calendar, w
         }
     }
 
-    Plan {
-        inst: inst_plans,
-        intended,
-        traps,
-        exemptions,
-        zero_agreements,
-        progress_pm,
-        events_start,
-        slow_distributor,
-    }
+    Plan { inst: inst_plans, intended, traps, exemptions, zero_agreements, progress_pm, events_start, slow_distributor }
 }
 
 fn push_zero_intended(

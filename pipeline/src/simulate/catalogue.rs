@@ -43,9 +43,11 @@ pub struct Batch {
     pub prior: Option<(NaiveDate, NaiveDate)>,
 }
 
-/// The batches. Two started well before the window, so that "not entered
-/// two months after the start" can already hold on the first day of the
-/// simulated window, and one runs two years.
+/// The batches. Two started two months before the window, so that "not
+/// entered two months after the start" can already hold on the first day
+/// of the simulated window (the feed then starts with their history), and
+/// one runs two years. The renewed (接续) batches' previous period ended on
+/// 2025-09-30; the new one started with the year.
 pub fn batches() -> Vec<Batch> {
     vec![
         Batch {
@@ -53,7 +55,7 @@ pub fn batches() -> Vec<Batch> {
             category: Category::Drug,
             period_start: ymd(2026, 1, 1),
             period_end: ymd(2026, 12, 31),
-            prior: Some((ymd(2025, 1, 1), ymd(2025, 12, 31))),
+            prior: Some((ymd(2024, 10, 1), ymd(2025, 9, 30))),
         },
         Batch {
             name: "第十批国采",
@@ -74,7 +76,7 @@ pub fn batches() -> Vec<Batch> {
             category: Category::Consumable,
             period_start: ymd(2026, 1, 1),
             period_end: ymd(2026, 12, 31),
-            prior: Some((ymd(2025, 1, 1), ymd(2025, 12, 31))),
+            prior: Some((ymd(2024, 10, 1), ymd(2025, 9, 30))),
         },
         Batch {
             name: "国家组织人工晶体类集采",
@@ -86,8 +88,8 @@ pub fn batches() -> Vec<Batch> {
         Batch {
             name: "陕西省骨科创伤类耗材联盟集采",
             category: Category::Consumable,
-            period_start: ymd(2025, 10, 1),
-            period_end: ymd(2026, 9, 30),
+            period_start: ymd(2025, 11, 1),
+            period_end: ymd(2026, 10, 31),
             prior: None,
         },
         Batch {
@@ -299,7 +301,8 @@ impl Builder {
             let price_e4 = if f == 0 { plan.price_e4 } else { plan.price_e4 * rng.range(105, 130) / 100 / 10 * 10 };
             let fi = self.cat.families.len();
             let family_id = format!("{group_id}-F{:02}", f + 1);
-            let mut family = Family { id: family_id, group: gi, enterprise: enterprise.clone(), products: Vec::new(), price_e4 };
+            let mut family =
+                Family { id: family_id, group: gi, enterprise: enterprise.clone(), products: Vec::new(), price_e4 };
             let n_specs = 1 + rng.below(3) as usize;
             let specs = self.specs(rng, &plan, n_specs);
             for (si, (spec, bupp_c)) in specs.into_iter().enumerate() {
@@ -328,7 +331,8 @@ impl Builder {
             group.families.push(fi);
             self.cat.families.push(family);
         }
-        group.lowest_price_e4 = group.families.iter().map(|&f| self.cat.families[f].price_e4).min().unwrap_or(plan.price_e4);
+        group.lowest_price_e4 =
+            group.families.iter().map(|&f| self.cat.families[f].price_e4).min().unwrap_or(plan.price_e4);
         let lowest = group.lowest_price_e4;
         // Non-selected products: originators and generics that lost the
         // tender, dearer per base unit (1.4–6×).
@@ -546,7 +550,8 @@ pub fn build(seed: u64, target_groups: usize) -> Result<Catalogue> {
                 continue;
             }
             let price_e4 = if injection { rng.range(200, 4000) * 10 } else { rng.range(5, 300) * 10 };
-            let (strength_e3, unit) = if injection { (rng.range(1, 4) * 250, "g") } else { (rng.range(1, 20) * 5_000, "mg") };
+            let (strength_e3, unit) =
+                if injection { (rng.range(1, 4) * 250, "g") } else { (rng.range(1, 20) * 5_000, "mg") };
             let batch_roll = rng.below(10);
             let plan = GroupPlan {
                 generic_name,
@@ -555,9 +560,21 @@ pub fn build(seed: u64, target_groups: usize) -> Result<Catalogue> {
                 category: Category::Drug,
                 strength_e3,
                 unit,
-                count_word: if form.contains("胶囊") { "粒" } else if form.contains("颗粒") { "袋" } else { "片" },
+                count_word: if form.contains("胶囊") {
+                    "粒"
+                } else if form.contains("颗粒") {
+                    "袋"
+                } else {
+                    "片"
+                },
                 price_e4,
-                batch: if batch_roll < 6 { 0 } else if batch_roll < 8 { 1 } else { 2 },
+                batch: if batch_roll < 7 {
+                    0
+                } else if batch_roll < 8 {
+                    1
+                } else {
+                    2
+                },
                 primary: !injection && rng.chance(0.25),
                 popularity: 1 + rng.below(5) as u32,
                 families: 1 + usize::from(rng.chance(0.4)),

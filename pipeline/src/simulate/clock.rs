@@ -76,7 +76,9 @@ impl DayKind {
 /// 2025年/2026年部分节假日安排的通知): ranges of days off, and the weekend
 /// days worked in exchange. Weekend days inside a range are not listed in
 /// `calendar.csv` (they are off anyway), so `holiday` marks only weekdays.
-const DAYS_OFF: &[((i32, u32, u32), (i32, u32, u32))] = &[
+type Ymd = (i32, u32, u32);
+
+const DAYS_OFF: &[(Ymd, Ymd)] = &[
     ((2025, 1, 1), (2025, 1, 1)),
     ((2025, 1, 28), (2025, 2, 4)),
     ((2025, 4, 4), (2025, 4, 6)),
@@ -92,7 +94,7 @@ const DAYS_OFF: &[((i32, u32, u32), (i32, u32, u32))] = &[
     ((2026, 10, 1), (2026, 10, 7)),
 ];
 
-const WEEKEND_WORKDAYS: &[(i32, u32, u32)] = &[
+const WEEKEND_WORKDAYS: &[Ymd] = &[
     (2025, 1, 26),
     (2025, 2, 8),
     (2025, 4, 27),

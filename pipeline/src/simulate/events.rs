@@ -1,10 +1,10 @@
-//! The event generator: per institution, per day, order lines and their
-//! whole life (cancellations, deliveries, acceptance, payments), written as
-//! NDJSON in rough time order.
+//! The event generator: per institution, per day, order lines (`supply`)
+//! and their whole life (`lifecycle`: cancellations, deliveries,
+//! acceptance, payments), written as NDJSON (`format`) in rough time order.
 //!
 //! Why the whole life is decided when the order is placed: the generator
 //! then knows, for every line, exactly what will have happened by `as_of`,
-//! and keeps the few numbers SPEC §6 needs (the [`Ledger`]) without a second
+//! and keeps the few numbers SPEC §6 needs (the [`GroupLedger`]) without a second
 //! pass over the output. Events later than the order are parked in a ring of
 //! day buckets until their day is written, so memory holds about a month of
 //! future events, never the whole run.
@@ -16,13 +16,14 @@
 
 use chrono::{Duration, NaiveDate};
 
-use super::behaviour::{GroupCtrl, Mode, PayMode, Plan};
-use super::catalogue::{Catalogue, Category};
-use super::clock::{local_date, local_midnight, payment_overdue_from, Calendar, TimeFormatter, CST_OFFSET_SECS, DAY, HOUR};
-use super::institutions::{Level, Population};
-use super::json;
+use super::behaviour::Plan;
+use super::catalogue::Catalogue;
+use super::clock::{local_date, local_midnight, Calendar, TimeFormatter, CST_OFFSET_SECS, DAY, HOUR};
+use super::format::format_event;
+use super::institutions::Population;
 use super::rng::{mix, Rng};
 use super::scale::ScaleConfig;
+use super::supply::{generate_day, Supply};
 
 pub const TOPICS: usize = 3;
 pub const TOPIC_FILES: [&str; TOPICS] = ["orders.ndjson", "deliveries.ndjson", "payments.ndjson"];
@@ -53,7 +54,7 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn exempt(&self, inst: usize, group: u32, d: NaiveDate) -> bool {
+    pub(super) fn exempt(&self, inst: usize, group: u32, d: NaiveDate) -> bool {
         self.exemptions[inst].iter().any(|&(g, a, b)| g == group && a <= d && d <= b)
     }
 
@@ -63,7 +64,7 @@ impl Ctx<'_> {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Kind {
+pub(super) enum Kind {
     Placed { order: u32, product: u32, qty: i64, price_fen: i64, special: u8 },
     Cancelled { order: u32, qty: i64 },
     Received { order: u32, delivery: u32, qty: i64, distributor: u16 },
@@ -72,21 +73,21 @@ enum Kind {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Ev {
-    t: i64,
+pub(super) struct Ev {
+    pub(super) t: i64,
     /// Where the line goes in the file: `t`, or a little earlier for the
     /// planted out-of-order lines.
-    key: i64,
+    pub(super) key: i64,
     /// institution << 32 | per-institution event number: unique, and the
     /// source of the event id.
-    seq: u64,
-    inst: u32,
-    qty_str: bool,
-    kind: Kind,
+    pub(super) seq: u64,
+    pub(super) inst: u32,
+    pub(super) qty_str: bool,
+    pub(super) kind: Kind,
 }
 
 impl Ev {
-    fn topic(&self) -> usize {
+    pub(super) fn topic(&self) -> usize {
         match self.kind {
             Kind::Placed { .. } | Kind::Cancelled { .. } => 0,
             Kind::Received { .. } | Kind::Accepted { .. } => 1,
@@ -107,11 +108,11 @@ pub struct GroupLedger {
     pub selected: i64,
     pub non_selected: i64,
     /// All non-special units ever ordered (for the background share gate).
-    gate_selected: i64,
-    gate_non_selected: i64,
-    /// Raw units of a controlled (planted) group, special orders included.
-    ctrl_selected: i64,
-    ctrl_non_selected: i64,
+    pub(super) gate_selected: i64,
+    pub(super) gate_non_selected: i64,
+    /// Planned consumption per selected family slot, units ×100 per day:
+    /// what the agreed volume is set from.
+    pub rate: [f64; 2],
 }
 
 /// An order line that is overdue at as_of.
@@ -195,22 +196,20 @@ pub struct WorkerResult {
     pub overdue_payments: Vec<OverduePayment>,
 }
 
-struct InstRun {
-    idx: u32,
-    rng: Rng,
-    cum: Vec<u32>,
-    ledger: Vec<GroupLedger>,
-    /// Per basket item: index into the plan's controls for this institution.
-    ctrl: Vec<Option<usize>>,
-    planned_cursor: usize,
-    next_order: u32,
-    next_delivery: u32,
-    next_payment: u32,
-    next_event: u32,
+pub(super) struct InstRun {
+    pub(super) idx: u32,
+    pub(super) rng: Rng,
+    pub(super) ledger: Vec<GroupLedger>,
+    pub(super) supplies: Vec<Supply>,
+    pub(super) planned_cursor: usize,
+    pub(super) next_order: u32,
+    pub(super) next_delivery: u32,
+    pub(super) next_payment: u32,
+    pub(super) next_event: u32,
 }
 
 impl InstRun {
-    fn ev(&mut self, t: i64, kind: Kind) -> Ev {
+    pub(super) fn ev(&mut self, t: i64, kind: Kind) -> Ev {
         let seq = (u64::from(self.idx) << 32) | u64::from(self.next_event);
         self.next_event += 1;
         Ev { t, key: t, seq, inst: self.idx, qty_str: self.rng.chance(0.3), kind }
@@ -218,18 +217,18 @@ impl InstRun {
 }
 
 /// Where generated events and ledger facts go.
-struct Sink {
-    ring: Vec<Vec<Ev>>,
-    current_day: usize,
-    stats: Stats,
-    overdue_lines: Vec<OverdueLine>,
-    overdue_payments: Vec<OverduePayment>,
+pub(super) struct Sink {
+    pub(super) ring: Vec<Vec<Ev>>,
+    pub(super) current_day: usize,
+    pub(super) stats: Stats,
+    pub(super) overdue_lines: Vec<OverdueLine>,
+    pub(super) overdue_payments: Vec<OverduePayment>,
 }
 
 impl Sink {
     /// Parks an event in its day's bucket, or drops it if it falls at or
     /// after as_of (it has not happened yet at the evaluation instant).
-    fn push(&mut self, ctx: &Ctx<'_>, ev: Ev) -> bool {
+    pub(super) fn push(&mut self, ctx: &Ctx<'_>, ev: Ev) -> bool {
         if ev.t >= ctx.as_of {
             return false;
         }
@@ -260,16 +259,6 @@ pub struct Worker<'a> {
     salt: u64,
 }
 
-/// A random instant between `lo` and `hi` seconds after `t`.
-fn after(rng: &mut Rng, t: i64, lo: i64, hi: i64) -> i64 {
-    t + rng.range(lo, hi)
-}
-
-/// A payment instant `k` days after the acceptance date, in office hours.
-fn pay_time(rng: &mut Rng, accepted: i64, k: i64) -> i64 {
-    local_midnight(local_date(accepted) + Duration::days(k)) + 9 * HOUR + rng.range(0, 8 * HOUR)
-}
-
 impl<'a> Worker<'a> {
     /// The worker for institutions `i` with `i % workers == part`.
     pub fn new(ctx: &'a Ctx<'a>, part: usize, workers: usize) -> Self {
@@ -277,19 +266,19 @@ impl<'a> Worker<'a> {
             .filter(|i| i % workers == part)
             .map(|i| {
                 let inst = &ctx.pop.institutions[i];
-                let ctrls = ctx.plan.inst_plan(i).map(|p| p.ctrl.as_slice()).unwrap_or(&[]);
-                InstRun {
+                let mut run = InstRun {
                     idx: i as u32,
                     rng: Rng::for_stream(ctx.seed, 10, i as u64),
-                    cum: inst.basket_cum(),
                     ledger: inst.basket.iter().map(|b| GroupLedger { group: b.group, ..Default::default() }).collect(),
-                    ctrl: inst.basket.iter().map(|b| ctrls.iter().position(|c| c.group == b.group)).collect(),
+                    supplies: Vec::new(),
                     planned_cursor: 0,
                     next_order: 1,
                     next_delivery: 1,
                     next_payment: 1,
                     next_event: 0,
-                }
+                };
+                run.plan_supplies(ctx);
+                run
             })
             .collect();
         Worker {
@@ -304,7 +293,7 @@ impl<'a> Worker<'a> {
             },
             tf: TimeFormatter::new(),
             dup_rng: Rng::for_stream(ctx.seed, 11, part as u64),
-            salt: mix(ctx.seed ^ 0x5EED_0F_E7E7),
+            salt: mix(ctx.seed ^ 0x005E_ED0F_E7E7),
         }
     }
 
@@ -332,9 +321,9 @@ impl<'a> Worker<'a> {
         let mut next = 0;
         for hour in 0..HOURS {
             let mut chunk = HourChunk::empty(recycle());
-            for t in 0..TOPICS {
-                chunk.bufs[t].extend_from_slice(&later[hour][t]);
-                later[hour][t] = Vec::new();
+            for (buf, waiting) in chunk.bufs.iter_mut().zip(later[hour].iter_mut()) {
+                buf.extend_from_slice(waiting);
+                *waiting = Vec::new();
             }
             chunk.lines += later_lines[hour];
             while let Some(ev) = evs.get(next) {
@@ -379,405 +368,4 @@ impl<'a> Worker<'a> {
             overdue_payments: self.sink.overdue_payments,
         }
     }
-}
-
-fn generate_day(ctx: &Ctx<'_>, run: &mut InstRun, sink: &mut Sink, date: NaiveDate) {
-    let i = run.idx as usize;
-    let inst = &ctx.pop.institutions[i];
-    let midnight = local_midnight(date);
-    if let Some(plan) = ctx.plan.inst_plan(i) {
-        while let Some(po) = plan.orders.get(run.planned_cursor) {
-            if po.t >= midnight + DAY {
-                break;
-            }
-            run.planned_cursor += 1;
-            let product = &ctx.cat.products[po.product as usize];
-            let item = inst.basket_slot(product.group as u32);
-            place(ctx, run, sink, item, po.t, po.product, po.qty, product.pack_price_fen, false, po.mode, po.pay, false);
-        }
-    }
-    if date < ctx.window_start || inst.basket.is_empty() {
-        return;
-    }
-    let n = run.rng.count(inst.lines_per_day * ctx.cal.order_activity(date));
-    let (open, span) = if inst.level == Level::Pharmacy { (8 * HOUR, 13 * HOUR) } else { (8 * HOUR, 9 * HOUR + 1800) };
-    for _ in 0..n {
-        let t0 = midnight + open + run.rng.range(0, span - 1);
-        let item = run.rng.weighted(&run.cum);
-        background_order(ctx, run, sink, item, t0);
-    }
-    if ctx.cal.is_working_day(date) {
-        for item in 0..run.ctrl.len() {
-            let Some(c) = run.ctrl[item] else { continue };
-            let daily = ctx.plan.inst_plan(i).map(|p| p.ctrl[c].daily).unwrap_or(false);
-            if daily {
-                let t0 = midnight + 10 * HOUR + run.rng.range(0, 6 * HOUR);
-                background_order(ctx, run, sink, item, t0);
-            }
-        }
-    }
-}
-
-/// One ordinary order line of basket item `item` (or a planted control's).
-fn background_order(ctx: &Ctx<'_>, run: &mut InstRun, sink: &mut Sink, item: usize, t0: i64) {
-    let i = run.idx as usize;
-    let inst = &ctx.pop.institutions[i];
-    let b = &inst.basket[item];
-    let group = &ctx.cat.groups[b.group as usize];
-    let lc = &ctx.scale.levels[inst.level.index()];
-    let consumable = group.category == Category::Consumable;
-    let selected_product = |rng: &mut Rng, slot: usize| -> u32 {
-        let fam = &ctx.cat.families[group.families[slot.min(group.families.len() - 1)]];
-        fam.products[rng.below(fam.products.len() as u64) as usize] as u32
-    };
-    if let Some(c) = run.ctrl[item] {
-        let ctrl: &GroupCtrl = &ctx.plan.inst_plan(i).expect("control implies a plan").ctrl[c];
-        // Planted groups: steady quantities so the share sits where planted.
-        let mid = if consumable { 4 } else { (lc.packs.0 + lc.packs.1) / 2 };
-        let qty = run.rng.range(mid * 8 / 10, mid * 12 / 10).max(1);
-        let date = local_date(t0);
-        let in_window = ctrl.window.is_none_or(|(a, z)| a <= date && date <= z);
-        let l = &run.ledger[item];
-        let nonsel_turn = ctrl.nonselected.is_some()
-            && in_window
-            && l.ctrl_non_selected * 1000 < i64::from(ctrl.target_pm) * (l.ctrl_selected + l.ctrl_non_selected);
-        if let (true, Some(p)) = (nonsel_turn, ctrl.nonselected) {
-            let product = &ctx.cat.products[p as usize];
-            let price = ctrl.price_fen.unwrap_or(product.pack_price_fen);
-            run.ledger[item].ctrl_non_selected += qty * product.bupp_c;
-            place(ctx, run, sink, Some(item), t0, p, qty, price, ctrl.special, Mode::Delivered, PayMode::Normal, false);
-        } else {
-            let p = selected_product(&mut run.rng, b.family_slot as usize);
-            let product = &ctx.cat.products[p as usize];
-            run.ledger[item].ctrl_selected += qty * product.bupp_c;
-            let price = product.pack_price_fen;
-            place(ctx, run, sink, Some(item), t0, p, qty, price, false, Mode::Delivered, PayMode::Normal, false);
-        }
-        return;
-    }
-    let qty = if consumable { run.rng.range(1, (lc.packs.1 / 20).max(2)) } else { run.rng.range(lc.packs.0, lc.packs.1) };
-    let special = inst.level == Level::Tertiary && run.rng.chance(0.004);
-    let roll = run.rng.unit();
-    let l = &run.ledger[item];
-    let product = if roll < 0.05 && !group.regular_nonselected.is_empty() {
-        let p = *run.rng.pick(&group.regular_nonselected);
-        let units = qty * ctx.cat.products[p].bupp_c;
-        // Keep every background institution's non-selected share at or
-        // below 10 % (SPEC warns above 30 %): clean by construction.
-        if special || (l.gate_non_selected + units) * 10 <= l.gate_selected + l.gate_non_selected + units {
-            p as u32
-        } else {
-            selected_product(&mut run.rng, b.family_slot as usize)
-        }
-    } else if roll < 0.06 && !group.backup.is_empty() {
-        *run.rng.pick(&group.backup) as u32
-    } else if roll < 0.065 && !group.cheap.is_empty() {
-        *run.rng.pick(&group.cheap) as u32
-    } else {
-        let other = b.other_family_pm > 0 && run.rng.below(1000) < u64::from(b.other_family_pm);
-        let slot = if other { 1 - b.family_slot as usize } else { b.family_slot as usize };
-        selected_product(&mut run.rng, slot)
-    };
-    let price = ctx.cat.products[product as usize].pack_price_fen;
-    place(ctx, run, sink, Some(item), t0, product, qty, price, special, Mode::Delivered, PayMode::Normal, true);
-}
-
-/// Places one order line and decides its whole life; updates the ledger.
-#[allow(clippy::too_many_arguments)]
-fn place(
-    ctx: &Ctx<'_>,
-    run: &mut InstRun,
-    sink: &mut Sink,
-    item: Option<usize>,
-    t0: i64,
-    product: u32,
-    qty: i64,
-    price_fen: i64,
-    special: bool,
-    mode: Mode,
-    pay: PayMode,
-    allow_mess: bool,
-) {
-    let i = run.idx as usize;
-    let inst = &ctx.pop.institutions[i];
-    let p = &ctx.cat.products[product as usize];
-    let as_of = ctx.as_of;
-    let order = run.next_order;
-    run.next_order += 1;
-    let special_fmt = if special {
-        2
-    } else if run.rng.chance(0.6) {
-        0
-    } else {
-        1
-    };
-    let placed = run.ev(t0, Kind::Placed { order, product, qty, price_fen, special: special_fmt });
-    if sink.push(ctx, placed) && special {
-        sink.stats.special_orders += 1;
-    }
-
-    // The life of the line: deliveries (time, packs) and a cancellation.
-    let mut deliveries: [(i64, i64); 2] = [(0, 0); 2];
-    let mut n_deliveries = 0;
-    let mut cancel: Option<(i64, i64)> = None;
-    if mode == Mode::Delivered {
-        let slow = ctx.plan.slow_distributor == Some(inst.distributor);
-        let (lo, hi) = if slow { (28 * HOUR, 46 * HOUR) } else { (2 * HOUR, 40 * HOUR) };
-        let r = if allow_mess { run.rng.unit() } else { 1.0 };
-        if r < 0.004 {
-            // Withdrawn before anything was delivered.
-            cancel = Some((after(&mut run.rng, t0, HOUR, 6 * HOUR), qty));
-        } else if r < 0.024 && qty >= 2 {
-            // Part delivered, the rest withdrawn (never more than undelivered).
-            let q1 = (qty * run.rng.range(30, 70) / 100).clamp(1, qty - 1);
-            let d1 = after(&mut run.rng, t0, 4 * HOUR, 24 * HOUR);
-            deliveries[0] = (d1, q1);
-            n_deliveries = 1;
-            cancel = Some((after(&mut run.rng, d1, 2 * HOUR, 20 * HOUR), qty - q1));
-        } else if r < 0.074 && qty >= 2 {
-            // Delivered in two parts, both within 48 h.
-            let q1 = (qty * run.rng.range(30, 70) / 100).clamp(1, qty - 1);
-            deliveries[0] = (after(&mut run.rng, t0, 4 * HOUR, 20 * HOUR), q1);
-            deliveries[1] = (after(&mut run.rng, t0, 22 * HOUR, 44 * HOUR), qty - q1);
-            n_deliveries = 2;
-        } else {
-            deliveries[0] = (after(&mut run.rng, t0, lo, hi), qty);
-            n_deliveries = 1;
-        }
-    }
-    if let Some((tc, qc)) = cancel {
-        let mut ev = run.ev(tc, Kind::Cancelled { order, qty: qc });
-        let day_start = local_midnight(local_date(tc));
-        let mut inverted = false;
-        if local_date(tc) == local_date(t0) && run.rng.chance(0.15) {
-            // Written before its order.placed line (same file, same day).
-            let key = t0 - run.rng.range(1, 600);
-            if key >= day_start {
-                ev.key = key;
-                inverted = true;
-            }
-        }
-        if sink.push(ctx, ev) {
-            if inverted {
-                sink.stats.out_of_order += 1;
-            }
-            if n_deliveries == 0 {
-                sink.stats.full_cancellations += 1;
-            }
-        }
-    }
-    let mut received_by_as_of = 0;
-    for (k, &(td, q)) in deliveries[..n_deliveries].iter().enumerate() {
-        let delivery = run.next_delivery;
-        run.next_delivery += 1;
-        let rec = run.ev(td, Kind::Received { order, delivery, qty: q, distributor: inst.distributor });
-        if sink.push(ctx, rec) {
-            received_by_as_of += q;
-            if k == 0 && q < qty {
-                sink.stats.partial_deliveries += 1;
-            }
-        }
-        let ta = after(&mut run.rng, td, 1800, 18 * HOUR);
-        let rejected = allow_mess && q >= 2 && run.rng.chance(0.005);
-        let acc = if rejected { q - 1 } else { q };
-        let amount = acc * price_fen;
-        let mut ev = run.ev(ta, Kind::Accepted { order, delivery, qty: acc, amount_fen: amount });
-        let mut inverted = false;
-        if allow_mess && local_date(ta) == local_date(td) && run.rng.chance(0.002) {
-            // Acceptance written before the receipt it refers to.
-            let key = td - run.rng.range(1, 600);
-            if key >= local_midnight(local_date(td)) {
-                ev.key = key;
-                inverted = true;
-            }
-        }
-        let accepted = sink.push(ctx, ev);
-        if accepted {
-            if inverted {
-                sink.stats.out_of_order += 1;
-            }
-            if rejected {
-                sink.stats.rejected_packs += 1;
-            }
-        }
-        // Payments.
-        let mut payments: [(i64, i64); 2] = [(0, 0); 2];
-        let mut n_pay = 0;
-        match pay {
-            PayMode::Unpaid => {}
-            PayMode::Partial { pay_pm } => {
-                let part = amount * i64::from(pay_pm) / 1000;
-                if part > 0 {
-                    payments[0] = (local_midnight(local_date(ta) + Duration::days(10)) + 10 * HOUR, part);
-                    n_pay = 1;
-                }
-            }
-            PayMode::Normal if amount <= 0 => {}
-            PayMode::Normal => {
-                // Paid within 26 days of acceptance: always before 次月底
-                // (at least 29 days away), so the background never owes.
-                if amount >= 2 && run.rng.chance(0.08) {
-                    let first = (amount * run.rng.range(30, 70) / 100).clamp(1, amount - 1);
-                    let k1 = run.rng.range(3, 12);
-                    payments[0] = (pay_time(&mut run.rng, ta, k1), first);
-                    let k2 = run.rng.range(13, 26);
-                    payments[1] = (pay_time(&mut run.rng, ta, k2), amount - first);
-                    n_pay = 2;
-                } else {
-                    let k = run.rng.range(3, 26);
-                    payments[0] = (pay_time(&mut run.rng, ta, k), amount);
-                    n_pay = 1;
-                }
-            }
-        }
-        let mut paid_by_as_of = 0;
-        let mut written = 0;
-        for &(tp, amt) in &payments[..n_pay] {
-            let payment = run.next_payment;
-            run.next_payment += 1;
-            let ev = run.ev(tp, Kind::Payment { payment, delivery, amount_fen: amt });
-            if sink.push(ctx, ev) {
-                paid_by_as_of += amt;
-                written += 1;
-            }
-        }
-        if written >= 2 || (written == 1 && matches!(pay, PayMode::Partial { .. })) {
-            sink.stats.partial_payments += 1;
-        }
-        // SPEC 6.4 at as_of.
-        if accepted && amount > 0 && amount > paid_by_as_of {
-            let from = payment_overdue_from(local_date(ta));
-            if as_of >= local_midnight(from) {
-                sink.overdue_payments.push(OverduePayment {
-                    inst: run.idx,
-                    overdue_from: from,
-                    outstanding_fen: amount - paid_by_as_of,
-                });
-            }
-        }
-    }
-
-    // The ledger (SPEC 6.1–6.3 count no special-service line).
-    if special {
-        return;
-    }
-    let cancelled_by_as_of = cancel.filter(|&(tc, _)| tc < as_of).map_or(0, |(_, q)| q);
-    let net_units = (qty - cancelled_by_as_of) * p.bupp_c;
-    let d0 = local_date(t0);
-    if let Some(item) = item {
-        let group = &ctx.cat.groups[p.group];
-        let l = &mut run.ledger[item];
-        debug_assert_eq!(l.group as usize, p.group);
-        if p.selected {
-            l.gate_selected += net_units;
-        } else {
-            l.gate_non_selected += net_units;
-        }
-        if d0 >= ctx.group_start[p.group] {
-            if let Some(f) = p.family {
-                let slot = group.families.iter().position(|&x| x == f).unwrap_or(0);
-                l.purchased[slot] += net_units;
-                l.selected += net_units;
-            } else {
-                let cheap = price_fen * 10_000 <= group.lowest_price_e4 * p.bupp_c;
-                if !(p.backup || cheap || ctx.exempt(i, p.group as u32, d0)) {
-                    l.non_selected += net_units;
-                }
-            }
-        }
-    }
-    let deadline = t0 + 48 * HOUR;
-    let outstanding = qty - cancelled_by_as_of - received_by_as_of;
-    if as_of > deadline && outstanding > 0 {
-        sink.overdue_lines.push(OverdueLine { inst: run.idx, product, deadline, outstanding_packs: outstanding });
-    }
-}
-
-fn push_id(out: &mut Vec<u8>, prefix: &[u8], inst_code: &str, n: u32) {
-    out.push(b'"');
-    out.extend_from_slice(prefix);
-    out.extend_from_slice(inst_code.as_bytes());
-    out.push(b'-');
-    json::push_padded(out, u64::from(n), 7);
-    out.push(b'"');
-}
-
-/// One event as a JSON line (with the newline).
-fn format_event(ctx: &Ctx<'_>, tf: &mut TimeFormatter, salt: u64, out: &mut Vec<u8>, ev: &Ev) {
-    let inst_code = ctx.pop.institutions[ev.inst as usize].code.as_str();
-    out.extend_from_slice(b"{\"event_id\":\"");
-    json::push_uuid(out, mix(ev.seq ^ salt), mix(ev.seq.wrapping_add(salt)));
-    out.extend_from_slice(b"\",\"type\":\"");
-    let ty: &[u8] = match ev.kind {
-        Kind::Placed { .. } => b"order.placed",
-        Kind::Cancelled { .. } => b"order.cancelled",
-        Kind::Received { .. } => b"delivery.received",
-        Kind::Accepted { .. } => b"delivery.accepted",
-        Kind::Payment { .. } => b"payment.made",
-    };
-    out.extend_from_slice(ty);
-    out.push(b'"');
-    json::push_time(out, tf, ev.t);
-    match ev.kind {
-        Kind::Placed { order, product, qty, price_fen, special } => {
-            json::push_key(out, "order_id", false);
-            push_id(out, b"PO-", inst_code, order);
-            json::push_key(out, "institution_code", false);
-            json::push_plain_str(out, inst_code);
-            json::push_key(out, "product_code", false);
-            json::push_plain_str(out, &ctx.cat.products[product as usize].code);
-            json::push_key(out, "quantity_packs", false);
-            json::push_qty(out, qty, ev.qty_str);
-            json::push_key(out, "unit_price", false);
-            out.push(b'"');
-            json::push_money(out, price_fen);
-            out.push(b'"');
-            match special {
-                1 => out.extend_from_slice(b",\"special_service\":false"),
-                2 => out.extend_from_slice(b",\"special_service\":true"),
-                _ => {}
-            }
-        }
-        Kind::Cancelled { order, qty } => {
-            json::push_key(out, "order_id", false);
-            push_id(out, b"PO-", inst_code, order);
-            json::push_key(out, "quantity_packs", false);
-            json::push_qty(out, qty, ev.qty_str);
-        }
-        Kind::Received { order, delivery, qty, distributor } => {
-            json::push_key(out, "delivery_id", false);
-            push_id(out, b"DL-", inst_code, delivery);
-            json::push_key(out, "order_id", false);
-            push_id(out, b"PO-", inst_code, order);
-            json::push_key(out, "quantity_packs", false);
-            json::push_qty(out, qty, ev.qty_str);
-            json::push_key(out, "distributor", false);
-            json::push_plain_str(out, &ctx.pop.distributors[distributor as usize]);
-        }
-        Kind::Accepted { order, delivery, qty, amount_fen } => {
-            json::push_key(out, "delivery_id", false);
-            push_id(out, b"DL-", inst_code, delivery);
-            json::push_key(out, "order_id", false);
-            push_id(out, b"PO-", inst_code, order);
-            json::push_key(out, "accepted_quantity_packs", false);
-            json::push_qty(out, qty, ev.qty_str);
-            json::push_key(out, "amount", false);
-            out.push(b'"');
-            json::push_money(out, amount_fen);
-            out.push(b'"');
-        }
-        Kind::Payment { payment, delivery, amount_fen } => {
-            json::push_key(out, "payment_id", false);
-            push_id(out, b"PY-", inst_code, payment);
-            json::push_key(out, "institution_code", false);
-            json::push_plain_str(out, inst_code);
-            json::push_key(out, "delivery_id", false);
-            push_id(out, b"DL-", inst_code, delivery);
-            json::push_key(out, "amount", false);
-            out.push(b'"');
-            json::push_money(out, amount_fen);
-            out.push(b'"');
-        }
-    }
-    out.extend_from_slice(b"}\n");
 }

@@ -12,10 +12,10 @@ use chrono::NaiveDate;
 
 use super::agreements::AgreementRow;
 use super::behaviour::KeySpec;
+use super::catalogue::Catalogue;
 use super::clock::{add_months_clamped, local_date, Calendar};
 use super::events::{GroupLedger, OverdueLine, OverduePayment};
 use super::institutions::Population;
-use super::catalogue::Catalogue;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
@@ -92,7 +92,8 @@ pub fn evaluate(x: &Inputs<'_>) -> Vec<Alert> {
             continue;
         }
         let key = KeySpec::Share { inst, group };
-        let measured = format!("share {} ({} of {} units)", ratio(l.non_selected, total), l.non_selected / 100, total / 100);
+        let measured =
+            format!("share {} ({} of {} units)", ratio(l.non_selected, total), l.non_selected / 100, total / 100);
         if 2 * l.non_selected > total {
             out.push(Alert { alertname: "NonSelectedShareHigh", severity: "critical", key, measured });
         } else if 10 * l.non_selected > 3 * total {
@@ -149,7 +150,11 @@ pub fn evaluate(x: &Inputs<'_>) -> Vec<Alert> {
             alertname: "PaymentOverdue",
             severity: if days >= 30 { "critical" } else { "warning" },
             key: KeySpec::Payment { inst },
-            measured: format!("{n} deliveries, {}.{:02} yuan overdue, oldest overdue since {from} ({days} days)", fen / 100, fen % 100),
+            measured: format!(
+                "{n} deliveries, {}.{:02} yuan overdue, oldest overdue since {from} ({days} days)",
+                fen / 100,
+                fen % 100
+            ),
         });
     }
     out

@@ -58,10 +58,6 @@ pub struct Institution {
 }
 
 impl Institution {
-    pub fn basket_cum(&self) -> Vec<u32> {
-        self.basket.iter().map(|b| b.cum_weight).collect()
-    }
-
     pub fn basket_slot(&self, group: u32) -> Option<usize> {
         self.basket.iter().position(|b| b.group == group)
     }
@@ -104,8 +100,22 @@ fn allocate(total: usize, weights: &[f64]) -> Vec<usize> {
 const CITY_TERTIARY_WEIGHT: [f64; 10] = [30.0, 4.0, 10.0, 10.0, 9.0, 7.0, 8.0, 9.0, 7.0, 6.0];
 
 const TERTIARY_NAMES: &[&str] = &[
-    "中心医院", "中医医院", "妇幼保健院", "人民医院", "第一医院", "第二医院", "第三医院", "儿童医院", "胸科医院",
-    "肿瘤医院", "红十字会医院", "中西医结合医院", "第四医院", "第五医院", "急救中心医院", "传染病医院",
+    "中心医院",
+    "中医医院",
+    "妇幼保健院",
+    "人民医院",
+    "第一医院",
+    "第二医院",
+    "第三医院",
+    "儿童医院",
+    "胸科医院",
+    "肿瘤医院",
+    "红十字会医院",
+    "中西医结合医院",
+    "第四医院",
+    "第五医院",
+    "急救中心医院",
+    "传染病医院",
 ];
 const SECONDARY_NAMES: &[&str] = &["人民医院", "中医医院", "妇幼保健院", "第二人民医院", "中西医结合医院", "骨伤医院"];
 
@@ -193,12 +203,18 @@ pub fn build(seed: u64, scale: &ScaleConfig, cat: &Catalogue) -> Population {
                         if i < TERTIARY_NAMES.len() {
                             format!("{}{}", city.name, TERTIARY_NAMES[i])
                         } else {
-                            format!("{}{}{}区域医疗中心{}院区", city.name, d.name, namer.town(di), 1 + i / TERTIARY_NAMES.len())
+                            format!(
+                                "{}{}{}区域医疗中心{}院区",
+                                city.name,
+                                d.name,
+                                namer.town(di),
+                                1 + i / TERTIARY_NAMES.len()
+                            )
                         }
                     }
                     Level::Secondary => {
-                        if k < SECONDARY_NAMES.len() {
-                            format!("{}{}{}", city.name, d.name, SECONDARY_NAMES[k])
+                        if let Some(kind) = SECONDARY_NAMES.get(k) {
+                            format!("{}{}{}", city.name, d.name, kind)
                         } else {
                             format!("{}{}{}中心医院", city.name, d.name, namer.town(di))
                         }

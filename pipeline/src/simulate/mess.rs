@@ -101,9 +101,18 @@ impl Gen<'_> {
         json::push_time(&mut out, &mut self.tf, t);
         let order = 9_500_000 + self.next;
         out.extend_from_slice(format!(",\"order_id\":\"PO-{inst_code}-{order:07}\"").as_bytes());
-        out.extend_from_slice(format!(",\"institution_code\":\"{inst_code}\",\"product_code\":\"{product_code}\"").as_bytes());
+        out.extend_from_slice(
+            format!(",\"institution_code\":\"{inst_code}\",\"product_code\":\"{product_code}\"").as_bytes(),
+        );
         let qty = self.rng.range(2, 60);
-        out.extend_from_slice(format!(",\"quantity_packs\":{qty},\"unit_price\":\"{}.{:02}\"", self.rng.range(1, 300), self.rng.range(0, 99)).as_bytes());
+        out.extend_from_slice(
+            format!(
+                ",\"quantity_packs\":{qty},\"unit_price\":\"{}.{:02}\"",
+                self.rng.range(1, 300),
+                self.rng.range(0, 99)
+            )
+            .as_bytes(),
+        );
         out.extend_from_slice(extra.as_bytes());
         out.push(b'}');
         out
@@ -205,7 +214,7 @@ pub fn build(ctx: &Ctx<'_>, cat: &Catalogue, expected_lines: u64) -> (Vec<MessLi
         ctx,
         rng: Rng::for_stream(ctx.seed, 20, 0),
         tf: TimeFormatter::new(),
-        salt: mix(ctx.seed ^ 0x5EED_0F_E7E7),
+        salt: mix(ctx.seed ^ 0x005E_ED0F_E7E7),
         next: 0,
         lines: Vec::new(),
         counts: MessCounts::default(),

@@ -12,8 +12,10 @@
 //! out-of-order and orphan events).
 //!
 //! Layout: [`catalogue`] and [`institutions`] build the static world,
-//! [`behaviour`] plants the misbehaviour, [`events`] generates the feed with
-//! a [`events::GroupLedger`] of what SPEC §6 will see, [`writer`] streams it,
+//! [`behaviour`] plants the misbehaviour, [`events`] runs the generator
+//! ([`supply`]: what is bought when; [`lifecycle`]: each line's deliveries
+//! and payments, and the [`events::GroupLedger`] of what SPEC §6 will see;
+//! [`format`]: the JSON lines), [`writer`] streams it,
 //! [`agreements`] derives agreed volumes, [`expect`] evaluates SPEC §6 at
 //! `as_of` independently of the engine, and [`planted`] writes the answer.
 
@@ -23,9 +25,11 @@ mod catalogue;
 mod clock;
 mod events;
 mod expect;
+mod format;
 mod geography;
 mod institutions;
 mod json;
+mod lifecycle;
 mod mess;
 mod names;
 mod planted;
@@ -33,6 +37,7 @@ mod reference;
 mod rng;
 mod scale;
 mod stems;
+mod supply;
 mod writer;
 
 use std::fmt;
@@ -169,6 +174,17 @@ pub fn run(opts: &SimulateOptions) -> Result<SimulateSummary> {
     for e in &plan.exemptions {
         exemptions[e.inst as usize].push((e.group, e.from, e.to));
     }
+    // The feed starts with the earliest running agreement period among the
+    // groups bought (the history of batches that started before the
+    // window), or earlier for a planted late payer.
+    let earliest_supply = pop
+        .institutions
+        .iter()
+        .flat_map(|i| i.basket.iter())
+        .map(|b| cat.batches[cat.groups[b.group as usize].batch].period_start)
+        .min()
+        .unwrap_or(window_start);
+    plan.events_start = plan.events_start.min(earliest_supply);
     let n_days = (as_of_date - plan.events_start).num_days() as u32;
     let ctx = Ctx {
         cat: &cat,
@@ -210,7 +226,13 @@ pub fn run(opts: &SimulateOptions) -> Result<SimulateSummary> {
     let agreements = agreements::derive(seed, &cat, &pop, &plan, &ledgers, window_start, as_of_date);
     reference::write(
         &opts.out.join("reference"),
-        &reference::ReferenceInput { cat: &cat, pop: &pop, cal: &cal, agreements: &agreements, exemptions: &plan.exemptions },
+        &reference::ReferenceInput {
+            cat: &cat,
+            pop: &pop,
+            cal: &cal,
+            agreements: &agreements,
+            exemptions: &plan.exemptions,
+        },
     )?;
 
     let alerts = expect::evaluate(&expect::Inputs {

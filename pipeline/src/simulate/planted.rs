@@ -98,7 +98,13 @@ pub fn match_plan(plan: &Plan, alerts: Vec<Alert>, r: &Resolver<'_>) -> Matched 
                 used[k] = true;
                 let p = &plan.intended[k];
                 if p.severity != a.severity {
-                    severity_changed.push(format!("{} {}: planted {}, fires {}", a.alertname, r.who(&a.key), p.severity, a.severity));
+                    severity_changed.push(format!(
+                        "{} {}: planted {}, fires {}",
+                        a.alertname,
+                        r.who(&a.key),
+                        p.severity,
+                        a.severity
+                    ));
                 }
                 let text = format!("{}: {}", r.who(&a.key), p.behaviour);
                 firing.push((a, text));
@@ -143,7 +149,12 @@ pub fn write(path: &Path, d: &PlantedDoc<'_>) -> Result<()> {
     let mut firing: Vec<Value> = d.matched.firing.iter().map(|(a, b)| alert_json(a, b)).collect();
     // Anything our own evaluation finds is expected of the engine too; it
     // is listed (and reported as unplanned) rather than hidden.
-    firing.extend(d.matched.unplanned.iter().map(|a| alert_json(a, "UNPLANNED: background behaviour the simulator did not intend")));
+    firing.extend(
+        d.matched
+            .unplanned
+            .iter()
+            .map(|a| alert_json(a, "UNPLANNED: background behaviour the simulator did not intend")),
+    );
     firing.sort_by_key(|v| (v["alertname"].to_string(), v["key"].to_string()));
     let traps: Vec<Value> = d
         .plan

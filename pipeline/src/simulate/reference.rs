@@ -33,7 +33,10 @@ pub const HEADERS: &[(&str, &[&str])] = &[
             "selected_price_per_base_unit",
         ],
     ),
-    ("agreements.csv", &["agreement_id", "institution_code", "family_id", "period_start", "period_end", "agreed_base_units"]),
+    (
+        "agreements.csv",
+        &["agreement_id", "institution_code", "family_id", "period_start", "period_end", "agreed_base_units"],
+    ),
     ("calendar.csv", &["date", "kind"]),
     ("exemptions.csv", &["exemption_id", "institution_code", "group_id", "valid_from", "valid_to", "reason"]),
 ];
@@ -61,9 +64,8 @@ struct Csv {
 impl Csv {
     fn create(dir: &Path, file: &str) -> Result<Csv> {
         let path = dir.join(file);
-        let w = csv::WriterBuilder::new()
-            .from_path(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
+        let w =
+            csv::WriterBuilder::new().from_path(&path).with_context(|| format!("cannot create {}", path.display()))?;
         let mut c = Csv { w, path: path.display().to_string() };
         c.row(headers(file))?;
         Ok(c)

@@ -101,28 +101,6 @@ impl Rng {
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len() as u64) as usize]
     }
-
-    /// A count with mean `mean`: the integer part plus a Bernoulli draw for
-    /// the fraction, times a ±40 % day-to-day swing. Cheap and close enough
-    /// to Poisson for order arrivals.
-    pub fn count(&mut self, mean: f64) -> u32 {
-        if mean <= 0.0 {
-            return 0;
-        }
-        let m = mean * (0.6 + 0.8 * self.unit());
-        let whole = m as u32;
-        whole + u32::from(self.chance(m - whole as f64))
-    }
-
-    /// Index drawn from cumulative weights (`cum` strictly increasing, last = total).
-    pub fn weighted(&mut self, cum: &[u32]) -> usize {
-        let total = *cum.last().unwrap_or(&0);
-        if total == 0 {
-            return 0;
-        }
-        let x = self.below(total as u64) as u32;
-        cum.partition_point(|&c| c <= x)
-    }
 }
 
 #[cfg(test)]
@@ -143,15 +121,5 @@ mod tests {
         // SplitMix64 reference output for seed 0 (Vigna's test vector).
         let mut sm = SplitMix64::new(0);
         assert_eq!(sm.next_u64(), 0xE220_A839_7B1D_CDAF);
-    }
-
-    #[test]
-    fn weighted_respects_bounds() {
-        let mut r = Rng::new(1);
-        let cum = [3, 3, 10];
-        for _ in 0..1000 {
-            let i = r.weighted(&cum);
-            assert!(i == 0 || i == 2);
-        }
     }
 }

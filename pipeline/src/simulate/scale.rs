@@ -28,7 +28,9 @@ pub struct LevelConfig {
     /// the count is per district (or per city for tertiary) instead, see
     /// `institutions::build`.
     pub count: usize,
-    /// Order lines per working day.
+    /// Order lines per working day. Each group of the basket is bought
+    /// every `basket / lines_per_day` days (at least daily, at most every
+    /// ten days, so stock bought ahead never runs far past consumption).
     pub lines_per_day: f64,
     /// Groups in an institution's basket (capped by what exists).
     pub basket: usize,
@@ -43,10 +45,10 @@ pub fn small() -> ScaleConfig {
         default_days: 75,
         levels: [
             LevelConfig { level: Level::Tertiary, count: 20, lines_per_day: 10.0, basket: 100, packs: (20, 200) },
-            LevelConfig { level: Level::Secondary, count: 107, lines_per_day: 2.5, basket: 100, packs: (10, 80) },
-            LevelConfig { level: Level::Primary, count: 107, lines_per_day: 0.5, basket: 100, packs: (2, 20) },
-            LevelConfig { level: Level::Private, count: 15, lines_per_day: 0.8, basket: 12, packs: (5, 40) },
-            LevelConfig { level: Level::Pharmacy, count: 35, lines_per_day: 0.6, basket: 8, packs: (3, 20) },
+            LevelConfig { level: Level::Secondary, count: 107, lines_per_day: 2.5, basket: 18, packs: (10, 80) },
+            LevelConfig { level: Level::Primary, count: 107, lines_per_day: 0.5, basket: 5, packs: (2, 20) },
+            LevelConfig { level: Level::Private, count: 15, lines_per_day: 0.8, basket: 8, packs: (5, 40) },
+            LevelConfig { level: Level::Pharmacy, count: 35, lines_per_day: 0.5, basket: 5, packs: (3, 20) },
         ],
         malformed_rate: 0.001,
         duplicate_rate: 0.002,
