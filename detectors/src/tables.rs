@@ -14,7 +14,7 @@
 //!
 //! Units are `Decimal128(38, 6)` base units, money `Decimal128(38, 2)` yuan,
 //! dates `Date32` in China Standard Time, instants microsecond timestamps
-//! in `+08:00`.
+//! in UTC (see [`TZ`]).
 
 use std::sync::Arc;
 
@@ -38,8 +38,12 @@ use crate::time::{add_months_clamped, local_date, payment_overdue_from};
 pub const UNITS_SCALE: i8 = 6;
 /// Scale of money columns (fen).
 pub const MONEY_SCALE: i8 = 2;
-/// The time zone written on timestamp columns.
-pub const TZ: &str = "+08:00";
+/// The time zone written on timestamp columns. UTC, because DataFusion
+/// compares a zoned column with a literal such as
+/// `TIMESTAMP '2026-02-01T00:00:00+08:00'` by casting the column to local
+/// wall time: with UTC columns that comparison is exact. Local dates are
+/// separate `Date32` columns in China Standard Time.
+pub const TZ: &str = "UTC";
 
 /// The tables that depend only on the reference data and the thresholds,
 /// built once per load rather than at every evaluation.

@@ -173,7 +173,6 @@ fn sql_queries_the_state_tables_as_of_t() {
     };
     let out = sql("SELECT COUNT(*) AS agreements, SUM(CASE WHEN purchased_base_units > 0 THEN 1 ELSE 0 END) AS buying FROM agreement_progress");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = run_ok(&args);
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("agreements,buying"));

@@ -170,6 +170,14 @@ impl Row<'_> {
         Ok(array.as_primitive::<Int64Type>().value(0))
     }
 
+    /// A timestamp cell as an instant in China Standard Time.
+    pub fn instant(&self, name: &str) -> Result<DateTime<FixedOffset>, DataFusionError> {
+        let micros = self.int(name)?;
+        DateTime::from_timestamp_micros(micros)
+            .map(|t| t.with_timezone(&crate::time::CST))
+            .ok_or_else(|| DataFusionError::Internal(format!("column `{name}`: {micros} is out of range")))
+    }
+
     pub fn date(&self, name: &str) -> Result<NaiveDate, DataFusionError> {
         let array = self.column(name, &DataType::Date32)?;
         let days = array.as_primitive::<Date32Type>().value(0);

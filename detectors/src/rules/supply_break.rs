@@ -48,7 +48,7 @@ pub async fn evaluate(eval: &Evaluation<'_>) -> Result<Vec<Alert>, DataFusionErr
 fn to_alert(eval: &Evaluation, row: &Row) -> Result<Alert, DataFusionError> {
     let count = row.int("institutions")?;
     let outstanding = row.decimal("outstanding_packs")?;
-    let oldest = row.text("oldest_deadline")?;
+    let oldest = row.instant("oldest_deadline")?.to_rfc3339();
     let institutions = row.text("institution_codes")?;
     let city = row.text("city_code")?;
     let labels = labels([

@@ -53,7 +53,7 @@ fn to_alert(eval: &Evaluation, row: &Row) -> Result<Alert, DataFusionError> {
     let late = row.int("working_days_late")?;
     let severity = if late >= i64::from(limit) { Severity::Critical } else { Severity::Warning };
     let outstanding = row.decimal("outstanding_packs")?;
-    let oldest = row.text("oldest_deadline")?;
+    let oldest = row.instant("oldest_deadline")?.to_rfc3339();
     let labels = labels([
         ("institution_code", row.text("institution_code")?),
         ("product_code", row.text("product_code")?),
