@@ -72,42 +72,6 @@ impl DayKind {
     }
 }
 
-/// The State Council arrangements for 2025 and 2026 (国务院办公厅关于
-/// 2025年/2026年部分节假日安排的通知): ranges of days off, and the weekend
-/// days worked in exchange. Weekend days inside a range are not listed in
-/// `calendar.csv` (they are off anyway), so `holiday` marks only weekdays.
-type Ymd = (i32, u32, u32);
-
-const DAYS_OFF: &[(Ymd, Ymd)] = &[
-    ((2025, 1, 1), (2025, 1, 1)),
-    ((2025, 1, 28), (2025, 2, 4)),
-    ((2025, 4, 4), (2025, 4, 6)),
-    ((2025, 5, 1), (2025, 5, 5)),
-    ((2025, 5, 31), (2025, 6, 2)),
-    ((2025, 10, 1), (2025, 10, 8)),
-    ((2026, 1, 1), (2026, 1, 3)),
-    ((2026, 2, 15), (2026, 2, 23)),
-    ((2026, 4, 4), (2026, 4, 6)),
-    ((2026, 5, 1), (2026, 5, 5)),
-    ((2026, 6, 19), (2026, 6, 21)),
-    ((2026, 9, 25), (2026, 9, 27)),
-    ((2026, 10, 1), (2026, 10, 7)),
-];
-
-const WEEKEND_WORKDAYS: &[Ymd] = &[
-    (2025, 1, 26),
-    (2025, 2, 8),
-    (2025, 4, 27),
-    (2025, 9, 28),
-    (2025, 10, 11),
-    (2026, 1, 4),
-    (2026, 2, 14),
-    (2026, 2, 28),
-    (2026, 5, 9),
-    (2026, 9, 20),
-    (2026, 10, 10),
-];
-
 fn is_weekend(d: NaiveDate) -> bool {
     matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
 }
@@ -119,23 +83,16 @@ pub struct Calendar {
 }
 
 impl Calendar {
-    /// The 2025–2026 arrangements.
+    /// The 2025–2026 State Council arrangements, from the calendar the
+    /// detectors ship (`detectors/data/cn-holidays.csv`): one source of truth
+    /// for the holidays, while the simulator's own date arithmetic stays
+    /// independent of the code it checks.
     pub fn china_2025_2026() -> Calendar {
-        let mut listed = BTreeMap::new();
-        for &((y0, m0, d0), (y1, m1, d1)) in DAYS_OFF {
-            let (mut d, end) = (ymd(y0, m0, d0), ymd(y1, m1, d1));
-            while d <= end {
-                if !is_weekend(d) {
-                    listed.insert(d, DayKind::Holiday);
-                }
-                d += Duration::days(1);
-            }
-        }
-        for &(y, m, d) in WEEKEND_WORKDAYS {
-            let date = ymd(y, m, d);
-            debug_assert!(is_weekend(date), "{date} is listed as a worked weekend day");
-            listed.insert(date, DayKind::Workday);
-        }
+        use vbp_detectors::calendar::{Calendar as Shipped, DayKind as Kind};
+        let listed = Shipped::shipped()
+            .listed()
+            .map(|(d, k)| (d, if k == Kind::Holiday { DayKind::Holiday } else { DayKind::Workday }))
+            .collect();
         Calendar { listed }
     }
 
