@@ -46,6 +46,17 @@ pub const FILES: [&str; 6] = [
     exemptions::SPEC.file,
 ];
 
+/// The columns each file must have (SPEC §3), in [`FILES`] order; writers
+/// of reference data (the simulator) take their headers from here.
+pub const COLUMNS: [(&str, &[&str]); 6] = [
+    (divisions::SPEC.file, divisions::SPEC.columns),
+    (institutions::SPEC.file, institutions::SPEC.columns),
+    (products::SPEC.file, products::SPEC.columns),
+    (agreements::SPEC.file, agreements::SPEC.columns),
+    (calendar_file::SPEC.file, calendar_file::SPEC.columns),
+    (exemptions::SPEC.file, exemptions::SPEC.columns),
+];
+
 /// A loaded, consistent reference directory.
 ///
 /// Every id in it indexes the matching vector: `data.institutions[id.index()]`

@@ -12,37 +12,8 @@ use super::geography::{CITIES, PROVINCE};
 use super::institutions::Population;
 
 /// Column headers, exactly as SPEC §3 lists them.
-pub const HEADERS: &[(&str, &[&str])] = &[
-    ("divisions.csv", &["division_code", "name"]),
-    ("institutions.csv", &["institution_code", "name", "division_code", "level"]),
-    (
-        "products.csv",
-        &[
-            "product_code",
-            "generic_name",
-            "dosage_form",
-            "spec",
-            "enterprise",
-            "category",
-            "batch",
-            "group_id",
-            "family_id",
-            "selected",
-            "backup_supplier",
-            "base_units_per_pack",
-            "selected_price_per_base_unit",
-        ],
-    ),
-    (
-        "agreements.csv",
-        &["agreement_id", "institution_code", "family_id", "period_start", "period_end", "agreed_base_units"],
-    ),
-    ("calendar.csv", &["date", "kind"]),
-    ("exemptions.csv", &["exemption_id", "institution_code", "group_id", "valid_from", "valid_to", "reason"]),
-];
-
 fn headers(file: &str) -> &'static [&'static str] {
-    HEADERS.iter().find(|(f, _)| *f == file).map(|(_, h)| *h).expect("known file")
+    vbp_detectors::reference::COLUMNS.iter().find(|(f, _)| *f == file).map(|(_, h)| *h).expect("known file")
 }
 
 /// Base units ×100 as a short decimal: 2800 → "28", 350 → "3.5".
