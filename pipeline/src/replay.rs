@@ -2,18 +2,20 @@
 //! at every local midnight that event time crosses and at `--as-of`.
 //!
 //! SPEC asks that events apply in event-time order whatever their order in
-//! the files, so replay decodes every line first (keeping only the typed
-//! event and the line's position — the original bytes are read again only
-//! for a dead-letter record), sorts by event time, then streams the sorted
-//! events through the same engine live mode uses.
+//! the files. Replay makes two passes so that memory stays small however
+//! long the files are: the first decodes every line (writing rejections)
+//! and keeps only each event's position, bucketed by local date; the second
+//! takes one day at a time, reads and decodes that day's lines again, sorts
+//! them and streams them through the same engine live mode uses.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use indicatif::{ProgressBar, ProgressStyle};
 use vbp_detectors::alert::Status;
 use vbp_detectors::config::DetectorConfig;
@@ -96,11 +98,12 @@ impl Replay {
         })
     }
 
-    /// Reads and decodes every line; returns the events at or before
-    /// `as_of`, sorted in event order.
-    fn decode_all(&mut self, options: &ReplayOptions) -> Result<Vec<(Event, LineOrigin)>> {
-        self.progress.set_message("decoding");
-        let mut events = Vec::new();
+    /// Pass 1: reads and decodes every line once, writing rejections as
+    /// it goes, and keeps only the position of each event at or before
+    /// `as_of` (24 bytes), bucketed by its local date.
+    fn index_by_day(&mut self, options: &ReplayOptions) -> Result<BTreeMap<NaiveDate, Vec<LineOrigin>>> {
+        self.progress.set_message("indexing");
+        let mut days: BTreeMap<NaiveDate, Vec<LineOrigin>> = BTreeMap::new();
         let (files, sink, stats, progress) =
             (&self.files, &mut self.dead_letter, &mut self.engine.stats, &self.progress);
         let cutoff = options.as_of.map(|t| t.timestamp_micros());
@@ -111,7 +114,7 @@ impl Replay {
                 Ok(event) if cutoff.is_some_and(|c| event.occurred_at.timestamp_micros() > c) => {
                     stats.after_as_of += 1;
                 }
-                Ok(event) => events.push((event, origin)),
+                Ok(event) => days.entry(local_date(event.occurred_at)).or_default().push(origin),
                 Err(rejection) => {
                     stats.reject(rejection.reason);
                     let source = Source::File { file: files.path(&origin).display().to_string(), line: origin.line };
@@ -120,7 +123,21 @@ impl Replay {
             }
             Ok(())
         })?;
-        self.progress.set_message("sorting");
+        Ok(days)
+    }
+
+    /// Pass 2, one day: the day's events read again from their positions,
+    /// decoded and sorted in event order. Only one day is ever in memory.
+    fn day_events(&self, origins: &[LineOrigin], limits: &DecodeLimits) -> Result<Vec<(Event, LineOrigin)>> {
+        let mut events = Vec::with_capacity(origins.len());
+        for origin in origins {
+            let raw = self.files.raw(origin)?;
+            // It decoded in pass 1; failing now means the file changed under us.
+            let event = decode(&raw, limits).map_err(|r| {
+                anyhow::anyhow!("{} line {} changed during the replay: {r}", self.files.path(origin).display(), origin.line)
+            })?;
+            events.push((event, *origin));
+        }
         events.sort_by(|a, b| event_order(&a.0, &b.0));
         Ok(events)
     }
@@ -147,21 +164,27 @@ impl Replay {
     /// Applies the sorted events, evaluating at each local midnight crossed
     /// and finally at `as_of`. Returns the last evaluation instant.
     pub async fn run(&mut self, options: &ReplayOptions) -> Result<Option<DateTime<FixedOffset>>> {
-        let events = self.decode_all(options)?;
+        let days = self.index_by_day(options)?;
         self.progress.set_message("applying");
-        self.progress.set_length(events.len() as u64);
+        self.progress.set_length(days.values().map(|d| d.len() as u64).sum());
         self.progress.set_position(0);
-        let mut next_midnight = events.first().map(|(e, _)| next_midnight_after(e.occurred_at));
+        let mut next_midnight = None;
         let mut last_eval = None;
-        for (event, origin) in events {
-            while let Some(midnight) = next_midnight.filter(|m| options.midnights && *m < event.occurred_at) {
-                self.evaluate(midnight).await?;
-                last_eval = Some(midnight);
-                next_midnight = Some(next_midnight_after(midnight));
+        for origins in days.values() {
+            let events = self.day_events(origins, &options.limits)?;
+            for (event, origin) in events {
+                let first = *next_midnight.get_or_insert_with(|| next_midnight_after(event.occurred_at));
+                let mut midnight = first;
+                while options.midnights && midnight < event.occurred_at {
+                    self.evaluate(midnight).await?;
+                    last_eval = Some(midnight);
+                    midnight = next_midnight_after(midnight);
+                }
+                next_midnight = Some(midnight);
+                let rejected = self.engine.ingest(event, origin);
+                self.write_rejections(rejected)?;
+                self.progress.inc(1);
             }
-            let rejected = self.engine.ingest(event, origin);
-            self.write_rejections(rejected)?;
-            self.progress.inc(1);
         }
         if let Some(as_of) = options.as_of {
             while let Some(midnight) = next_midnight.filter(|m| options.midnights && *m < as_of) {
