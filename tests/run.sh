@@ -12,6 +12,7 @@ export PROPTEST_CASES="${PROPTEST_CASES:-256}"
 echo "== build (once, for every test target)"
 cargo build --workspace --all-targets --locked 2>&1 | tail -n 3
 
+mkdir -p target
 echo "== tests"
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.txt | grep -E '^(test result|running|error|failures|---- |thread )' || true
 # Summarise across every test binary; fail when any failed or none ran.
