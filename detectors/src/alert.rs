@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, FixedOffset, SecondsFormat};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// The six alert names of SPEC §6.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum AlertName {
     SelectedProductNotEntered,
     ProcurementBehindSchedule,
@@ -66,7 +67,7 @@ impl fmt::Display for AlertName {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Severity {
     Warning,
     Critical,
@@ -82,7 +83,7 @@ impl Severity {
 }
 
 /// One alert as a rule raises it at one evaluation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
     pub name: AlertName,
     pub severity: Severity,
@@ -96,7 +97,7 @@ pub struct Alert {
 }
 
 /// What identifies an alert across evaluations: its name and key values.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AlertId {
     pub name: AlertName,
     pub key: Vec<String>,
@@ -160,14 +161,15 @@ impl Transition {
 }
 
 /// An alert that fires, with the instant it started.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Firing {
     pub since: DateTime<FixedOffset>,
     pub alert: Alert,
 }
 
 /// What fires now; turns each evaluation's alerts into transitions.
-#[derive(Debug, Clone, Default)]
+/// Checkpoints keep it (serde) so a restart neither re-fires nor loses an alert.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AlertBook {
     firing: BTreeMap<AlertId, Firing>,
 }

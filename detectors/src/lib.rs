@@ -6,6 +6,7 @@
 //! - [`state`]: the cumulative, order-independent state the events build (SPEC §6 sums);
 //! - [`tables`]: that state as Arrow tables registered in a DataFusion session;
 //! - [`rules`]: the six alert rules of SPEC §6, one module each, as SQL over the tables;
+//! - [`rollups`]: district, city and province figures for the dashboards;
 //! - [`alert`]: alert objects and their lifecycle (SPEC §7);
 //! - [`config`]: thresholds, SPEC's defaults unless configured.
 
@@ -13,6 +14,7 @@ pub mod alert;
 pub mod calendar;
 pub mod config;
 pub mod reference;
+pub mod rollups;
 pub mod rules;
 pub mod state;
 pub mod tables;

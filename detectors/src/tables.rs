@@ -9,6 +9,7 @@
 //! | `group_windows` | institution × group × period start, selected and non-selected units since |
 //! | `open_order_lines` | order line with packs outstanding (special-service lines left out) |
 //! | `unpaid_deliveries` | accepted delivery with money outstanding |
+//! | `due_order_lines` | order line whose delivery deadline fell in the 30 days up to T, and whether it was delivered in full by then |
 //! | `calendar_days` | date, with the number of working days since 2000-01-01 |
 //! | `institutions`, `products`, `divisions`, `exemptions` | reference rows |
 //!
@@ -74,9 +75,16 @@ impl StaticTables {
 /// Registers every table, with the state as it is now, in a new DataFusion
 /// session. Building [`StaticTables`] once and passing them here is what
 /// keeps an evaluation cheap.
-pub fn session(statics: &StaticTables, reference: &ReferenceData, state: &State, config: &DetectorConfig) -> Result<SessionContext, DataFusionError> {
+pub fn session(
+    statics: &StaticTables,
+    reference: &ReferenceData,
+    state: &State,
+    config: &DetectorConfig,
+    at: i64,
+) -> Result<SessionContext, DataFusionError> {
     let ctx = SessionContext::new();
     let tables = [
+        ("due_order_lines", due_order_lines(reference, state, config, at)?),
         ("agreement_progress", agreement_progress(statics, state)?),
         ("group_windows", group_windows(reference, state)?),
         ("open_order_lines", open_order_lines(reference, state, config)?),
@@ -234,6 +242,36 @@ fn open_order_lines(reference: &ReferenceData, state: &State, config: &DetectorC
         ("deadline_date", dates(deadline_dates)),
         ("ordered_packs", decimals(rows.iter().map(|(_, l)| l.packs), UNITS_SCALE)?),
         ("outstanding_packs", decimals(rows.iter().map(|(_, l)| l.outstanding()), UNITS_SCALE)?),
+    ]);
+    batch(columns)
+}
+
+/// How far back `due_order_lines` looks: the on-time delivery rate is
+/// over the order lines due in the last 30 days (SPEC 6.3).
+pub const DUE_WINDOW_MICROS: i64 = 30 * 24 * 3_600 * 1_000_000;
+
+fn due_order_lines(reference: &ReferenceData, state: &State, config: &DetectorConfig, at: i64) -> Result<RecordBatch, ArrowError> {
+    let product = |l: &crate::state::OrderLine| &reference.products[l.product.0 as usize];
+    let rows: Vec<_> = state
+        .orders
+        .values()
+        .filter(|l| !l.special_service && l.packs > l.cancelled)
+        .map(|l| (l, delivery_deadline(config, product(l).category, l.placed_at)))
+        .filter(|(_, deadline)| *deadline <= at && *deadline > at.saturating_sub(DUE_WINDOW_MICROS))
+        .collect();
+    let inst: Vec<&Institution> = rows.iter().map(|(l, _)| &reference.institutions[l.institution.0 as usize]).collect();
+    let mut columns = vec![
+        ("institution_code", strings(inst.iter().map(|i| i.code.as_str()))),
+        ("product_code", strings(rows.iter().map(|(l, _)| product(l).code.as_str()))),
+        ("enterprise", strings(rows.iter().map(|(l, _)| product(l).enterprise.as_str()))),
+    ];
+    columns.extend(division_columns(&inst));
+    columns.extend([
+        ("deadline", timestamps(rows.iter().map(|(_, d)| *d))),
+        (
+            "on_time",
+            Arc::new(rows.iter().map(|(l, d)| Some(l.delivered_by(*d))).collect::<BooleanArray>()) as ArrayRef,
+        ),
     ]);
     batch(columns)
 }

@@ -1,7 +1,12 @@
 //! `vbp-watch`: watches how volume-based procurement (集采) is executed and
 //! warns the bureaus concerned. See README.md and ../shared/SPEC.md §9.
 
+mod checkpoint;
+mod demo;
 mod engine;
+mod http;
+mod live;
+mod metrics;
 mod replay;
 mod simulate;
 mod sinks;
@@ -30,6 +35,12 @@ enum Command {
     Simulate(simulate::SimulateOptions),
     /// Replay NDJSON event files through the detectors (SPEC §9).
     Replay(ReplayArgs),
+    /// The embedded default: a simulated province streamed through the
+    /// engine, with the alert page, /metrics and /api/alerts served locally.
+    Demo(demo::DemoOptions),
+    /// Live mode: a Kafka consumer group, evaluation on a wall-clock tick,
+    /// checkpoints, /metrics, /healthz and /api/alerts (SPEC §9).
+    Run(live::config::RunFlags),
     /// Query the state and reference tables as of T with DataFusion SQL.
     Sql {
         /// The query, e.g. "SELECT * FROM agreement_progress LIMIT 10".
@@ -100,6 +111,7 @@ impl InputArgs {
             limits: DecodeLimits { max_message_bytes: self.max_message_bytes },
             progress: true,
             midnights,
+            rollups: false,
         })
     }
 }
@@ -117,6 +129,11 @@ async fn run(cli: Cli) -> Result<()> {
             options.dead_letter = args.dead_letter;
             let summary = replay::run(&options).await?;
             eprint!("{}", summary.render());
+        }
+        Command::Demo(options) => demo::run(&options).await?,
+        Command::Run(flags) => {
+            let config = live::config::LiveConfig::load(&flags, |name| std::env::var(name).ok())?;
+            live::run(config).await?;
         }
         Command::Sql { query, input, format } => {
             let options = input.options(false)?;

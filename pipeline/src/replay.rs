@@ -17,7 +17,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use indicatif::{ProgressBar, ProgressStyle};
-use vbp_detectors::alert::Status;
+use vbp_detectors::alert::{Status, Transition};
 use vbp_detectors::config::DetectorConfig;
 use vbp_detectors::reference::ReferenceData;
 use vbp_detectors::time::{local_date, local_midnight};
@@ -42,6 +42,8 @@ pub struct ReplayOptions {
     /// Evaluate at every local midnight crossed (replay); `sql` only needs
     /// the state at the end.
     pub midnights: bool,
+    /// Compute the dashboards' roll-ups at each evaluation (demo mode).
+    pub rollups: bool,
 }
 
 /// The outcome of a run, for the summary.
@@ -66,6 +68,11 @@ pub fn load_reference(dir: &std::path::Path) -> Result<Arc<ReferenceData>> {
     })
 }
 
+/// Called after every evaluation with the engine, T and the transitions;
+/// returns how long to pause before going on (demo mode paces the stream
+/// with it and publishes what fires).
+pub type OnEvaluation = Box<dyn FnMut(&Engine<LineOrigin>, DateTime<FixedOffset>, &[Transition]) -> std::time::Duration + Send>;
+
 /// The engine fed with the events of the files up to `as_of`, sorted, with
 /// the outputs written along the way.
 pub struct Replay {
@@ -74,6 +81,7 @@ pub struct Replay {
     dead_letter: NdjsonSink,
     transitions: NdjsonSink,
     progress: ProgressBar,
+    on_evaluation: Option<OnEvaluation>,
 }
 
 impl Replay {
@@ -89,13 +97,21 @@ impl Replay {
             ProgressStyle::with_template("{msg:>10} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
+        let mut engine = Engine::new(reference, options.detectors.clone())?;
+        engine.want_rollups = options.rollups;
         Ok(Replay {
-            engine: Engine::new(reference, options.detectors.clone())?,
+            engine,
             files,
             dead_letter: NdjsonSink::create(options.dead_letter.as_deref())?,
             transitions: NdjsonSink::create(options.alerts_out.as_deref())?,
             progress,
+            on_evaluation: None,
         })
+    }
+
+    pub fn with_observer(mut self, observer: OnEvaluation) -> Self {
+        self.on_evaluation = Some(observer);
+        self
     }
 
     /// Pass 1: reads and decodes every line once, writing rejections as
@@ -155,8 +171,14 @@ impl Replay {
         let orphans = self.engine.expire_orphans(at.timestamp_micros());
         self.write_rejections(orphans)?;
         let transitions = self.engine.evaluate(at).await.with_context(|| format!("evaluation at {at} failed"))?;
-        for t in transitions {
+        for t in &transitions {
             self.transitions.write_line(&t.to_json().to_string())?;
+        }
+        if let Some(observe) = &mut self.on_evaluation {
+            let pause = observe(&self.engine, at, &transitions);
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
         }
         Ok(())
     }
@@ -213,8 +235,16 @@ pub fn next_midnight_after(t: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
 
 /// Runs a whole replay and writes its outputs.
 pub async fn run(options: &ReplayOptions) -> Result<ReplaySummary> {
+    run_observed(options, None).await
+}
+
+/// [`run`], with a hook after every evaluation (demo mode).
+pub async fn run_observed(options: &ReplayOptions, observer: Option<OnEvaluation>) -> Result<ReplaySummary> {
     let started = Instant::now();
     let mut replay = Replay::open(options)?;
+    if let Some(observer) = observer {
+        replay = replay.with_observer(observer);
+    }
     let bytes = replay.files.total_bytes();
     let mut firing_out = NdjsonSink::create(options.firing_out.as_deref())?;
     let last_eval = replay.run(options).await?;

@@ -18,7 +18,7 @@ macro_rules! dense_id {
         /// The value is the position in the matching vector of
         /// [`ReferenceData`](super::ReferenceData), so it is only meaningful
         /// for the reference data that issued it.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         pub struct $name(pub u32);
 
         impl $name {

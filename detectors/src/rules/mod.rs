@@ -47,7 +47,7 @@ impl<'a> Evaluation<'a> {
         config: &'a DetectorConfig,
         at: DateTime<FixedOffset>,
     ) -> Result<Self, DataFusionError> {
-        let ctx = tables::session(statics, reference, state, config)?;
+        let ctx = tables::session(statics, reference, state, config, at.timestamp_micros())?;
         Ok(Evaluation { ctx, config, at, today: local_date(at) })
     }
 
@@ -89,12 +89,17 @@ pub async fn evaluate(
     config: &DetectorConfig,
     at: DateTime<FixedOffset>,
 ) -> Result<Vec<Alert>, DataFusionError> {
-    let eval = Evaluation::new(statics, reference, state, config, at)?;
-    let mut alerts = schedule::evaluate(&eval).await?;
-    alerts.extend(non_selected::evaluate(&eval).await?);
-    alerts.extend(undelivered::evaluate(&eval).await?);
-    alerts.extend(supply_break::evaluate(&eval).await?);
-    alerts.extend(payment::evaluate(&eval).await?);
+    evaluate_in(&Evaluation::new(statics, reference, state, config, at)?).await
+}
+
+/// Evaluates every rule in a session already built for T (which the
+/// roll-ups of [`crate::rollups`] can share).
+pub async fn evaluate_in(eval: &Evaluation<'_>) -> Result<Vec<Alert>, DataFusionError> {
+    let mut alerts = schedule::evaluate(eval).await?;
+    alerts.extend(non_selected::evaluate(eval).await?);
+    alerts.extend(undelivered::evaluate(eval).await?);
+    alerts.extend(supply_break::evaluate(eval).await?);
+    alerts.extend(payment::evaluate(eval).await?);
     alerts.sort_by_key(|a| a.id());
     Ok(alerts)
 }
@@ -163,6 +168,13 @@ impl Row<'_> {
         Decimal::try_from_i128_with_scale(raw, u32::try_from(*scale).unwrap_or(0))
             .map(|d| d.normalize())
             .map_err(|e| DataFusionError::Internal(format!("column `{name}`: {e}")))
+    }
+
+    /// A numeric cell as a float, for dashboards only; NULL reads as 0.
+    pub fn float(&self, name: &str) -> Result<f64, DataFusionError> {
+        let array = self.column(name, &DataType::Float64)?;
+        let values = array.as_primitive::<arrow::datatypes::Float64Type>();
+        Ok(if values.is_null(0) { 0.0 } else { values.value(0) })
     }
 
     pub fn int(&self, name: &str) -> Result<i64, DataFusionError> {

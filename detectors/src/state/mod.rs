@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 use vbp_schemas::{
     DeliveryAccepted, DeliveryReceived, Event, EventBody, OrderCancelled, OrderPlaced, PaymentMade, Reason, Rejection,
 };
@@ -33,7 +34,7 @@ pub const MAX_AMOUNT: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 
 pub type Micros = i64;
 
 /// One order line (`order.placed` and what happened to it since).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderLine {
     pub institution: InstitutionId,
     pub product: ProductId,
@@ -50,6 +51,11 @@ pub struct OrderLine {
     pub unaccepted_deliveries: u32,
     /// Event time of the last change, for retention.
     pub last_change: Micros,
+    /// The latest delivery or cancellation: once nothing is outstanding,
+    /// when the line was settled — for the on-time delivery rate (配送率).
+    /// A maximum, so it does not depend on the order events apply in.
+    #[serde(default)]
+    pub last_fill_at: Option<Micros>,
 }
 
 impl OrderLine {
@@ -57,10 +63,19 @@ impl OrderLine {
     pub fn outstanding(&self) -> Decimal {
         self.packs - self.cancelled - self.delivered
     }
+
+    fn filled_at(&mut self, at: Micros) {
+        self.last_fill_at = Some(self.last_fill_at.map_or(at, |t| t.max(at)));
+    }
+
+    /// Delivered in full by `deadline` (cancelled packs need no delivery).
+    pub fn delivered_by(&self, deadline: Micros) -> bool {
+        self.outstanding().is_zero() && self.delivered > Decimal::ZERO && self.last_fill_at.is_some_and(|t| t <= deadline)
+    }
 }
 
 /// One delivery and what it still owes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryLine {
     pub order_id: String,
     pub institution: InstitutionId,
@@ -73,7 +88,7 @@ pub struct DeliveryLine {
 }
 
 /// `delivery.accepted`: starts the 次月底 payment clock.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Acceptance {
     pub accepted_at: Micros,
     pub accepted_on: NaiveDate,
@@ -89,7 +104,7 @@ impl DeliveryLine {
 }
 
 /// What an event is waiting for before it can apply.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Awaited {
     /// The `order.placed` of this order id.
     Order(String),
@@ -117,8 +132,9 @@ pub enum Outcome {
     Rejected(Rejection),
 }
 
-/// Everything the rules read, as of the events applied so far.
-#[derive(Debug, Clone)]
+/// Everything the rules read, as of the events applied so far. It is what a
+/// checkpoint keeps (serde), with [`State::restored`] on the way back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
     pub orders: HashMap<String, OrderLine>,
     pub deliveries: HashMap<String, DeliveryLine>,
@@ -143,6 +159,21 @@ fn bounded(field: &str, value: Decimal, max: Decimal) -> Result<(), Outcome> {
 impl State {
     pub fn new(reference: &ReferenceData) -> Self {
         State { orders: HashMap::new(), deliveries: HashMap::new(), purchases: Purchases::new(reference) }
+    }
+
+    /// A state read back from a checkpoint, checked against the reference
+    /// data it must belong to (ids are positions in its vectors).
+    pub fn restored(self, reference: &ReferenceData) -> Result<Self, String> {
+        let institutions = reference.institutions.len();
+        let products = reference.products.len();
+        let bad_order = self.orders.iter().find(|(_, l)| l.institution.index() >= institutions || l.product.index() >= products);
+        let bad_delivery =
+            self.deliveries.iter().find(|(_, d)| d.institution.index() >= institutions || d.product.index() >= products);
+        if let Some(id) = bad_order.map(|(id, _)| id).or(bad_delivery.map(|(id, _)| id)) {
+            return Err(format!("the checkpoint refers in `{id}` to an institution or product that the reference data does not have"));
+        }
+        let purchases = self.purchases.restored(reference)?;
+        Ok(State { purchases, ..self })
     }
 
     /// Applies one event, or says why it cannot (yet).
@@ -186,6 +217,7 @@ impl State {
             class,
             unaccepted_deliveries: 0,
             last_change: micros(event),
+            last_fill_at: None,
         };
         self.count_units(reference, &line, e.quantity_packs);
         self.orders.insert(e.order_id.clone(), line);
@@ -218,6 +250,7 @@ impl State {
         }
         line.cancelled += e.quantity_packs;
         line.last_change = line.last_change.max(at);
+        line.filled_at(at);
         let line = line.clone();
         self.count_units(reference, &line, -e.quantity_packs);
         Ok(Outcome::Applied)
@@ -242,6 +275,7 @@ impl State {
         line.delivered += e.quantity_packs;
         line.unaccepted_deliveries += 1;
         line.last_change = line.last_change.max(at);
+        line.filled_at(at);
         let delivery = DeliveryLine {
             order_id: e.order_id.clone(),
             institution: line.institution,

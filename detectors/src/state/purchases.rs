@@ -9,11 +9,12 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 use crate::reference::{AgreementId, GroupId, InstitutionId, Product, ReferenceData};
 
 /// How one order counts in its group's non-selected share (6.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ShareClass {
     Selected,
     NonSelected,
@@ -23,7 +24,7 @@ pub enum ShareClass {
 }
 
 /// The units of one institution × group since one agreement period start.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupWindow {
     pub start: NaiveDate,
     pub selected_units: Decimal,
@@ -31,7 +32,10 @@ pub struct GroupWindow {
 }
 
 /// Running purchase sums, indexed by what the reference data declares.
-#[derive(Debug, Clone, Default)]
+///
+/// A checkpoint keeps the sums only; the lookups are derived from the
+/// reference data and rebuilt by [`Purchases::restored`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Purchases {
     /// Base units bought under each agreement (by `AgreementId`).
     pub per_agreement: Vec<Decimal>,
@@ -39,19 +43,18 @@ pub struct Purchases {
     /// in the group, sorted by start.
     pub per_group: HashMap<(InstitutionId, GroupId), Vec<GroupWindow>>,
     /// Which agreements an order of (institution, family) counts toward.
+    #[serde(skip)]
     agreements_of: HashMap<(InstitutionId, u32), Vec<AgreementId>>,
     /// Exemption windows of each institution × group, inclusive dates.
+    #[serde(skip)]
     exemptions_of: HashMap<(InstitutionId, GroupId), Vec<(NaiveDate, NaiveDate)>>,
 }
 
 impl Purchases {
     /// Sets up the empty sums for the agreements of `reference`.
     pub fn new(reference: &ReferenceData) -> Self {
-        let mut agreements_of: HashMap<(InstitutionId, u32), Vec<AgreementId>> = HashMap::new();
         let mut per_group: HashMap<(InstitutionId, GroupId), Vec<GroupWindow>> = HashMap::new();
-        for (index, agreement) in reference.agreements.iter().enumerate() {
-            let id = AgreementId(index as u32);
-            agreements_of.entry((agreement.institution, agreement.family.0)).or_default().push(id);
+        for agreement in &reference.agreements {
             let group = reference.families[agreement.family.0 as usize].group;
             let windows = per_group.entry((agreement.institution, group)).or_default();
             if !windows.iter().any(|w| w.start == agreement.period_start) {
@@ -65,16 +68,37 @@ impl Purchases {
         for windows in per_group.values_mut() {
             windows.sort_by_key(|w| w.start);
         }
-        let mut exemptions_of: HashMap<(InstitutionId, GroupId), Vec<(NaiveDate, NaiveDate)>> = HashMap::new();
+        let sums = Purchases { per_agreement: vec![Decimal::ZERO; reference.agreements.len()], per_group, ..Default::default() };
+        sums.with_lookups(reference)
+    }
+
+    /// Sums read back from a checkpoint, checked against the reference
+    /// data they must belong to, with the lookups rebuilt.
+    pub fn restored(self, reference: &ReferenceData) -> Result<Self, String> {
+        if self.per_agreement.len() != reference.agreements.len() {
+            return Err(format!(
+                "the checkpoint has sums for {} agreements but agreements.csv has {}",
+                self.per_agreement.len(),
+                reference.agreements.len()
+            ));
+        }
+        let fresh = Purchases::new(reference);
+        if let Some(key) = self.per_group.keys().find(|k| !fresh.per_group.contains_key(k)) {
+            return Err(format!("the checkpoint has a group window for institution #{} group #{} that agreements.csv does not", key.0, key.1));
+        }
+        Ok(self.with_lookups(reference))
+    }
+
+    fn with_lookups(mut self, reference: &ReferenceData) -> Self {
+        self.agreements_of.clear();
+        for (index, agreement) in reference.agreements.iter().enumerate() {
+            self.agreements_of.entry((agreement.institution, agreement.family.0)).or_default().push(AgreementId(index as u32));
+        }
+        self.exemptions_of.clear();
         for e in &reference.exemptions {
-            exemptions_of.entry((e.institution, e.group)).or_default().push((e.valid_from, e.valid_to));
+            self.exemptions_of.entry((e.institution, e.group)).or_default().push((e.valid_from, e.valid_to));
         }
-        Purchases {
-            per_agreement: vec![Decimal::ZERO; reference.agreements.len()],
-            per_group,
-            agreements_of,
-            exemptions_of,
-        }
+        self
     }
 
     /// Adds (or, with negative `units`, takes back) an order's base units

@@ -67,4 +67,9 @@ impl<O> Held<O> {
     pub fn len(&self) -> usize {
         self.count
     }
+
+    /// Every waiting event, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &HeldEvent<O>> {
+        self.waiting.values().flatten()
+    }
 }

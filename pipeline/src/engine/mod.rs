@@ -14,6 +14,7 @@
 //! original bytes to the dead-letter output.
 
 mod held;
+mod snapshot;
 mod stats;
 
 use std::cmp::Ordering;
@@ -26,12 +27,14 @@ use tracing::instrument;
 use vbp_detectors::alert::{AlertBook, Transition};
 use vbp_detectors::config::DetectorConfig;
 use vbp_detectors::reference::ReferenceData;
+use vbp_detectors::rollups::{self, Rollups};
 use vbp_detectors::rules;
 use vbp_detectors::tables::StaticTables;
 use vbp_detectors::state::{Awaited, Micros, Outcome, State};
 use vbp_schemas::{Event, EventBody, Reason, Rejection};
 
 pub use held::{Held, HeldEvent};
+pub use snapshot::{EngineSnapshot, EngineSnapshotRef};
 pub use stats::Stats;
 
 const DAY_MICROS: Micros = 24 * 3_600 * 1_000_000;
@@ -77,6 +80,10 @@ pub struct Engine<O> {
     book: AlertBook,
     orphan_timeout: Micros,
     pub stats: Stats,
+    /// Compute the dashboards' roll-ups at each evaluation (demo, live).
+    pub want_rollups: bool,
+    /// The roll-ups of the last evaluation, when wanted.
+    pub rollups: Option<Rollups>,
 }
 
 impl<O> Engine<O> {
@@ -93,6 +100,8 @@ impl<O> Engine<O> {
             book: AlertBook::default(),
             orphan_timeout: DEFAULT_ORPHAN_TIMEOUT_MICROS,
             stats: Stats::default(),
+            want_rollups: false,
+            rollups: None,
         })
     }
 
@@ -185,10 +194,17 @@ impl<O> Engine<O> {
     /// Evaluates every rule at `at` and returns the alert transitions.
     #[instrument(skip(self), fields(firing))]
     pub async fn evaluate(&mut self, at: DateTime<FixedOffset>) -> Result<Vec<Transition>, DataFusionError> {
-        let horizon = at.timestamp_micros().saturating_sub(DEFAULT_RETENTION_MICROS);
+        // Retention follows event time, not T: a live engine catching up on
+        // old events must still remember their ids and open business.
+        let newest = self.stats.latest_event.unwrap_or(i64::MIN).min(at.timestamp_micros());
+        let horizon = newest.saturating_sub(DEFAULT_RETENTION_MICROS);
         self.state.forget_finished_before(horizon);
         self.seen.retain(|_, t| *t >= horizon);
-        let alerts = rules::evaluate(&self.statics, &self.reference, &self.state, &self.config, at).await?;
+        let eval = rules::Evaluation::new(&self.statics, &self.reference, &self.state, &self.config, at)?;
+        let alerts = rules::evaluate_in(&eval).await?;
+        if self.want_rollups {
+            self.rollups = Some(rollups::compute(&eval).await?);
+        }
         let transitions = self.book.observe(at, alerts);
         self.stats.evaluations += 1;
         for t in &transitions {

@@ -1,0 +1,261 @@
+//! The HTTP endpoints of live and demo mode (SPEC §9): `/metrics`
+//! (Prometheus text format), `/healthz`, and `GET /api/alerts`, the alerts
+//! firing now as SPEC §7 objects. The driver publishes into [`Shared`];
+//! handlers only read it, so a slow scrape never slows the pipeline.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::response::Html;
+use axum::{Json, Router};
+use chrono::{DateTime, FixedOffset};
+use serde_json::{json, Value};
+use vbp_detectors::alert::Status;
+
+use crate::engine::Engine;
+use crate::metrics::Metrics;
+use crate::sinks::alertmanager::fingerprint_of;
+
+/// What the driver publishes for the handlers.
+pub struct Shared {
+    pub metrics: Metrics,
+    alerts: RwLock<Vec<Value>>,
+    health: RwLock<Health>,
+    /// Division code → name, for the page.
+    division_names: RwLock<BTreeMap<String, String>>,
+}
+
+/// The driver's last signs of life.
+#[derive(Debug, Clone)]
+pub struct Health {
+    pub heartbeat: Instant,
+    pub caught_up: bool,
+    pub last_checkpoint: Option<Instant>,
+    pub last_evaluation: Option<String>,
+}
+
+/// The driver is considered stuck when its loop has not turned for this long.
+const STUCK_AFTER: Duration = Duration::from_secs(120);
+
+impl Shared {
+    pub fn new(metrics: Metrics) -> Arc<Self> {
+        let health = Health { heartbeat: Instant::now(), caught_up: false, last_checkpoint: None, last_evaluation: None };
+        Arc::new(Shared {
+            metrics,
+            alerts: RwLock::new(Vec::new()),
+            health: RwLock::new(health),
+            division_names: RwLock::new(BTreeMap::new()),
+        })
+    }
+
+    pub fn set_division_names(&self, names: BTreeMap<String, String>) {
+        let list: Vec<(String, String)> = names.iter().map(|(c, n)| (c.clone(), n.clone())).collect();
+        self.metrics.set_division_names(&list);
+        if let Ok(mut slot) = self.division_names.write() {
+            *slot = names;
+        }
+    }
+
+    fn division_name(&self, code: &str) -> String {
+        self.division_names.read().ok().and_then(|n| n.get(code).cloned()).unwrap_or_default()
+    }
+
+    /// Publishes what an engine holds after an evaluation at `at`: the
+    /// firing alerts for /api/alerts and the page, and the gauges.
+    pub fn publish_engine<O>(&self, engine: &Engine<O>, at: DateTime<FixedOffset>) {
+        let metrics = &self.metrics;
+        metrics.alerts_firing.reset();
+        let mut alerts = Vec::new();
+        for f in engine.book().firing() {
+            let division = |l: &str| f.alert.labels.get(l).map(String::as_str).unwrap_or("");
+            metrics
+                .alerts_firing
+                .with_label_values(&[f.alert.name.as_str(), f.alert.severity.as_str(), division("city_code"), division("division_code")])
+                .inc();
+            alerts.push(f.alert.to_json(at, Status::Firing));
+        }
+        self.publish_alerts(alerts);
+        if let Some(rollups) = &engine.rollups {
+            metrics.set_rollups(rollups);
+        }
+        let (held, remembered) = engine.pending();
+        metrics.set_state_sizes(&engine.state().sizes(), held, remembered);
+        if let Some(latest) = engine.stats.latest_event {
+            metrics.watermark_seconds.set(latest as f64 / 1e6);
+        }
+        self.update_health(|h| {
+            h.heartbeat = Instant::now();
+            h.last_evaluation = Some(at.to_rfc3339());
+        });
+    }
+
+    pub fn publish_alerts(&self, alerts: Vec<Value>) {
+        if let Ok(mut slot) = self.alerts.write() {
+            *slot = alerts;
+        }
+    }
+
+    pub fn alerts(&self) -> Vec<Value> {
+        self.alerts.read().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    pub fn update_health(&self, change: impl FnOnce(&mut Health)) {
+        if let Ok(mut health) = self.health.write() {
+            change(&mut health);
+        }
+    }
+
+    fn health(&self) -> Option<Health> {
+        self.health.read().ok().map(|h| h.clone())
+    }
+}
+
+/// Binds `addr` and serves until the process ends; returns the bound
+/// address (port 0 picks a free one).
+pub async fn serve(addr: &str, shared: Arc<Shared>) -> Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let bound = listener.local_addr()?;
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/api/alerts", get(alerts))
+        .route("/", get(page))
+        .route("/alerts/{fingerprint}", get(one_alert))
+        .with_state(shared);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("the HTTP server stopped: {e}");
+        }
+    });
+    tracing::info!(%bound, "serving /metrics, /healthz, /api/alerts");
+    Ok(bound)
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], shared.metrics.render()).into_response()
+}
+
+async fn alerts(State(shared): State<Arc<Shared>>) -> Json<Vec<Value>> {
+    Json(shared.alerts())
+}
+
+async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
+    let Some(h) = shared.health() else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "health unavailable").into_response();
+    };
+    let alive = h.heartbeat.elapsed() < STUCK_AFTER;
+    let body = json!({
+        "status": if alive { "ok" } else { "stuck" },
+        "caught_up": h.caught_up,
+        "seconds_since_loop": h.heartbeat.elapsed().as_secs(),
+        "seconds_since_checkpoint": h.last_checkpoint.map(|t| t.elapsed().as_secs()),
+        "last_evaluation": h.last_evaluation,
+    });
+    let status = if alive { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body)).into_response()
+}
+
+/// One firing alert (the `generatorURL` Alertmanager links to).
+async fn one_alert(State(shared): State<Arc<Shared>>, Path(fingerprint): Path<String>) -> Response {
+    let alerts = shared.alerts();
+    let found = alerts.into_iter().find(|a| {
+        let labels: BTreeMap<String, String> = serde_json::from_value(a["labels"].clone()).unwrap_or_default();
+        fingerprint_of(&labels) == fingerprint
+    });
+    match found {
+        Some(alert) => Html(render_page(&[alert], |code| shared.division_name(code))).into_response(),
+        None => (StatusCode::NOT_FOUND, Html("<p>此预警已解除或不存在 (not firing now)</p>".to_string())).into_response(),
+    }
+}
+
+/// The built-in page: the alerts firing now, by city and district, with
+/// their evidence — what a bureau would see without Grafana.
+async fn page(State(shared): State<Arc<Shared>>) -> Html<String> {
+    Html(render_page(&shared.alerts(), |code| shared.division_name(code)))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn label<'a>(alert: &'a Value, name: &str) -> &'a str {
+    alert["labels"][name].as_str().unwrap_or("")
+}
+
+/// Evidence annotations: everything but the sentences and the numbers
+/// already shown in their own columns.
+fn evidence(alert: &Value) -> String {
+    let Some(notes) = alert["annotations"].as_object() else { return String::new() };
+    notes
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "summary" | "description" | "value" | "threshold"))
+        .map(|(k, v)| format!("<div><b>{}</b>: {}</div>", escape(k), escape(v.as_str().unwrap_or(""))))
+        .collect()
+}
+
+fn render_page(alerts: &[Value], name: impl Fn(&str) -> String) -> String {
+    let mut by_division: BTreeMap<(&str, &str), Vec<&Value>> = BTreeMap::new();
+    for alert in alerts {
+        by_division.entry((label(alert, "city_code"), label(alert, "division_code"))).or_default().push(alert);
+    }
+    let critical = alerts.iter().filter(|a| a["severity"] == "critical").count();
+    let mut html = format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"5\">\
+<title>集采执行监测 · 当前预警</title><style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse;width:100%}}\
+td,th{{border:1px solid #ccc;padding:4px;vertical-align:top;text-align:left}}.critical{{color:#b00;font-weight:bold}}.warning{{color:#b60}}</style></head><body>\
+<h1>集采执行监测 · 当前预警</h1><p id=\"totals\">{} 条预警（严重 {} 条），按区县分组。</p>",
+        alerts.len(),
+        critical
+    );
+    for ((city, division), group) in by_division {
+        html.push_str(&format!(
+            "<section class=\"division\" data-division=\"{d}\"><h2>{} {} <small>({d})</small></h2>\
+<table><tr><th>级别</th><th>预警</th><th>摘要</th><th>说明</th><th>测量值</th><th>阈值</th><th>证据</th></tr>",
+            escape(&name(city)),
+            if city == division { String::new() } else { escape(&name(division)) },
+            d = escape(division),
+        ));
+        for alert in group {
+            let severity = alert["severity"].as_str().unwrap_or("");
+            let notes = &alert["annotations"];
+            html.push_str(&format!(
+                "<tr class=\"alert\" data-alertname=\"{name}\"><td class=\"{severity}\">{severity}</td><td>{name}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(notes["summary"].as_str().unwrap_or("")),
+                escape(notes["description"].as_str().unwrap_or("")),
+                escape(alert["value"].as_str().unwrap_or("")),
+                escape(notes["threshold"].as_str().unwrap_or("")),
+                evidence(alert),
+                name = escape(alert["alertname"].as_str().unwrap_or("")),
+            ));
+        }
+        html.push_str("</table></section>");
+    }
+    html.push_str("</body></html>");
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_groups_by_district_and_escapes() {
+        let alert = json!({
+            "alertname": "PaymentOverdue", "severity": "critical", "value": "12.50",
+            "labels": {"division_code": "610305", "city_code": "610300", "institution_code": "H1"},
+            "annotations": {"summary": "<逾期>", "description": "d", "threshold": "次月底", "overdue_deliveries": "2"}
+        });
+        let html = render_page(&[alert], |code| if code == "610305" { "凤翔区".into() } else { "宝鸡市".into() });
+        assert!(html.contains("宝鸡市 凤翔区"), "{html}");
+        assert!(html.contains("&lt;逾期&gt;"));
+        assert!(html.contains("<b>overdue_deliveries</b>: 2"));
+        assert!(html.contains("1 条预警（严重 1 条）"));
+    }
+}

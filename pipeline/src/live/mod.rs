@@ -1,0 +1,365 @@
+//! `vbp-watch run`: the live driver (SPEC §5, §9). A Kafka consumer group
+//! feeds the same engine as `replay`; a wall-clock tick evaluates; the
+//! state is checkpointed and only then are offsets committed.
+//!
+//! ```text
+//! Kafka ─► skip what the checkpoint has ─► decode ─► engine ─► (tick) evaluate ─► outbox
+//!              (Positions)                   │ rejection            │                │
+//!                                            ▼                      ▼                ▼
+//!                                     vbp.dead-letter        /api/alerts     checkpoint ─► commit offsets
+//!                                                                             └─► transition log
+//! ```
+//!
+//! Why nothing is lost or counted twice: a checkpoint holds the state *and*
+//! the next offset of every partition it covers, written atomically after
+//! the dead letters it depends on are acknowledged; offsets are committed
+//! after it. On restart the consumer resumes at the committed offsets (at
+//! or before the checkpoint's) and skips what the checkpoint already holds.
+//! Transitions are numbered and kept in the checkpoint until written, and
+//! the log skips numbers it already has, so each is written exactly once.
+//!
+//! While the consumer is behind the end of its partitions (a catch-up after
+//! downtime) it applies without evaluating, so no alert is raised from a
+//! half-read backlog; `max_evaluation_delay_seconds` bounds how long.
+
+pub mod config;
+mod transition_log;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+use vbp_detectors::time::CST;
+use vbp_schemas::{decode, DecodeLimits};
+
+use crate::checkpoint::{reference_fingerprint, CheckpointStore};
+use crate::engine::{Engine, EngineSnapshot, EngineSnapshotRef, Rejected};
+use crate::http::{self, Shared};
+use crate::metrics::Metrics;
+use crate::replay::load_reference;
+use crate::sinks::alertmanager::{Alertmanager, Owed};
+use crate::sinks::dead_letter_topic::DeadLetterTopic;
+use crate::sources::kafka::{KafkaOrigin, KafkaSource, Positions};
+use config::LiveConfig;
+use transition_log::TransitionLog;
+
+/// How long a checkpoint waits for the broker to acknowledge dead letters
+/// before it is postponed to the next round.
+const FLUSH_WAIT: Duration = Duration::from_secs(5);
+
+#[derive(Serialize)]
+struct CheckpointRef<'a> {
+    reference_fingerprint: u64,
+    positions: &'a Positions,
+    engine: EngineSnapshotRef<'a, KafkaOrigin>,
+    outbox: &'a [(u64, String)],
+    next_seq: u64,
+    alertmanager: Owed,
+}
+
+#[derive(Deserialize)]
+struct Checkpoint {
+    reference_fingerprint: u64,
+    positions: Positions,
+    engine: EngineSnapshot<KafkaOrigin>,
+    outbox: Vec<(u64, String)>,
+    next_seq: u64,
+    alertmanager: Owed,
+}
+
+/// Runs until SIGTERM or SIGINT, then writes a final checkpoint.
+pub async fn run(config: LiveConfig) -> Result<()> {
+    let shared = Shared::new(Metrics::new()?);
+    let bound = http::serve(&config.http_listen, Arc::clone(&shared)).await?;
+    eprintln!("vbp-watch: serving http://{bound}/metrics, /healthz, /api/alerts");
+    let mut live = Live::start(config, shared)?;
+    live.run_until_shutdown().await
+}
+
+struct Live {
+    config: LiveConfig,
+    limits: DecodeLimits,
+    clock: Option<DateTime<FixedOffset>>,
+    engine: Engine<KafkaOrigin>,
+    positions: Positions,
+    source: KafkaSource,
+    dead_letters: DeadLetterTopic,
+    store: CheckpointStore,
+    fingerprint: u64,
+    /// Numbered transitions not yet in the log.
+    outbox: Vec<(u64, String)>,
+    next_seq: u64,
+    log: TransitionLog,
+    alertmanager: Option<Alertmanager>,
+    shared: Arc<Shared>,
+    /// Something changed since the last checkpoint.
+    dirty: bool,
+    behind_since: Option<Instant>,
+}
+
+impl Live {
+    fn start(config: LiveConfig, shared: Arc<Shared>) -> Result<Self> {
+        let reference = load_reference(&config.reference)?;
+        shared.set_division_names(reference.divisions.list().iter().cloned().collect());
+        let fingerprint = reference_fingerprint(&config.reference)?;
+        let limits = DecodeLimits { max_message_bytes: config.max_message_bytes };
+        let mut engine = Engine::new(reference, config.detectors.clone())?;
+        engine.want_rollups = true;
+        let store = CheckpointStore::open(&config.state_dir, "live.ckpt")?;
+        let started = Instant::now();
+        let (positions, outbox, next_seq, owed) = match store.read::<Checkpoint>()? {
+            Some((checkpoint, bytes)) => {
+                if checkpoint.reference_fingerprint != fingerprint {
+                    bail!(
+                        "{} was written with other reference data than {}; restore those files, or move the checkpoint away to rebuild the state from the topics",
+                        store.path().display(),
+                        config.reference.display()
+                    );
+                }
+                engine
+                    .restore(checkpoint.engine, |origin| decode(&origin.raw, &limits))
+                    .map_err(|e| anyhow::anyhow!("cannot restore {}: {e}", store.path().display()))?;
+                shared.metrics.checkpoint_bytes.set(bytes as i64);
+                eprintln!(
+                    "vbp-watch: restored {} ({:.1} MB) in {:.2} s",
+                    store.path().display(),
+                    bytes as f64 / 1e6,
+                    started.elapsed().as_secs_f64()
+                );
+                (checkpoint.positions, checkpoint.outbox, checkpoint.next_seq, checkpoint.alertmanager)
+            }
+            None => (Positions::default(), Vec::new(), 1, Owed::default()),
+        };
+        let alertmanager = (!config.alertmanager.url.is_empty()).then(|| {
+            let resend = Duration::from_secs(config.alertmanager.resend_seconds);
+            Alertmanager::start(&config.alertmanager.url, config.external_url(), resend, owed, Arc::clone(&shared))
+        });
+        let source = KafkaSource::subscribe(&config.kafka, &config.input_topics())?;
+        let dead_letters = DeadLetterTopic::create(&config.kafka)?;
+        let log = TransitionLog::open(&config.transitions_file)?;
+        let mut live = Live {
+            clock: config.pinned_clock()?,
+            config,
+            limits,
+            engine,
+            positions,
+            source,
+            dead_letters,
+            store,
+            fingerprint,
+            outbox,
+            next_seq,
+            log,
+            alertmanager,
+            shared,
+            dirty: false,
+            behind_since: None,
+        };
+        live.publish_firing(live.now());
+        live.deliver_outbox()?;
+        Ok(live)
+    }
+
+    fn now(&self) -> DateTime<FixedOffset> {
+        self.clock.unwrap_or_else(|| Utc::now().with_timezone(&CST))
+    }
+
+    async fn run_until_shutdown(&mut self) -> Result<()> {
+        let mut tick = tokio::time::interval(Duration::from_secs(self.config.tick_seconds));
+        let mut checkpoint = tokio::time::interval(Duration::from_secs(self.config.checkpoint_seconds));
+        let shutdown = shutdown_signal();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                _ = tick.tick() => self.on_tick().await?,
+                _ = checkpoint.tick() => {
+                    self.checkpoint_and_commit().await?;
+                }
+                message = self.source.recv() => match message {
+                    Ok(origin) => self.on_message(origin)?,
+                    Err(e) => {
+                        self.shared.metrics.broker_errors.inc();
+                        tracing::warn!("Kafka: {e}");
+                    }
+                },
+            }
+        }
+        eprintln!("vbp-watch: shutting down, writing a final checkpoint");
+        self.dirty = true;
+        while !self.checkpoint_and_commit().await? {
+            tracing::warn!("the broker has not acknowledged the dead letters yet; retrying the final checkpoint");
+        }
+        Ok(())
+    }
+
+    fn on_message(&mut self, origin: KafkaOrigin) -> Result<()> {
+        let metrics = &self.shared.metrics;
+        let (topic, partition, offset) = (origin.topic.clone(), origin.partition, origin.offset);
+        if self.positions.already_applied(&topic, partition, offset) {
+            metrics.events.with_label_values(&[&topic, "skipped"]).inc();
+            return Ok(());
+        }
+        self.engine.stats.read += 1;
+        let before = self.engine.stats.clone();
+        let rejected = match decode(&origin.raw, &self.limits) {
+            Ok(event) => self.engine.ingest(event, origin),
+            Err(rejection) => {
+                self.engine.stats.reject(rejection.reason);
+                vec![Rejected { origin, rejection }]
+            }
+        };
+        let after = &self.engine.stats;
+        let outcome = if after.duplicates > before.duplicates {
+            "duplicate"
+        } else if rejected.iter().any(|r| (&r.origin.topic, r.origin.partition, r.origin.offset) == (&topic, partition, offset)) {
+            "rejected"
+        } else if after.applied > before.applied {
+            "applied"
+        } else {
+            "waiting"
+        };
+        metrics.events.with_label_values(&[&topic, outcome]).inc();
+        if let Some(latest) = after.latest_event {
+            metrics.watermark_seconds.set(latest as f64 / 1e6);
+        }
+        self.dead_letter(rejected)?;
+        self.positions.advance(&topic, partition, offset);
+        self.dirty = true;
+        Ok(())
+    }
+
+    fn dead_letter(&mut self, rejected: Vec<Rejected<KafkaOrigin>>) -> Result<()> {
+        for r in rejected {
+            self.shared.metrics.rejected.with_label_values(&[r.rejection.reason.code()]).inc();
+            self.dead_letters.send(&r.origin, r.rejection)?;
+        }
+        Ok(())
+    }
+
+    async fn on_tick(&mut self) -> Result<()> {
+        self.shared.update_health(|h| h.heartbeat = Instant::now());
+        let caught_up = match self.source.lag(&self.positions).await {
+            Ok(lags) => {
+                for l in &lags {
+                    let partition = l.partition.to_string();
+                    self.shared.metrics.consumer_lag.with_label_values(&[&l.topic, &partition]).set(l.lag);
+                }
+                !lags.is_empty() && lags.iter().all(|l| l.lag == 0)
+            }
+            Err(e) => {
+                self.shared.metrics.broker_errors.inc();
+                tracing::warn!("cannot measure consumer lag: {e:#}");
+                false
+            }
+        };
+        self.shared.update_health(|h| h.caught_up = caught_up);
+        let behind_since = if caught_up { None } else { Some(*self.behind_since.get_or_insert_with(Instant::now)) };
+        self.behind_since = behind_since;
+        let overdue = behind_since.is_some_and(|t| t.elapsed() >= Duration::from_secs(self.config.max_evaluation_delay_seconds));
+        if caught_up || overdue {
+            self.evaluate().await?;
+        }
+        Ok(())
+    }
+
+    async fn evaluate(&mut self) -> Result<()> {
+        let at = self.now();
+        let watermark = self.engine.stats.latest_event.unwrap_or(i64::MIN);
+        let orphans = self.engine.expire_orphans(watermark);
+        self.dead_letter(orphans)?;
+        let started = Instant::now();
+        let transitions = self.engine.evaluate(at).await.with_context(|| format!("evaluation at {at} failed"))?;
+        self.shared.metrics.evaluation_seconds.observe(started.elapsed().as_secs_f64());
+        self.shared.metrics.last_evaluation_seconds.set(Utc::now().timestamp_millis() as f64 / 1e3);
+        self.shared.update_health(|h| h.last_evaluation = Some(at.to_rfc3339()));
+        self.publish_firing(at);
+        if transitions.is_empty() {
+            return Ok(());
+        }
+        if let Some(am) = &self.alertmanager {
+            am.send(&transitions);
+        }
+        for t in transitions {
+            let mut line = t.to_json();
+            line["seq"] = self.next_seq.into();
+            self.outbox.push((self.next_seq, line.to_string()));
+            self.next_seq += 1;
+        }
+        self.dirty = true;
+        // The outbox must be durable before anyone hears of it.
+        if self.checkpoint_and_commit().await? {
+            self.deliver_outbox()?;
+        }
+        Ok(())
+    }
+
+    fn publish_firing(&self, at: DateTime<FixedOffset>) {
+        self.shared.publish_engine(&self.engine, at);
+    }
+
+    fn deliver_outbox(&mut self) -> Result<()> {
+        self.log.write(&self.outbox)?;
+        self.outbox.clear();
+        Ok(())
+    }
+
+    /// Writes a checkpoint when something changed, then commits offsets.
+    /// `Ok(false)` when it had to be postponed (broker not acknowledging).
+    async fn checkpoint_and_commit(&mut self) -> Result<bool> {
+        if !self.dirty {
+            return Ok(true);
+        }
+        if !self.dead_letters.flush(FLUSH_WAIT).await? {
+            tracing::warn!("dead letters not acknowledged within {FLUSH_WAIT:?}; checkpoint postponed");
+            return Ok(false);
+        }
+        let started = Instant::now();
+        let checkpoint = CheckpointRef {
+            reference_fingerprint: self.fingerprint,
+            positions: &self.positions,
+            engine: self.engine.snapshot(),
+            outbox: &self.outbox,
+            next_seq: self.next_seq,
+            alertmanager: self.alertmanager.as_ref().map(Alertmanager::owed).unwrap_or_default(),
+        };
+        let bytes = tokio::task::block_in_place(|| self.store.write(&checkpoint))?;
+        let metrics = &self.shared.metrics;
+        metrics.checkpoint_seconds.observe(started.elapsed().as_secs_f64());
+        metrics.checkpoint_bytes.set(bytes as i64);
+        metrics.checkpoints.inc();
+        self.shared.update_health(|h| h.last_checkpoint = Some(Instant::now()));
+        self.dirty = false;
+        if let Err(e) = self.source.commit(&self.positions) {
+            tracing::warn!("offsets not committed (the checkpoint has them): {e:#}");
+        }
+        Ok(true)
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

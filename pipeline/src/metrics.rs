@@ -1,0 +1,230 @@
+//! The pipeline's own health on /metrics (Prometheus text format): what
+//! came in and what became of it, how far behind the broker it runs, how
+//! long evaluations and checkpoints take, how big the state is, and what
+//! fires. Label values are bounded sets (topics, partitions, reasons, alert
+//! names, severities): no series per institution or product.
+
+use anyhow::Result;
+use prometheus::{
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+use vbp_detectors::rollups::Rollups;
+use vbp_detectors::state::StateSizes;
+
+pub struct Metrics {
+    pub registry: Registry,
+    /// Messages by topic and outcome (applied, duplicate, rejected, waiting, skipped).
+    pub events: IntCounterVec,
+    pub rejected: IntCounterVec,
+    pub consumer_lag: IntGaugeVec,
+    pub evaluation_seconds: Histogram,
+    pub checkpoint_seconds: Histogram,
+    pub checkpoint_bytes: IntGauge,
+    pub checkpoints: IntCounter,
+    pub state_entries: IntGaugeVec,
+    pub alerts_firing: IntGaugeVec,
+    /// Latest `occurred_at` applied, Unix seconds (the event-time watermark).
+    pub watermark_seconds: Gauge,
+    pub last_evaluation_seconds: Gauge,
+    pub broker_errors: IntCounter,
+    pub push_failures: IntCounter,
+    pub push_dropped: IntCounter,
+    pub push_latency_seconds: Histogram,
+    pub alertmanager_owed: IntGauge,
+    business: Business,
+}
+
+/// The provincial centre's figures by district, city and province, and
+/// delivery by enterprise and city (bounded: divisions × a few series).
+struct Business {
+    progress: GaugeVec,
+    schedule: GaugeVec,
+    progress_vs_schedule: GaugeVec,
+    non_selected_share: GaugeVec,
+    open_lines: GaugeVec,
+    overdue_lines: GaugeVec,
+    overdue_payment: GaugeVec,
+    on_time: GaugeVec,
+    due_lines: GaugeVec,
+    division_info: IntGaugeVec,
+}
+
+impl Business {
+    fn new(registry: &Registry) -> Result<Self> {
+        let by_division = |name: &str, help: &str| -> Result<GaugeVec> {
+            let g = GaugeVec::new(Opts::new(name, help), &["level", "division_code"])?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let by_enterprise = |name: &str, help: &str| -> Result<GaugeVec> {
+            let g = GaugeVec::new(Opts::new(name, help), &["enterprise", "city_code"])?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let division_info = IntGaugeVec::new(
+            Opts::new("vbp_division_info", "1 for every division, with its name (for dashboard legends)"),
+            &["level", "division_code", "name"],
+        )?;
+        registry.register(Box::new(division_info.clone()))?;
+        Ok(Business {
+            progress: by_division("vbp_procurement_progress_ratio", "Purchased / agreed base units of the agreements in force")?,
+            schedule: by_division("vbp_procurement_schedule_ratio", "Time-proportional schedule (序时进度), agreement-weighted")?,
+            progress_vs_schedule: by_division(
+                "vbp_procurement_progress_vs_schedule_ratio",
+                "Purchased / base units the schedule expects by now (1 = on schedule)",
+            )?,
+            non_selected_share: by_division("vbp_non_selected_share_ratio", "Non-selected / all base units counted by SPEC 6.2")?,
+            open_lines: by_division("vbp_open_order_lines", "Order lines with packs outstanding")?,
+            overdue_lines: by_division("vbp_overdue_order_lines", "Order lines past their delivery deadline with packs outstanding")?,
+            overdue_payment: by_division("vbp_overdue_payment_yuan", "Yuan outstanding on deliveries past 次月底")?,
+            on_time: by_enterprise("vbp_on_time_delivery_ratio", "Order lines due in the last 30 days delivered in full in time (配送率)")?,
+            due_lines: by_enterprise("vbp_due_order_lines", "Order lines due in the last 30 days")?,
+            division_info,
+        })
+    }
+}
+
+fn ratio(numerator: f64, denominator: f64) -> f64 {
+    if denominator > 0.0 { numerator / denominator } else { 0.0 }
+}
+
+impl Metrics {
+    pub fn new() -> Result<Self> {
+        let registry = Registry::new();
+        let events = IntCounterVec::new(
+            Opts::new("vbp_events_total", "Input messages by topic and outcome"),
+            &["topic", "outcome"],
+        )?;
+        let rejected =
+            IntCounterVec::new(Opts::new("vbp_rejected_total", "Rejected events by SPEC §4 reason"), &["reason"])?;
+        let consumer_lag = IntGaugeVec::new(
+            Opts::new("vbp_consumer_lag_messages", "Messages between the pipeline's position and the end of the partition"),
+            &["topic", "partition"],
+        )?;
+        let evaluation_seconds = Histogram::with_opts(
+            HistogramOpts::new("vbp_evaluation_duration_seconds", "Time to evaluate every rule at one tick")
+                .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+        )?;
+        let checkpoint_seconds = Histogram::with_opts(
+            HistogramOpts::new("vbp_checkpoint_duration_seconds", "Time to write one checkpoint durably")
+                .buckets(vec![0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+        )?;
+        let checkpoint_bytes = IntGauge::new("vbp_checkpoint_bytes", "Size of the last checkpoint")?;
+        let checkpoints = IntCounter::new("vbp_checkpoints_total", "Checkpoints written")?;
+        let state_entries = IntGaugeVec::new(
+            Opts::new("vbp_state_entries", "Entries of the keyed state by kind"),
+            &["kind"],
+        )?;
+        let alerts_firing = IntGaugeVec::new(
+            Opts::new("vbp_alerts_firing", "Alerts firing now by name and severity"),
+            &["alertname", "severity", "city_code", "division_code"],
+        )?;
+        let watermark_seconds = Gauge::new("vbp_event_time_watermark_seconds", "Latest occurred_at applied, Unix time")?;
+        let last_evaluation_seconds =
+            Gauge::new("vbp_last_evaluation_timestamp_seconds", "Wall-clock time of the last evaluation, Unix time")?;
+        let broker_errors = IntCounter::new("vbp_broker_errors_total", "Errors reported by the Kafka client")?;
+        let push_failures = IntCounter::new("vbp_alertmanager_push_failures_total", "Failed posts to Alertmanager")?;
+        let push_dropped =
+            IntCounter::new("vbp_alertmanager_dropped_total", "Resolved alerts dropped unsent past the bound")?;
+        let push_latency_seconds = Histogram::with_opts(
+            HistogramOpts::new("vbp_alertmanager_push_latency_seconds", "From an evaluation's transitions to Alertmanager accepting them")
+                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 120.0]),
+        )?;
+        let alertmanager_owed = IntGauge::new("vbp_alertmanager_owed_alerts", "Alerts the sink keeps re-sending")?;
+        let business = Business::new(&registry)?;
+        registry.register(Box::new(push_failures.clone()))?;
+        registry.register(Box::new(push_dropped.clone()))?;
+        registry.register(Box::new(push_latency_seconds.clone()))?;
+        registry.register(Box::new(alertmanager_owed.clone()))?;
+        registry.register(Box::new(events.clone()))?;
+        registry.register(Box::new(rejected.clone()))?;
+        registry.register(Box::new(consumer_lag.clone()))?;
+        registry.register(Box::new(evaluation_seconds.clone()))?;
+        registry.register(Box::new(checkpoint_seconds.clone()))?;
+        registry.register(Box::new(checkpoint_bytes.clone()))?;
+        registry.register(Box::new(checkpoints.clone()))?;
+        registry.register(Box::new(state_entries.clone()))?;
+        registry.register(Box::new(alerts_firing.clone()))?;
+        registry.register(Box::new(watermark_seconds.clone()))?;
+        registry.register(Box::new(last_evaluation_seconds.clone()))?;
+        registry.register(Box::new(broker_errors.clone()))?;
+        Ok(Metrics {
+            registry,
+            events,
+            rejected,
+            consumer_lag,
+            evaluation_seconds,
+            checkpoint_seconds,
+            checkpoint_bytes,
+            checkpoints,
+            state_entries,
+            alerts_firing,
+            watermark_seconds,
+            last_evaluation_seconds,
+            broker_errors,
+            push_failures,
+            push_dropped,
+            push_latency_seconds,
+            alertmanager_owed,
+            business,
+        })
+    }
+
+    /// Names every division once, for dashboard legends.
+    pub fn set_division_names(&self, names: &[(String, String)]) {
+        for (code, name) in names {
+            let level = if code.ends_with("0000") { "province" } else if code.ends_with("00") { "city" } else { "district" };
+            self.business.division_info.with_label_values(&[level, code, name]).set(1);
+        }
+    }
+
+    pub fn set_rollups(&self, rollups: &Rollups) {
+        let b = &self.business;
+        for ((level, code), f) in &rollups.divisions {
+            let labels = [*level, code.as_str()];
+            b.progress.with_label_values(&labels).set(ratio(f.purchased_units, f.agreed_units));
+            b.schedule.with_label_values(&labels).set(ratio(f.scheduled_units, f.agreed_units));
+            b.progress_vs_schedule.with_label_values(&labels).set(ratio(f.purchased_units, f.scheduled_units));
+            b.non_selected_share
+                .with_label_values(&labels)
+                .set(ratio(f.non_selected_units, f.selected_units + f.non_selected_units));
+            b.open_lines.with_label_values(&labels).set(f.open_order_lines);
+            b.overdue_lines.with_label_values(&labels).set(f.overdue_order_lines);
+            b.overdue_payment.with_label_values(&labels).set(f.overdue_payment_yuan);
+        }
+        // Enterprises with nothing due any more drop out rather than linger.
+        b.on_time.reset();
+        b.due_lines.reset();
+        for ((enterprise, city), d) in &rollups.delivery {
+            let labels = [enterprise.as_str(), city.as_str()];
+            b.on_time.with_label_values(&labels).set(ratio(d.on_time_lines, d.due_lines));
+            b.due_lines.with_label_values(&labels).set(d.due_lines);
+        }
+    }
+
+    pub fn set_state_sizes(&self, sizes: &StateSizes, held: usize, remembered_ids: usize) {
+        let kinds = [
+            ("agreements", sizes.agreements),
+            ("order_lines", sizes.order_lines),
+            ("open_order_lines", sizes.open_order_lines),
+            ("deliveries", sizes.deliveries),
+            ("unpaid_deliveries", sizes.unpaid_deliveries),
+            ("waiting_events", held),
+            ("remembered_ids", remembered_ids),
+        ];
+        for (kind, n) in kinds {
+            self.state_entries.with_label_values(&[kind]).set(n as i64);
+        }
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::error!("cannot encode metrics: {e}");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}

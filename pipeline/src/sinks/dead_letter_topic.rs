@@ -1,0 +1,70 @@
+//! The dead-letter topic (`vbp.dead-letter`): every rejected message, with
+//! its reason, its topic/partition/offset and its original bytes (SPEC §4).
+//!
+//! Sends are asynchronous; [`DeadLetterTopic::flush`] waits for the broker
+//! to acknowledge them, and the live driver calls it before each
+//! checkpoint, so an offset is never committed past a rejection the broker
+//! has not stored. Messages never expire in the producer queue: while the
+//! broker is away they wait, and checkpoints wait with them.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use vbp_schemas::{DeadLetter, Rejection, Source};
+
+use crate::live::config::KafkaConfig;
+use crate::sources::kafka::{client_config, KafkaOrigin};
+
+pub struct DeadLetterTopic {
+    producer: FutureProducer,
+    topic: String,
+    pending: Vec<DeliveryFuture>,
+    pub sent: u64,
+}
+
+impl DeadLetterTopic {
+    pub fn create(kafka: &KafkaConfig) -> Result<Self> {
+        let producer: FutureProducer = client_config(kafka)
+            .set("message.timeout.ms", "0")
+            .set("acks", "all")
+            .set("enable.idempotence", "false")
+            .create()
+            .context("cannot create the dead-letter producer")?;
+        Ok(DeadLetterTopic { producer, topic: kafka.dead_letter_topic.clone(), pending: Vec::new(), sent: 0 })
+    }
+
+    /// Queues one dead letter, keyed like the message it rejects.
+    pub fn send(&mut self, origin: &KafkaOrigin, rejection: Rejection) -> Result<()> {
+        let source = Source::Kafka { topic: origin.topic.clone(), partition: origin.partition, offset: origin.offset };
+        let line = DeadLetter::new(rejection, source, origin.raw.as_slice()).to_json_line();
+        let mut record: FutureRecord<'_, [u8], str> = FutureRecord::to(&self.topic).payload(&line);
+        if let Some(key) = &origin.key {
+            record = record.key(key.as_slice());
+        }
+        match self.producer.send_result(record) {
+            Ok(delivery) => {
+                self.pending.push(delivery);
+                self.sent += 1;
+                Ok(())
+            }
+            Err((e, _)) => bail!("cannot queue a dead letter for {}/{}@{}: {e}", origin.topic, origin.partition, origin.offset),
+        }
+    }
+
+    /// Waits up to `timeout` for every queued dead letter to be stored.
+    /// `Ok(false)` when some are still in flight (broker away): try again.
+    pub async fn flush(&mut self, timeout: Duration) -> Result<bool> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while let Some(delivery) = self.pending.last_mut() {
+            match tokio::time::timeout_at(deadline, delivery).await {
+                Err(_) => return Ok(false),
+                Ok(Ok(Ok(_))) => {}
+                Ok(Ok(Err((e, _)))) => bail!("the broker refused a dead letter: {e}"),
+                Ok(Err(_)) => bail!("the dead-letter producer shut down"),
+            }
+            self.pending.pop();
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,149 @@
+//! Helpers for tests of `vbp-watch run`: write its configuration, start and
+//! kill it, and read its HTTP endpoints with a plain HTTP/1.0 GET (no
+//! client library: the endpoints are tiny and loopback-only).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::vbp_watch;
+
+/// A free loopback port (bound, read, released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+}
+
+/// `GET http://addr/path`: (status, body), or `None` when nothing answers.
+pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((status, body))
+}
+
+/// The settings a test varies; the rest are written by [`LiveOptions::write`].
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    pub reference: PathBuf,
+    pub state_dir: PathBuf,
+    pub bootstrap: String,
+    pub group_id: String,
+    pub evaluate_at: String,
+    pub transitions_file: PathBuf,
+    pub topic_prefix: String,
+    pub extra: String,
+}
+
+impl LiveOptions {
+    /// Writes `dir/run.toml` and returns its path.
+    pub fn write(&self, dir: &Path, http_port: u16) -> PathBuf {
+        let p = &self.topic_prefix;
+        let text = format!(
+            "reference = {reference:?}\nstate_dir = {state:?}\nhttp_listen = \"127.0.0.1:{http_port}\"\ntick_seconds = 1\ncheckpoint_seconds = 1\nevaluate_at = {at:?}\ntransitions_file = {log:?}\n{extra}\n[kafka]\nbootstrap_servers = {bootstrap:?}\ngroup_id = {group:?}\norders_topic = \"{p}orders\"\ndeliveries_topic = \"{p}deliveries\"\npayments_topic = \"{p}payments\"\ndead_letter_topic = \"{p}dead-letter\"\n",
+            reference = self.reference.display().to_string(),
+            state = self.state_dir.display().to_string(),
+            at = self.evaluate_at,
+            log = self.transitions_file.display().to_string(),
+            extra = self.extra,
+            bootstrap = self.bootstrap,
+            group = self.group_id,
+        );
+        let path = dir.join("run.toml");
+        std::fs::write(&path, text).expect("write run.toml");
+        path
+    }
+}
+
+/// A running `vbp-watch run`, killed when dropped.
+pub struct LivePipeline {
+    child: Child,
+    pub addr: String,
+    pub log: PathBuf,
+}
+
+impl LivePipeline {
+    /// Starts `vbp-watch run --config config` with its stderr in `log`.
+    pub fn start(config: &Path, http_port: u16, log: &Path) -> LivePipeline {
+        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("open the pipeline log");
+        let child = Command::new(vbp_watch())
+            .args(["run", "--config", &config.display().to_string()])
+            .env("VBP_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start vbp-watch run");
+        LivePipeline { child, addr: format!("127.0.0.1:{http_port}"), log: log.to_path_buf() }
+    }
+
+    /// SIGKILL: no final checkpoint, no goodbye.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for the final checkpoint and exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        self.child.wait().expect("wait for vbp-watch")
+    }
+
+    /// `/healthz` as JSON, when the pipeline answers.
+    pub fn health(&self) -> Option<Value> {
+        let (_, body) = http_get(&self.addr, "/healthz")?;
+        serde_json::from_str(&body).ok()
+    }
+
+    /// The firing alerts of `/api/alerts`.
+    pub fn alerts(&self) -> Vec<Value> {
+        let (status, body) = http_get(&self.addr, "/api/alerts").unwrap_or_else(|| panic!("no answer from {}", self.addr));
+        assert_eq!(status, 200, "/api/alerts: {body}");
+        serde_json::from_str(&body).expect("/api/alerts is a JSON array")
+    }
+
+    pub fn metrics(&self) -> String {
+        http_get(&self.addr, "/metrics").map(|(_, b)| b).unwrap_or_default()
+    }
+
+    /// Waits until the pipeline has caught up with its partitions and
+    /// evaluated; panics with its log after `limit`.
+    pub fn wait_caught_up(&mut self, limit: Duration) {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("vbp-watch exited ({status}):\n{}", self.log_text());
+            }
+            if let Some(h) = self.health() {
+                if h["caught_up"] == true && !h["last_evaluation"].is_null() {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("vbp-watch did not catch up within {limit:?}:\n{}", self.log_text());
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for LivePipeline {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A firing alert reduced to what must agree between two runs: name,
+/// key labels, severity and measured value.
+pub fn alert_fact(alert: &Value) -> String {
+    let name = alert["alertname"].as_str().unwrap_or("");
+    format!("{} {} {}", crate::alert_key(alert, crate::key_labels(name)), alert["severity"], alert["value"])
+}
