@@ -79,7 +79,7 @@ pub async fn run(options: &DemoOptions) -> Result<()> {
     });
     let publisher = Arc::clone(&shared);
     let observer: replay::OnEvaluation = Box::new(move |engine, at, transitions| {
-        publisher.publish_engine(engine, at);
+        publisher.publish_engine(engine, at, true);
         if let Some(am) = &alertmanager {
             am.send(transitions);
         }

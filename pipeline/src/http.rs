@@ -67,9 +67,10 @@ impl Shared {
         self.division_names.read().ok().and_then(|n| n.get(code).cloned()).unwrap_or_default()
     }
 
-    /// Publishes what an engine holds after an evaluation at `at`: the
-    /// firing alerts for /api/alerts and the page, and the gauges.
-    pub fn publish_engine<O>(&self, engine: &Engine<O>, at: DateTime<FixedOffset>) {
+    /// Publishes what an engine holds: the firing alerts for /api/alerts
+    /// and the page, and the gauges; `evaluated` when it just evaluated at
+    /// `at` (rather than being restored from a checkpoint).
+    pub fn publish_engine<O>(&self, engine: &Engine<O>, at: DateTime<FixedOffset>, evaluated: bool) {
         let metrics = &self.metrics;
         metrics.alerts_firing.reset();
         let mut alerts = Vec::new();
@@ -90,10 +91,12 @@ impl Shared {
         if let Some(latest) = engine.stats.latest_event {
             metrics.watermark_seconds.set(latest as f64 / 1e6);
         }
-        self.update_health(|h| {
-            h.heartbeat = Instant::now();
-            h.last_evaluation = Some(at.to_rfc3339());
-        });
+        if evaluated {
+            self.update_health(|h| {
+                h.heartbeat = Instant::now();
+                h.last_evaluation = Some(at.to_rfc3339());
+            });
+        }
     }
 
     pub fn publish_alerts(&self, alerts: Vec<Value>) {

@@ -136,7 +136,7 @@ impl Live {
             let resend = Duration::from_secs(config.alertmanager.resend_seconds);
             Alertmanager::start(&config.alertmanager.url, config.external_url(), resend, owed, Arc::clone(&shared))
         });
-        let source = KafkaSource::subscribe(&config.kafka, &config.input_topics())?;
+        let source = KafkaSource::subscribe(&config.kafka, &config.input_topics(), Duration::from_secs(config.tick_seconds))?;
         let dead_letters = DeadLetterTopic::create(&config.kafka)?;
         let log = TransitionLog::open(&config.transitions_file)?;
         let mut live = Live {
@@ -157,7 +157,8 @@ impl Live {
             dirty: false,
             behind_since: None,
         };
-        live.publish_firing(live.now());
+        // Restored alerts are served at once; the first evaluation follows.
+        live.shared.publish_engine(&live.engine, live.now(), false);
         live.deliver_outbox()?;
         Ok(live)
     }
@@ -167,8 +168,11 @@ impl Live {
     }
 
     async fn run_until_shutdown(&mut self) -> Result<()> {
+        // Delay, not burst: a slow evaluation must not starve the other branches.
         let mut tick = tokio::time::interval(Duration::from_secs(self.config.tick_seconds));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut checkpoint = tokio::time::interval(Duration::from_secs(self.config.checkpoint_seconds));
+        checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let shutdown = shutdown_signal();
         tokio::pin!(shutdown);
         loop {
@@ -204,7 +208,7 @@ impl Live {
             return Ok(());
         }
         self.engine.stats.read += 1;
-        let before = self.engine.stats.clone();
+        let (duplicates, applied) = (self.engine.stats.duplicates, self.engine.stats.applied);
         let rejected = match decode(&origin.raw, &self.limits) {
             Ok(event) => self.engine.ingest(event, origin),
             Err(rejection) => {
@@ -213,11 +217,11 @@ impl Live {
             }
         };
         let after = &self.engine.stats;
-        let outcome = if after.duplicates > before.duplicates {
+        let outcome = if after.duplicates > duplicates {
             "duplicate"
         } else if rejected.iter().any(|r| (&r.origin.topic, r.origin.partition, r.origin.offset) == (&topic, partition, offset)) {
             "rejected"
-        } else if after.applied > before.applied {
+        } else if after.applied > applied {
             "applied"
         } else {
             "waiting"
@@ -242,13 +246,13 @@ impl Live {
 
     async fn on_tick(&mut self) -> Result<()> {
         self.shared.update_health(|h| h.heartbeat = Instant::now());
-        let caught_up = match self.source.lag(&self.positions).await {
+        let caught_up = match self.source.lag(&self.positions) {
             Ok(lags) => {
                 for l in &lags {
                     let partition = l.partition.to_string();
-                    self.shared.metrics.consumer_lag.with_label_values(&[&l.topic, &partition]).set(l.lag);
+                    self.shared.metrics.consumer_lag.with_label_values(&[&l.topic, &partition]).set(l.lag.unwrap_or(-1));
                 }
-                !lags.is_empty() && lags.iter().all(|l| l.lag == 0)
+                !lags.is_empty() && lags.iter().all(|l| l.lag == Some(0))
             }
             Err(e) => {
                 self.shared.metrics.broker_errors.inc();
@@ -275,8 +279,7 @@ impl Live {
         let transitions = self.engine.evaluate(at).await.with_context(|| format!("evaluation at {at} failed"))?;
         self.shared.metrics.evaluation_seconds.observe(started.elapsed().as_secs_f64());
         self.shared.metrics.last_evaluation_seconds.set(Utc::now().timestamp_millis() as f64 / 1e3);
-        self.shared.update_health(|h| h.last_evaluation = Some(at.to_rfc3339()));
-        self.publish_firing(at);
+        self.shared.publish_engine(&self.engine, at, true);
         if transitions.is_empty() {
             return Ok(());
         }
@@ -295,10 +298,6 @@ impl Live {
             self.deliver_outbox()?;
         }
         Ok(())
-    }
-
-    fn publish_firing(&self, at: DateTime<FixedOffset>) {
-        self.shared.publish_engine(&self.engine, at);
     }
 
     fn deliver_outbox(&mut self) -> Result<()> {

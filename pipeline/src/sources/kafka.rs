@@ -6,13 +6,15 @@
 //! and [`Positions`] skips what was already applied — that is what makes a
 //! crash at any instant neither lose nor double-count an event.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::statistics::Statistics;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
@@ -82,29 +84,53 @@ impl Positions {
     }
 }
 
+/// The broker's watermarks of every partition, as librdkafka's statistics
+/// last reported them (every `statistics.interval.ms`): lag is read from
+/// here without a blocking request in the consuming loop.
+#[derive(Default)]
+pub struct WatermarkContext {
+    high: Mutex<HashMap<(String, i32), i64>>,
+}
+
+impl ClientContext for WatermarkContext {
+    fn stats(&self, statistics: Statistics) {
+        let Ok(mut high) = self.high.lock() else { return };
+        for (topic, t) in statistics.topics {
+            // Partition -1 is librdkafka's internal "unassigned" queue.
+            for (partition, p) in t.partitions.into_iter().filter(|(id, p)| *id >= 0 && p.hi_offset >= 0) {
+                high.insert((topic.clone(), partition), p.hi_offset);
+            }
+        }
+    }
+}
+
+impl ConsumerContext for WatermarkContext {}
+
 /// The consumer group member.
 #[derive(Clone)]
 pub struct KafkaSource {
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<StreamConsumer<WatermarkContext>>,
 }
 
-/// How far behind the end of one partition the pipeline is.
+/// How far behind the end of one partition the pipeline is; `None` until
+/// the broker's high watermark is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionLag {
     pub topic: String,
     pub partition: i32,
-    pub lag: i64,
+    pub lag: Option<i64>,
 }
 
 impl KafkaSource {
-    pub fn subscribe(kafka: &KafkaConfig, topics: &[&str]) -> Result<Self> {
-        let consumer: StreamConsumer = client_config(kafka)
+    pub fn subscribe(kafka: &KafkaConfig, topics: &[&str], stats_interval: Duration) -> Result<Self> {
+        let consumer: StreamConsumer<WatermarkContext> = client_config(kafka)
             .set("group.id", &kafka.group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
-            .create()
+            .set("statistics.interval.ms", stats_interval.as_millis().max(100).to_string())
+            .create_with_context(WatermarkContext::default())
             .context("cannot create the Kafka consumer")?;
         consumer.subscribe(topics).context("cannot subscribe to the input topics")?;
         Ok(KafkaSource { consumer: Arc::new(consumer) })
@@ -139,26 +165,20 @@ impl KafkaSource {
         Ok(())
     }
 
-    /// Lag of every owned partition against the broker's high watermark.
-    /// Blocking network calls, so run on the blocking pool.
-    pub async fn lag(&self, positions: &Positions) -> Result<Vec<PartitionLag>> {
-        let consumer = Arc::clone(&self.consumer);
-        let positions = positions.clone();
-        tokio::task::spawn_blocking(move || {
-            let owned = consumer.assignment().context("cannot read the partition assignment")?;
-            let mut lags = Vec::new();
-            for element in owned.elements() {
-                let (topic, partition) = (element.topic(), element.partition());
-                let (low, high) = consumer
-                    .fetch_watermarks(topic, partition, Duration::from_secs(2))
-                    .with_context(|| format!("cannot read the watermarks of {topic}/{partition}"))?;
-                let next = positions.next(topic, partition).unwrap_or(low).max(low);
-                lags.push(PartitionLag { topic: topic.to_string(), partition, lag: (high - next).max(0) });
-            }
-            Ok(lags)
-        })
-        .await
-        .context("the lag probe panicked")?
+    /// Lag of every owned partition: the last reported high watermark
+    /// minus the next offset the state needs (nothing read yet: all of it).
+    pub fn lag(&self, positions: &Positions) -> Result<Vec<PartitionLag>> {
+        let owned = self.consumer.assignment().context("cannot read the partition assignment")?;
+        let high = self.consumer.context().high.lock().map(|h| h.clone()).unwrap_or_default();
+        Ok(owned
+            .elements()
+            .iter()
+            .map(|e| {
+                let key = (e.topic().to_string(), e.partition());
+                let lag = high.get(&key).map(|h| (h - positions.next(&key.0, key.1).unwrap_or(0)).max(0));
+                PartitionLag { topic: key.0, partition: key.1, lag }
+            })
+            .collect())
     }
 }
 
