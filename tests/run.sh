@@ -9,6 +9,11 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # Property tests: enough cases to matter, few enough for a 2-core CI run.
 export PROPTEST_CASES="${PROPTEST_CASES:-256}"
 
+echo "== tools (tansu, kafka-python venv, prometheus, alertmanager, chromium)"
+# Always fatal: the tests that need a tool panic without it, so a failed
+# install must not look like a test failure, and CI (CI=true) never skips.
+bash tests/harness/ensure-tools.sh
+
 echo "== build (once, for every test target)"
 cargo build --workspace --all-targets --locked 2>&1 | tail -n 3
 

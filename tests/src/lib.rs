@@ -1,6 +1,8 @@
 //! Shared helpers for the end-to-end tests: find the built `vbp-watch`,
 //! run it, read its NDJSON outputs.
 
+pub mod broker;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
