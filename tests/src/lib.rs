@@ -2,6 +2,7 @@
 //! run it, read its NDJSON outputs.
 
 pub mod broker;
+pub mod observability;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
