@@ -205,6 +205,15 @@ impl AlertBook {
         resolved
     }
 
+    /// Drops the alerts `keep` rejects without a transition: when another
+    /// instance takes over their institutions it answers for them now, and
+    /// a "resolved" from here would be false.
+    pub fn forget(&mut self, keep: impl Fn(&Alert) -> bool) -> usize {
+        let before = self.firing.len();
+        self.firing.retain(|_, f| keep(&f.alert));
+        before - self.firing.len()
+    }
+
     /// The alerts firing now, by alert id.
     pub fn firing(&self) -> impl Iterator<Item = &Firing> {
         self.firing.values()

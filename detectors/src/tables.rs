@@ -85,7 +85,7 @@ pub fn session(
     let ctx = SessionContext::new();
     let tables = [
         ("due_order_lines", due_order_lines(reference, state, config, at)?),
-        ("agreement_progress", agreement_progress(statics, state)?),
+        ("agreement_progress", agreement_progress(statics, reference, state)?),
         ("group_windows", group_windows(reference, state)?),
         ("open_order_lines", open_order_lines(reference, state, config)?),
         ("unpaid_deliveries", unpaid_deliveries(reference, state)?),
@@ -182,17 +182,28 @@ fn agreements(reference: &ReferenceData, config: &DetectorConfig) -> Result<Reco
 }
 
 /// The static agreement columns and the units purchased so far.
-fn agreement_progress(statics: &StaticTables, state: &State) -> Result<RecordBatch, ArrowError> {
+fn agreement_progress(statics: &StaticTables, reference: &ReferenceData, state: &State) -> Result<RecordBatch, ArrowError> {
     let purchased = decimals(state.purchases.per_agreement.iter().copied(), UNITS_SCALE)?;
     let mut fields: Vec<Field> = statics.agreements.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.push(Field::new("purchased_base_units", purchased.data_type().clone(), false));
     let mut columns = statics.agreements.columns().to_vec();
     columns.push(purchased);
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+    let all = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+    if state.answers_for.is_none() {
+        return Ok(all);
+    }
+    let mine: BooleanArray = reference.agreements.iter().map(|a| Some(state.answers_for(a.institution))).collect();
+    arrow::compute::filter_record_batch(&all, &mine)
 }
 
 fn group_windows(reference: &ReferenceData, state: &State) -> Result<RecordBatch, ArrowError> {
-    let mut keys: Vec<_> = state.purchases.per_group.iter().flat_map(|(k, ws)| ws.iter().map(move |w| (*k, w))).collect();
+    let mut keys: Vec<_> = state
+        .purchases
+        .per_group
+        .iter()
+        .filter(|((i, _), _)| state.answers_for(*i))
+        .flat_map(|(k, ws)| ws.iter().map(move |w| (*k, w)))
+        .collect();
     keys.sort_by_key(|((i, g), w)| (i.0, g.0, w.start));
     let inst: Vec<&Institution> = keys.iter().map(|((i, _), _)| &reference.institutions[i.0 as usize]).collect();
     let mut columns = vec![
@@ -221,7 +232,7 @@ fn open_order_lines(reference: &ReferenceData, state: &State, config: &DetectorC
     let rows: Vec<_> = state
         .orders
         .iter()
-        .filter(|(_, l)| !l.special_service && l.outstanding() > Decimal::ZERO)
+        .filter(|(_, l)| !l.special_service && l.outstanding() > Decimal::ZERO && state.answers_for(l.institution))
         .collect();
     let inst: Vec<&Institution> = rows.iter().map(|(_, l)| &reference.institutions[l.institution.0 as usize]).collect();
     let product = |l: &crate::state::OrderLine| &reference.products[l.product.0 as usize];
@@ -255,7 +266,7 @@ fn due_order_lines(reference: &ReferenceData, state: &State, config: &DetectorCo
     let rows: Vec<_> = state
         .orders
         .values()
-        .filter(|l| !l.special_service && l.packs > l.cancelled)
+        .filter(|l| !l.special_service && l.packs > l.cancelled && state.answers_for(l.institution))
         .map(|l| (l, delivery_deadline(config, product(l).category, l.placed_at)))
         .filter(|(_, deadline)| *deadline <= at && *deadline > at.saturating_sub(DUE_WINDOW_MICROS))
         .collect();
@@ -286,7 +297,7 @@ fn unpaid_deliveries(reference: &ReferenceData, state: &State) -> Result<RecordB
         .deliveries
         .iter()
         .filter_map(|(id, d)| d.accepted.as_ref().map(|a| (id, d, a)))
-        .filter(|(_, d, _)| d.outstanding() > Decimal::ZERO)
+        .filter(|(_, d, _)| d.outstanding() > Decimal::ZERO && state.answers_for(d.institution))
         .collect();
     let inst: Vec<&Institution> = rows.iter().map(|(_, d, _)| &reference.institutions[d.institution.0 as usize]).collect();
     let mut columns = vec![

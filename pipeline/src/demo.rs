@@ -86,6 +86,8 @@ pub async fn run(options: &DemoOptions) -> Result<()> {
         pause
     });
     let summary = replay::run_observed(&replay_options, Some(observer)).await?;
+    // The whole input is applied and the outputs are written.
+    shared.update_health(|h| h.caught_up = true);
     eprint!("{}", summary.render());
     eprintln!(
         "vbp-watch demo: outputs in {}: firing.ndjson, alerts.ndjson, dead-letter.ndjson, planted.json",

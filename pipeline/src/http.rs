@@ -39,6 +39,8 @@ pub struct Health {
     pub caught_up: bool,
     pub last_checkpoint: Option<Instant>,
     pub last_evaluation: Option<String>,
+    /// Input partitions owned (live mode).
+    pub partitions: Vec<i32>,
 }
 
 /// The driver is considered stuck when its loop has not turned for this long.
@@ -46,7 +48,8 @@ const STUCK_AFTER: Duration = Duration::from_secs(120);
 
 impl Shared {
     pub fn new(metrics: Metrics) -> Arc<Self> {
-        let health = Health { heartbeat: Instant::now(), caught_up: false, last_checkpoint: None, last_evaluation: None };
+        let health =
+            Health { heartbeat: Instant::now(), caught_up: false, last_checkpoint: None, last_evaluation: None, partitions: Vec::new() };
         Arc::new(Shared {
             metrics,
             alerts: RwLock::new(Vec::new()),
@@ -92,6 +95,8 @@ impl Shared {
             metrics.watermark_seconds.set(latest as f64 / 1e6);
         }
         if evaluated {
+            metrics.evaluation_seconds.observe(engine.last_evaluation_seconds);
+            metrics.last_evaluation_seconds.set(chrono::Utc::now().timestamp_millis() as f64 / 1e3);
             self.update_health(|h| {
                 h.heartbeat = Instant::now();
                 h.last_evaluation = Some(at.to_rfc3339());
@@ -160,6 +165,7 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
         "seconds_since_loop": h.heartbeat.elapsed().as_secs(),
         "seconds_since_checkpoint": h.last_checkpoint.map(|t| t.elapsed().as_secs()),
         "last_evaluation": h.last_evaluation,
+        "partitions": h.partitions,
     });
     let status = if alive { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
@@ -212,7 +218,7 @@ fn render_page(alerts: &[Value], name: impl Fn(&str) -> String) -> String {
     let mut html = format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"5\">\
 <title>集采执行监测 · 当前预警</title><style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse;width:100%}}\
-td,th{{border:1px solid #ccc;padding:4px;vertical-align:top;text-align:left}}.critical{{color:#b00;font-weight:bold}}.warning{{color:#b60}}</style></head><body>\
+td,th{{border:1px solid #ccc;padding:4px;vertical-align:top;text-align:left}}td.num{{white-space:nowrap;min-width:6em}}.critical{{color:#b00;font-weight:bold}}.warning{{color:#b60}}</style></head><body>\
 <h1>集采执行监测 · 当前预警</h1><p id=\"totals\">{} 条预警（严重 {} 条），按区县分组。</p>",
         alerts.len(),
         critical
@@ -229,7 +235,7 @@ td,th{{border:1px solid #ccc;padding:4px;vertical-align:top;text-align:left}}.cr
             let severity = alert["severity"].as_str().unwrap_or("");
             let notes = &alert["annotations"];
             html.push_str(&format!(
-                "<tr class=\"alert\" data-alertname=\"{name}\"><td class=\"{severity}\">{severity}</td><td>{name}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr class=\"alert\" data-alertname=\"{name}\"><td class=\"{severity}\">{severity}</td><td>{name}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
                 escape(notes["summary"].as_str().unwrap_or("")),
                 escape(notes["description"].as_str().unwrap_or("")),
                 escape(alert["value"].as_str().unwrap_or("")),

@@ -3,7 +3,7 @@
 # it is missing, so a second run is fast and prints one "found" line per tool:
 #   tansu          the Kafka-compatible broker (cargo install; memory and sqlite storage)
 #   tests/.venv    Python venv with kafka-python, the producer/consumer of the tests
-#   Debian         prometheus, prometheus-alertmanager, chromium
+#   Debian         prometheus, prometheus-alertmanager, chromium, fonts-noto-cjk
 # Nothing here is optional: any failure exits non-zero, so that CI (CI=true)
 # fails loudly instead of skipping tests. Installer output goes to a log that
 # is printed only when the install fails.
@@ -13,7 +13,8 @@ cd "$(dirname "$0")/../.."
 # Pinned: the harness relies on their command lines and client behaviour.
 TANSU_VERSION=0.6.0
 KAFKA_PYTHON_VERSION=2.3.3
-APT_PACKAGES=(prometheus prometheus-alertmanager chromium)
+# fonts-noto-cjk: the alert page is Chinese; without a CJK font Chromium draws boxes.
+APT_PACKAGES=(prometheus prometheus-alertmanager chromium fonts-noto-cjk)
 VENV=tests/.venv
 
 log=$(mktemp -t ensure-tools.XXXXXX)

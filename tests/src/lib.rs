@@ -2,6 +2,7 @@
 //! run it, read its NDJSON outputs.
 
 pub mod broker;
+pub mod live;
 pub mod observability;
 
 use std::path::{Path, PathBuf};

@@ -39,6 +39,7 @@ pub struct LiveOptions {
     pub evaluate_at: String,
     pub transitions_file: PathBuf,
     pub topic_prefix: String,
+    /// Lines appended to the `[kafka]` table, e.g. `assignment = "all"`.
     pub extra: String,
 }
 
@@ -47,7 +48,7 @@ impl LiveOptions {
     pub fn write(&self, dir: &Path, http_port: u16) -> PathBuf {
         let p = &self.topic_prefix;
         let text = format!(
-            "reference = {reference:?}\nstate_dir = {state:?}\nhttp_listen = \"127.0.0.1:{http_port}\"\ntick_seconds = 1\ncheckpoint_seconds = 1\nevaluate_at = {at:?}\ntransitions_file = {log:?}\n{extra}\n[kafka]\nbootstrap_servers = {bootstrap:?}\ngroup_id = {group:?}\norders_topic = \"{p}orders\"\ndeliveries_topic = \"{p}deliveries\"\npayments_topic = \"{p}payments\"\ndead_letter_topic = \"{p}dead-letter\"\n",
+            "reference = {reference:?}\nstate_dir = {state:?}\nhttp_listen = \"127.0.0.1:{http_port}\"\ntick_seconds = 1\ncheckpoint_seconds = 1\nevaluate_at = {at:?}\ntransitions_file = {log:?}\n[kafka]\nbootstrap_servers = {bootstrap:?}\ngroup_id = {group:?}\norders_topic = \"{p}orders\"\ndeliveries_topic = \"{p}deliveries\"\npayments_topic = \"{p}payments\"\ndead_letter_topic = \"{p}dead-letter\"\n{extra}\n",
             reference = self.reference.display().to_string(),
             state = self.state_dir.display().to_string(),
             at = self.evaluate_at,

@@ -139,6 +139,12 @@ pub struct State {
     pub orders: HashMap<String, OrderLine>,
     pub deliveries: HashMap<String, DeliveryLine>,
     pub purchases: Purchases,
+    /// The institutions this instance answers for, by `InstitutionId`;
+    /// `None`: all. With several instances in one consumer group each
+    /// answers for the institutions of its partitions (deploy/SCALING.md),
+    /// and the tables the rules read leave the others out.
+    #[serde(skip)]
+    pub answers_for: Option<Vec<bool>>,
 }
 
 fn micros(event: &Event) -> Micros {
@@ -158,7 +164,7 @@ fn bounded(field: &str, value: Decimal, max: Decimal) -> Result<(), Outcome> {
 
 impl State {
     pub fn new(reference: &ReferenceData) -> Self {
-        State { orders: HashMap::new(), deliveries: HashMap::new(), purchases: Purchases::new(reference) }
+        State { orders: HashMap::new(), deliveries: HashMap::new(), purchases: Purchases::new(reference), answers_for: None }
     }
 
     /// A state read back from a checkpoint, checked against the reference
@@ -174,6 +180,11 @@ impl State {
         }
         let purchases = self.purchases.restored(reference)?;
         Ok(State { purchases, ..self })
+    }
+
+    /// Whether this instance answers for `institution`.
+    pub fn answers_for(&self, institution: InstitutionId) -> bool {
+        self.answers_for.as_ref().is_none_or(|owned| owned.get(institution.index()).copied().unwrap_or(false))
     }
 
     /// Applies one event, or says why it cannot (yet).

@@ -84,6 +84,8 @@ pub struct Engine<O> {
     pub want_rollups: bool,
     /// The roll-ups of the last evaluation, when wanted.
     pub rollups: Option<Rollups>,
+    /// Wall-clock seconds the last evaluation took.
+    pub last_evaluation_seconds: f64,
 }
 
 impl<O> Engine<O> {
@@ -102,6 +104,7 @@ impl<O> Engine<O> {
             stats: Stats::default(),
             want_rollups: false,
             rollups: None,
+            last_evaluation_seconds: 0.0,
         })
     }
 
@@ -123,6 +126,20 @@ impl<O> Engine<O> {
 
     pub fn book(&self) -> &AlertBook {
         &self.book
+    }
+
+    /// Answers only for the institutions marked in `owned` (`None`: all):
+    /// the rules leave the others out, and their alerts are forgotten
+    /// without a transition, since another instance answers for them now.
+    pub fn answer_for(&mut self, owned: Option<Vec<bool>>) {
+        self.state.answers_for = owned;
+        let (state, reference) = (&self.state, &self.reference);
+        let forgotten = self.book.forget(|alert| {
+            alert.labels.get("institution_code").and_then(|code| reference.institution(code)).is_none_or(|id| state.answers_for(id))
+        });
+        if forgotten > 0 {
+            tracing::info!(forgotten, "alerts handed over with their institutions");
+        }
     }
 
     /// Events waiting for their order or delivery, and ids remembered.
@@ -200,12 +217,14 @@ impl<O> Engine<O> {
         let horizon = newest.saturating_sub(DEFAULT_RETENTION_MICROS);
         self.state.forget_finished_before(horizon);
         self.seen.retain(|_, t| *t >= horizon);
+        let started = std::time::Instant::now();
         let eval = rules::Evaluation::new(&self.statics, &self.reference, &self.state, &self.config, at)?;
         let alerts = rules::evaluate_in(&eval).await?;
         if self.want_rollups {
             self.rollups = Some(rollups::compute(&eval).await?);
         }
         let transitions = self.book.observe(at, alerts);
+        self.last_evaluation_seconds = started.elapsed().as_secs_f64();
         self.stats.evaluations += 1;
         for t in &transitions {
             self.stats.transition(t);

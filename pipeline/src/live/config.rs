@@ -48,6 +48,11 @@ pub struct LiveConfig {
 pub struct KafkaConfig {
     pub bootstrap_servers: String,
     pub group_id: String,
+    /// `group`: partitions assigned by the consumer group (scale-out, see
+    /// deploy/SCALING.md). `all`: this instance reads every partition of
+    /// the three topics itself, for a single instance on a broker whose
+    /// group coordinator does not evict members that died without leaving.
+    pub assignment: String,
     pub orders_topic: String,
     pub deliveries_topic: String,
     pub payments_topic: String,
@@ -104,6 +109,7 @@ impl Default for KafkaConfig {
         KafkaConfig {
             bootstrap_servers: "127.0.0.1:9092".into(),
             group_id: "vbp-watch".into(),
+            assignment: "group".into(),
             orders_topic: "vbp.orders".into(),
             deliveries_topic: "vbp.deliveries".into(),
             payments_topic: "vbp.payments".into(),
@@ -175,6 +181,9 @@ impl LiveConfig {
             bail!("tick_seconds, checkpoint_seconds and alertmanager.resend_seconds must be at least 1");
         }
         self.pinned_clock()?;
+        if !matches!(self.kafka.assignment.as_str(), "group" | "all") {
+            bail!("kafka.assignment must be `group` or `all`, not `{}`", self.kafka.assignment);
+        }
         Ok(())
     }
 

@@ -25,6 +25,7 @@
 pub mod config;
 mod transition_log;
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,7 +42,7 @@ use crate::metrics::Metrics;
 use crate::replay::load_reference;
 use crate::sinks::alertmanager::{Alertmanager, Owed};
 use crate::sinks::dead_letter_topic::DeadLetterTopic;
-use crate::sources::kafka::{KafkaOrigin, KafkaSource, Positions};
+use crate::sources::kafka::{partition_of, KafkaOrigin, KafkaSource, Positions};
 use config::LiveConfig;
 use transition_log::TransitionLog;
 
@@ -97,6 +98,21 @@ struct Live {
     /// Something changed since the last checkpoint.
     dirty: bool,
     behind_since: Option<Instant>,
+    /// Partitions of the orders topic owned at the last look, and how many it has.
+    owned: (BTreeSet<i32>, usize),
+    /// How far each partition's stream is checked, since the rebalance
+    /// generation `streams_generation`.
+    streams: HashMap<(String, i32), Stream>,
+    streams_generation: u64,
+}
+
+/// Where a partition's stream stands against the state (see `continues_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    /// Moved to where the state ends (`None`: the partition's start); the
+    /// next message is trusted if it does not start past that.
+    Moved(Option<i64>),
+    Verified,
 }
 
 impl Live {
@@ -156,6 +172,9 @@ impl Live {
             shared,
             dirty: false,
             behind_since: None,
+            owned: (BTreeSet::new(), 0),
+            streams: HashMap::new(),
+            streams_generation: 0,
         };
         // Restored alerts are served at once; the first evaluation follows.
         live.shared.publish_engine(&live.engine, live.now(), false);
@@ -200,13 +219,61 @@ impl Live {
         Ok(())
     }
 
+    /// Whether a message continues this instance's state. The first message
+    /// of a partition after an assignment may start elsewhere than the state
+    /// ends (the group committed further, or nothing of it was ever read
+    /// here): the partition is then moved to where the state ends, and the
+    /// first message after that move is trusted, offset gaps included
+    /// (compaction and transaction markers leave gaps in real logs).
+    fn continues_state(&mut self, topic: &str, partition: i32, offset: i64) -> Result<bool> {
+        let generation = self.source.generation();
+        if generation != self.streams_generation {
+            self.streams.clear();
+            self.streams_generation = generation;
+        }
+        let key = (topic.to_string(), partition);
+        let expected = self.positions.next(topic, partition);
+        match self.streams.get(&key).copied() {
+            Some(Stream::Verified) => return Ok(true),
+            Some(Stream::Moved(Some(target))) if offset > target => {
+                // The broker answered the seek from a later record batch
+                // (tansu does, for an offset inside a batch): read the whole
+                // partition again; what the state has is skipped.
+                tracing::warn!(topic, partition, from = offset, to = target, "the broker skipped past the seek; reading the partition from its start");
+                self.source.seek(topic, partition, None)?;
+                self.streams.insert(key, Stream::Moved(None));
+                return Ok(false);
+            }
+            Some(Stream::Moved(_)) => {
+                self.streams.insert(key, Stream::Verified);
+                return Ok(true);
+            }
+            None => {}
+        }
+        let starts_right = match expected {
+            Some(next) => offset <= next,
+            None => offset == 0,
+        };
+        if starts_right {
+            self.streams.insert(key, Stream::Verified);
+            return Ok(true);
+        }
+        tracing::info!(topic, partition, from = offset, to = ?expected, "moving a partition to where the state ends");
+        self.source.seek(topic, partition, expected)?;
+        self.streams.insert(key, Stream::Moved(expected));
+        Ok(false)
+    }
+
     fn on_message(&mut self, origin: KafkaOrigin) -> Result<()> {
-        let metrics = &self.shared.metrics;
         let (topic, partition, offset) = (origin.topic.clone(), origin.partition, origin.offset);
-        if self.positions.already_applied(&topic, partition, offset) {
-            metrics.events.with_label_values(&[&topic, "skipped"]).inc();
+        if !self.continues_state(&topic, partition, offset)? {
             return Ok(());
         }
+        if self.positions.next(&topic, partition).is_some_and(|next| offset < next) {
+            self.shared.metrics.events.with_label_values(&[&topic, "skipped"]).inc();
+            return Ok(());
+        }
+        let metrics = &self.shared.metrics;
         self.engine.stats.read += 1;
         let (duplicates, applied) = (self.engine.stats.duplicates, self.engine.stats.applied);
         let rejected = match decode(&origin.raw, &self.limits) {
@@ -244,8 +311,37 @@ impl Live {
         Ok(())
     }
 
+    /// Follows the partition assignment: answers for the institutions whose
+    /// events are on the owned partitions (Kafka's default partitioner).
+    fn follow_assignment(&mut self) -> Result<()> {
+        let topic = self.config.kafka.orders_topic.clone();
+        let owned = self.source.owned_partitions(&topic)?;
+        // Nothing assigned is a rebalance in progress (or not joined yet),
+        // not a decision to answer for no one: keep what we have.
+        if owned.is_empty() || (owned == self.owned.0 && self.owned.1 > 0) {
+            return Ok(());
+        }
+        let count = self.source.partition_count(&topic)?;
+        let answers = if count == 0 || owned.len() == count {
+            None
+        } else {
+            let reference = self.engine.reference();
+            Some(reference.institutions.iter().map(|i| owned.contains(&(partition_of(i.code.as_bytes(), count) as i32))).collect())
+        };
+        eprintln!("vbp-watch: owns partitions {owned:?} of {count} of {topic}");
+        let list: Vec<i32> = owned.iter().copied().collect();
+        self.shared.update_health(|h| h.partitions = list);
+        self.engine.answer_for(answers);
+        self.owned = (owned, count);
+        self.dirty = true;
+        Ok(())
+    }
+
     async fn on_tick(&mut self) -> Result<()> {
         self.shared.update_health(|h| h.heartbeat = Instant::now());
+        if let Err(e) = self.follow_assignment() {
+            tracing::warn!("cannot follow the partition assignment: {e:#}");
+        }
         let caught_up = match self.source.lag(&self.positions) {
             Ok(lags) => {
                 for l in &lags {
@@ -265,20 +361,22 @@ impl Live {
         self.behind_since = behind_since;
         let overdue = behind_since.is_some_and(|t| t.elapsed() >= Duration::from_secs(self.config.max_evaluation_delay_seconds));
         if caught_up || overdue {
-            self.evaluate().await?;
+            self.evaluate(caught_up).await?;
         }
         Ok(())
     }
 
-    async fn evaluate(&mut self) -> Result<()> {
+    async fn evaluate(&mut self, caught_up: bool) -> Result<()> {
         let at = self.now();
-        let watermark = self.engine.stats.latest_event.unwrap_or(i64::MIN);
-        let orphans = self.engine.expire_orphans(watermark);
-        self.dead_letter(orphans)?;
-        let started = Instant::now();
+        // Orphans only once caught up: while one topic is read ahead of
+        // another, the newest event time says nothing about what the
+        // lagging topic has still to deliver.
+        if caught_up {
+            let watermark = self.engine.stats.latest_event.unwrap_or(i64::MIN);
+            let orphans = self.engine.expire_orphans(watermark);
+            self.dead_letter(orphans)?;
+        }
         let transitions = self.engine.evaluate(at).await.with_context(|| format!("evaluation at {at} failed"))?;
-        self.shared.metrics.evaluation_seconds.observe(started.elapsed().as_secs_f64());
-        self.shared.metrics.last_evaluation_seconds.set(Utc::now().timestamp_millis() as f64 / 1e3);
         self.shared.publish_engine(&self.engine, at, true);
         if transitions.is_empty() {
             return Ok(());
@@ -332,6 +430,7 @@ impl Live {
         metrics.checkpoints.inc();
         self.shared.update_health(|h| h.last_checkpoint = Some(Instant::now()));
         self.dirty = false;
+        tracing::debug!(positions = ?self.positions, "checkpoint written; committing");
         if let Err(e) = self.source.commit(&self.positions) {
             tracing::warn!("offsets not committed (the checkpoint has them): {e:#}");
         }

@@ -6,14 +6,15 @@
 //! and [`Positions`] skips what was already applied — that is what makes a
 //! crash at any instant neither lose nor double-count an event.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rdkafka::config::ClientConfig;
 use rdkafka::client::ClientContext;
-use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::statistics::Statistics;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -65,11 +66,6 @@ pub struct Positions {
 }
 
 impl Positions {
-    /// Whether the message at `offset` is already in the state.
-    pub fn already_applied(&self, topic: &str, partition: i32, offset: i64) -> bool {
-        self.next.get(&(topic.to_string(), partition)).is_some_and(|next| offset < *next)
-    }
-
     pub fn advance(&mut self, topic: &str, partition: i32, offset: i64) {
         let next = self.next.entry((topic.to_string(), partition)).or_insert(0);
         *next = (*next).max(offset + 1);
@@ -90,6 +86,9 @@ impl Positions {
 #[derive(Default)]
 pub struct WatermarkContext {
     high: Mutex<HashMap<(String, i32), i64>>,
+    /// Bumped at every rebalance: the streams of reassigned partitions must
+    /// be checked again against where the state ends.
+    generation: AtomicU64,
 }
 
 impl ClientContext for WatermarkContext {
@@ -104,7 +103,11 @@ impl ClientContext for WatermarkContext {
     }
 }
 
-impl ConsumerContext for WatermarkContext {}
+impl ConsumerContext for WatermarkContext {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, _rebalance: &Rebalance<'_>) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+}
 
 /// The consumer group member.
 #[derive(Clone)]
@@ -132,7 +135,23 @@ impl KafkaSource {
             .set("statistics.interval.ms", stats_interval.as_millis().max(100).to_string())
             .create_with_context(WatermarkContext::default())
             .context("cannot create the Kafka consumer")?;
-        consumer.subscribe(topics).context("cannot subscribe to the input topics")?;
+        if kafka.assignment == "all" {
+            let mut list = TopicPartitionList::new();
+            for topic in topics {
+                let metadata = consumer
+                    .fetch_metadata(Some(topic), Duration::from_secs(30))
+                    .with_context(|| format!("cannot read the partitions of {topic}"))?;
+                for t in metadata.topics().iter().filter(|t| t.name() == *topic) {
+                    for p in t.partitions() {
+                        // The committed offset, else auto.offset.reset (earliest).
+                        list.add_partition_offset(topic, p.id(), Offset::Stored)?;
+                    }
+                }
+            }
+            consumer.assign(&list).context("cannot assign the input partitions")?;
+        } else {
+            consumer.subscribe(topics).context("cannot subscribe to the input topics")?;
+        }
         Ok(KafkaSource { consumer: Arc::new(consumer) })
     }
 
@@ -165,6 +184,34 @@ impl KafkaSource {
         Ok(())
     }
 
+    /// The partitions of `topic` this member owns now.
+    pub fn owned_partitions(&self, topic: &str) -> Result<BTreeSet<i32>> {
+        let owned = self.consumer.assignment().context("cannot read the partition assignment")?;
+        Ok(owned.elements_for_topic(topic).iter().map(|e| e.partition()).collect())
+    }
+
+    /// How many partitions `topic` has (a metadata request: call rarely).
+    pub fn partition_count(&self, topic: &str) -> Result<usize> {
+        let metadata = tokio::task::block_in_place(|| self.consumer.fetch_metadata(Some(topic), Duration::from_secs(10)))
+            .with_context(|| format!("cannot read the metadata of {topic}"))?;
+        Ok(metadata.topics().iter().find(|t| t.name() == topic).map_or(0, |t| t.partitions().len()))
+    }
+
+    /// How many rebalances this member has been through.
+    pub fn generation(&self) -> u64 {
+        self.consumer.context().generation.load(Ordering::SeqCst)
+    }
+
+    /// Moves the fetch position of one partition to `offset` (`None`: the
+    /// oldest the broker has) — a partition must resume where this
+    /// instance's state ends, not where the group committed. librdkafka
+    /// drops messages fetched before the seek.
+    pub fn seek(&self, topic: &str, partition: i32, offset: Option<i64>) -> Result<()> {
+        let to = offset.map_or(Offset::Beginning, Offset::Offset);
+        tokio::task::block_in_place(|| self.consumer.seek(topic, partition, to, Duration::from_secs(10)))
+            .with_context(|| format!("cannot seek {topic}/{partition} to {to:?}"))
+    }
+
     /// Lag of every owned partition: the last reported high watermark
     /// minus the next offset the state needs (nothing read yet: all of it).
     pub fn lag(&self, positions: &Positions) -> Result<Vec<PartitionLag>> {
@@ -182,18 +229,63 @@ impl KafkaSource {
     }
 }
 
+/// Kafka's default partitioner (murmur2 of the key, as the Java client and
+/// kafka-python compute it): which partition an institution's events are
+/// on, so an instance knows which institutions it answers for — including
+/// those that never ordered anything (SelectedProductNotEntered).
+pub fn partition_of(key: &[u8], partitions: usize) -> usize {
+    (murmur2(key) & 0x7fff_ffff) as usize % partitions.max(1)
+}
+
+fn murmur2(data: &[u8]) -> u32 {
+    const M: u32 = 0x5bd1_e995;
+    let mut h: u32 = 0x9747_b28c ^ data.len() as u32;
+    let mut chunks = data.chunks_exact(4);
+    for c in &mut chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> 24;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M) ^ k;
+    }
+    let rest = chunks.remainder();
+    if rest.len() == 3 {
+        h ^= u32::from(rest[2]) << 16;
+    }
+    if rest.len() >= 2 {
+        h ^= u32::from(rest[1]) << 8;
+    }
+    if !rest.is_empty() {
+        h ^= u32::from(rest[0]);
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^ (h >> 15)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn partitions_as_the_java_client_and_kafka_python_do() {
+        // Reference values from kafka-python's murmur2 (DefaultPartitioner).
+        assert_eq!(murmur2(b"21") as i32, -973932308);
+        assert_eq!(murmur2(b"foobar") as i32, -790332482);
+        assert_eq!(murmur2(b"a-little-bit-long-string") as i32, -985981536);
+        assert_eq!(murmur2(b"a-little-bit-longer-string") as i32, -1486304829);
+        assert_eq!(murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8") as i32, -58897971);
+        assert_eq!(murmur2(b"abc") as i32, 479470107);
+    }
+
+    #[test]
     fn positions_skip_what_the_state_already_has() {
         let mut p = Positions::default();
-        assert!(!p.already_applied("vbp.orders", 0, 0));
+        assert_eq!(p.next("vbp.orders", 0), None);
         p.advance("vbp.orders", 0, 41);
-        assert!(p.already_applied("vbp.orders", 0, 41));
-        assert!(!p.already_applied("vbp.orders", 0, 42));
-        assert!(!p.already_applied("vbp.orders", 1, 0));
+        assert_eq!(p.next("vbp.orders", 0), Some(42));
+        assert_eq!(p.next("vbp.orders", 1), None);
         p.advance("vbp.orders", 0, 3);
         assert_eq!(p.next("vbp.orders", 0), Some(42));
     }
