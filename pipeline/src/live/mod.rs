@@ -225,7 +225,7 @@ impl Live {
     /// here): the partition is then moved to where the state ends, and the
     /// first message after that move is trusted, offset gaps included
     /// (compaction and transaction markers leave gaps in real logs).
-    fn continues_state(&mut self, topic: &str, partition: i32, offset: i64) -> Result<bool> {
+    fn continues_state(&mut self, topic: &str, partition: i32, offset: i64) -> bool {
         let generation = self.source.generation();
         if generation != self.streams_generation {
             self.streams.clear();
@@ -234,19 +234,20 @@ impl Live {
         let key = (topic.to_string(), partition);
         let expected = self.positions.next(topic, partition);
         match self.streams.get(&key).copied() {
-            Some(Stream::Verified) => return Ok(true),
+            Some(Stream::Verified) => return true,
             Some(Stream::Moved(Some(target))) if offset > target => {
                 // The broker answered the seek from a later record batch
                 // (tansu does, for an offset inside a batch): read the whole
                 // partition again; what the state has is skipped.
                 tracing::warn!(topic, partition, from = offset, to = target, "the broker skipped past the seek; reading the partition from its start");
-                self.source.seek(topic, partition, None)?;
-                self.streams.insert(key, Stream::Moved(None));
-                return Ok(false);
+                if self.seek(topic, partition, None) {
+                    self.streams.insert(key, Stream::Moved(None));
+                }
+                return false;
             }
             Some(Stream::Moved(_)) => {
                 self.streams.insert(key, Stream::Verified);
-                return Ok(true);
+                return true;
             }
             None => {}
         }
@@ -256,17 +257,29 @@ impl Live {
         };
         if starts_right {
             self.streams.insert(key, Stream::Verified);
-            return Ok(true);
+            return true;
         }
         tracing::info!(topic, partition, from = offset, to = ?expected, "moving a partition to where the state ends");
-        self.source.seek(topic, partition, expected)?;
-        self.streams.insert(key, Stream::Moved(expected));
-        Ok(false)
+        if self.seek(topic, partition, expected) {
+            self.streams.insert(key, Stream::Moved(expected));
+        }
+        false
+    }
+
+    /// Seeks, or says why not: the next message of the partition tries again.
+    fn seek(&self, topic: &str, partition: i32, offset: Option<i64>) -> bool {
+        match self.source.seek(topic, partition, offset) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!("{e:#}; trying again at the next message");
+                false
+            }
+        }
     }
 
     fn on_message(&mut self, origin: KafkaOrigin) -> Result<()> {
         let (topic, partition, offset) = (origin.topic.clone(), origin.partition, origin.offset);
-        if !self.continues_state(&topic, partition, offset)? {
+        if !self.continues_state(&topic, partition, offset) {
             return Ok(());
         }
         if self.positions.next(&topic, partition).is_some_and(|next| offset < next) {

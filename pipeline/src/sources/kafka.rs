@@ -207,7 +207,9 @@ impl KafkaSource {
     /// instance's state ends, not where the group committed. librdkafka
     /// drops messages fetched before the seek.
     pub fn seek(&self, topic: &str, partition: i32, offset: Option<i64>) -> Result<()> {
-        let to = offset.map_or(Offset::Beginning, Offset::Offset);
+        // Offset 0 rather than the logical "beginning": no offset lookup, and
+        // where retention removed it the reset policy (earliest) applies.
+        let to = Offset::Offset(offset.unwrap_or(0));
         tokio::task::block_in_place(|| self.consumer.seek(topic, partition, to, Duration::from_secs(10)))
             .with_context(|| format!("cannot seek {topic}/{partition} to {to:?}"))
     }
