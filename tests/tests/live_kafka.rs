@@ -63,6 +63,14 @@ fn facts(alerts: &[Value]) -> BTreeSet<String> {
     alerts.iter().map(alert_fact).collect()
 }
 
+/// Fails with both differences (and `context`, e.g. the pipeline's log)
+/// unless live mode fired exactly what replay fired.
+fn assert_same_as_replay(replay: &BTreeSet<String>, live: &BTreeSet<String>, context: &str) {
+    let missing: Vec<_> = replay.difference(live).collect();
+    let extra: Vec<_> = live.difference(replay).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "replay only: {missing:#?}\nlive only: {extra:#?}\n{context}");
+}
+
 /// Transition lines without their sequence numbers, in order.
 fn transitions(path: &Path) -> Vec<String> {
     ndjson(path)
@@ -86,9 +94,7 @@ fn kafka_and_replay_raise_the_same_alerts() {
     live.wait_caught_up(CATCH_UP);
     let firing = facts(&live.alerts());
     assert!(!firing.is_empty(), "nothing fired");
-    let missing: Vec<_> = p.replay_firing.difference(&firing).collect();
-    let extra: Vec<_> = firing.difference(&p.replay_firing).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "replay only: {missing:#?}\nlive only: {extra:#?}");
+    assert_same_as_replay(&p.replay_firing, &firing, "");
     // Every transition the log holds is a firing of the set above (one evaluation, at the pinned T).
     assert_eq!(live.terminate().code(), Some(0), "{}", live.log_text());
     // One firing transition per alert: a single evaluation at the pinned T,
@@ -218,9 +224,7 @@ fn a_30_second_broker_outage_heals_by_itself() {
     broker.restart();
     broker.produce_files(&all[1..]);
     let firing = wait_for_firing(&live, &p.replay_firing, CATCH_UP);
-    let missing: Vec<_> = p.replay_firing.difference(&firing).collect();
-    let extra: Vec<_> = firing.difference(&p.replay_firing).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "replay only: {missing:#?}\nlive only: {extra:#?}\n{}", live.log_text());
+    assert_same_as_replay(&p.replay_firing, &firing, &live.log_text());
     assert_eq!(live.terminate().code(), Some(0), "{}", live.log_text());
 }
 
@@ -271,7 +275,5 @@ fn two_instances_in_one_group_split_the_partitions_and_together_raise_the_same_a
     let both: Vec<_> = a.intersection(&b).collect();
     assert!(both.is_empty(), "raised twice: {both:#?}");
     let together: BTreeSet<String> = a.union(&b).cloned().collect();
-    let missing: Vec<_> = p.replay_firing.difference(&together).collect();
-    let extra: Vec<_> = together.difference(&p.replay_firing).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "replay only: {missing:#?}\npair only: {extra:#?}");
+    assert_same_as_replay(&p.replay_firing, &together, "");
 }
