@@ -52,6 +52,10 @@ pub const TZ: &str = "UTC";
 pub struct StaticTables {
     /// `agreement_progress` without its `purchased_base_units` column.
     agreements: RecordBatch,
+    /// `group_windows` without its unit columns, one row per window of
+    /// [`Purchases::windows`](crate::state::Purchases), in the same order:
+    /// the windows are fixed by the agreements, only their sums change.
+    group_windows: RecordBatch,
     calendar_days: RecordBatch,
     institutions: RecordBatch,
     products: RecordBatch,
@@ -63,6 +67,7 @@ impl StaticTables {
     pub fn build(reference: &ReferenceData, config: &DetectorConfig) -> Result<Self, ArrowError> {
         Ok(StaticTables {
             agreements: agreements(reference, config)?,
+            group_windows: static_group_windows(reference)?,
             calendar_days: calendar_days(reference)?,
             institutions: institutions(reference)?,
             products: products(reference)?,
@@ -72,7 +77,16 @@ impl StaticTables {
     }
 }
 
-/// Registers every table, with the state as it is now, in a new DataFusion
+/// Which tables a session holds. Building a table over millions of order
+/// lines is most of what an evaluation costs, so the rules get only the
+/// tables they read; the dashboards' roll-ups and analysts get them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Rules,
+    Everything,
+}
+
+/// Registers the tables, with the state as it is now, in a new DataFusion
 /// session. Building [`StaticTables`] once and passing them here is what
 /// keeps an evaluation cheap.
 pub fn session(
@@ -81,12 +95,15 @@ pub fn session(
     state: &State,
     config: &DetectorConfig,
     at: i64,
+    need: Need,
 ) -> Result<SessionContext, DataFusionError> {
     let ctx = SessionContext::new();
+    if need == Need::Everything {
+        ctx.register_batch("due_order_lines", due_order_lines(reference, state, config, at)?)?;
+    }
     let tables = [
-        ("due_order_lines", due_order_lines(reference, state, config, at)?),
         ("agreement_progress", agreement_progress(statics, reference, state)?),
-        ("group_windows", group_windows(reference, state)?),
+        ("group_windows", group_windows(statics, state)?),
         ("open_order_lines", open_order_lines(reference, state, config)?),
         ("unpaid_deliveries", unpaid_deliveries(reference, state)?),
         ("calendar_days", statics.calendar_days.clone()),
@@ -196,27 +213,36 @@ fn agreement_progress(statics: &StaticTables, reference: &ReferenceData, state: 
     arrow::compute::filter_record_batch(&all, &mine)
 }
 
-fn group_windows(reference: &ReferenceData, state: &State) -> Result<RecordBatch, ArrowError> {
-    let mut keys: Vec<_> = state
-        .purchases
-        .per_group
-        .iter()
-        .filter(|((i, _), _)| state.answers_for(*i))
-        .flat_map(|(k, ws)| ws.iter().map(move |w| (*k, w)))
-        .collect();
-    keys.sort_by_key(|((i, g), w)| (i.0, g.0, w.start));
-    let inst: Vec<&Institution> = keys.iter().map(|((i, _), _)| &reference.institutions[i.0 as usize]).collect();
+fn static_group_windows(reference: &ReferenceData) -> Result<RecordBatch, ArrowError> {
+    let windows = crate::state::Purchases::new(reference).windows;
+    let inst: Vec<&Institution> = windows.iter().map(|w| &reference.institutions[w.institution.0 as usize]).collect();
     let mut columns = vec![
         ("institution_code", strings(inst.iter().map(|i| i.code.as_str()))),
-        ("group_id", strings(keys.iter().map(|((_, g), _)| reference.groups[g.0 as usize].group_id.as_str()))),
+        ("group_id", strings(windows.iter().map(|w| reference.groups[w.group.0 as usize].group_id.as_str()))),
     ];
     columns.extend(division_columns(&inst));
-    columns.extend([
-        ("window_start", dates(keys.iter().map(|(_, w)| w.start))),
-        ("selected_units", decimals(keys.iter().map(|(_, w)| w.selected_units), UNITS_SCALE)?),
-        ("non_selected_units", decimals(keys.iter().map(|(_, w)| w.non_selected_units), UNITS_SCALE)?),
-    ]);
+    columns.push(("window_start", dates(windows.iter().map(|w| w.start))));
     batch(columns)
+}
+
+/// The static window columns and the units bought in each window so far.
+fn group_windows(statics: &StaticTables, state: &State) -> Result<RecordBatch, ArrowError> {
+    let windows = &state.purchases.windows;
+    let schema = statics.group_windows.schema();
+    let mut columns: Vec<(&str, ArrayRef)> = schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .zip(statics.group_windows.columns().iter().cloned())
+        .collect();
+    columns.push(("selected_units", decimals(windows.iter().map(|w| w.selected_units), UNITS_SCALE)?));
+    columns.push(("non_selected_units", decimals(windows.iter().map(|w| w.non_selected_units), UNITS_SCALE)?));
+    let all = batch(columns)?;
+    if state.answers_for.is_none() {
+        return Ok(all);
+    }
+    let mine: BooleanArray = windows.iter().map(|w| Some(state.answers_for(w.institution))).collect();
+    arrow::compute::filter_record_batch(&all, &mine)
 }
 
 /// The delivery deadline of an order line placed at `placed_at` (6.3).

@@ -56,6 +56,8 @@ pub struct ReplaySummary {
     pub sizes: vbp_detectors::state::StateSizes,
     /// Ids remembered for de-duplication at the end.
     pub remembered_ids: usize,
+    /// Wall seconds of pass 1 (read, decode, index by day).
+    pub index_seconds: f64,
 }
 
 /// Loads reference data, or says in one line why not.
@@ -82,6 +84,7 @@ pub struct Replay {
     transitions: NdjsonSink,
     progress: ProgressBar,
     on_evaluation: Option<OnEvaluation>,
+    index_seconds: f64,
 }
 
 impl Replay {
@@ -106,6 +109,7 @@ impl Replay {
             transitions: NdjsonSink::create(options.alerts_out.as_deref())?,
             progress,
             on_evaluation: None,
+            index_seconds: 0.0,
         })
     }
 
@@ -186,7 +190,9 @@ impl Replay {
     /// Applies the sorted events, evaluating at each local midnight crossed
     /// and finally at `as_of`. Returns the last evaluation instant.
     pub async fn run(&mut self, options: &ReplayOptions) -> Result<Option<DateTime<FixedOffset>>> {
+        let indexing = Instant::now();
         let days = self.index_by_day(options)?;
+        self.index_seconds = indexing.elapsed().as_secs_f64();
         self.progress.set_message("applying");
         self.progress.set_length(days.values().map(|d| d.len() as u64).sum());
         self.progress.set_position(0);
@@ -265,6 +271,7 @@ pub async fn run_observed(options: &ReplayOptions, observer: Option<OnEvaluation
         bytes,
         sizes: replay.engine.state().sizes(),
         remembered_ids,
+        index_seconds: replay.index_seconds,
     })
 }
 
@@ -292,7 +299,13 @@ impl ReplaySummary {
             "  state: {} agreements, {} order lines ({} open), {} deliveries ({} unpaid), {} ids remembered\n",
             z.agreements, z.order_lines, z.open_order_lines, z.deliveries, z.unpaid_deliveries, self.remembered_ids
         ));
-        out.push_str(&format!("  evaluations {}\n", s.evaluations));
+        out.push_str(&format!(
+            "  time: pass 1 (read, decode, index) {:.1} s, evaluations {:.1} s ({}), the rest (re-read, decode, sort, apply) {:.1} s\n",
+            self.index_seconds,
+            s.evaluation_micros as f64 / 1e6,
+            s.evaluations,
+            self.seconds - self.index_seconds - s.evaluation_micros as f64 / 1e6,
+        ));
         for ((name, severity), n) in &s.fired {
             let resolved = s.resolved.get(&(name.clone(), severity.clone())).copied().unwrap_or(0);
             out.push_str(&format!("    {name:<28} {severity:<8} fired {n:<6} resolved {resolved}\n"));

@@ -46,8 +46,9 @@ impl<'a> Evaluation<'a> {
         state: &State,
         config: &'a DetectorConfig,
         at: DateTime<FixedOffset>,
+        need: tables::Need,
     ) -> Result<Self, DataFusionError> {
-        let ctx = tables::session(statics, reference, state, config, at.timestamp_micros())?;
+        let ctx = tables::session(statics, reference, state, config, at.timestamp_micros(), need)?;
         Ok(Evaluation { ctx, config, at, today: local_date(at) })
     }
 
@@ -89,7 +90,7 @@ pub async fn evaluate(
     config: &DetectorConfig,
     at: DateTime<FixedOffset>,
 ) -> Result<Vec<Alert>, DataFusionError> {
-    evaluate_in(&Evaluation::new(statics, reference, state, config, at)?).await
+    evaluate_in(&Evaluation::new(statics, reference, state, config, at, tables::Need::Rules)?).await
 }
 
 /// Evaluates every rule in a session already built for T (which the

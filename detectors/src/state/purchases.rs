@@ -26,6 +26,8 @@ pub enum ShareClass {
 /// The units of one institution × group since one agreement period start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupWindow {
+    pub institution: InstitutionId,
+    pub group: GroupId,
     pub start: NaiveDate,
     pub selected_units: Decimal,
     pub non_selected_units: Decimal,
@@ -39,9 +41,14 @@ pub struct GroupWindow {
 pub struct Purchases {
     /// Base units bought under each agreement (by `AgreementId`).
     pub per_agreement: Vec<Decimal>,
-    /// One window per distinct period start of the institution's agreements
-    /// in the group, sorted by start.
-    pub per_group: HashMap<(InstitutionId, GroupId), Vec<GroupWindow>>,
+    /// One window per distinct period start of an institution's agreements
+    /// in a group, sorted by (institution, group, start). The windows are
+    /// fixed by the agreements, so this order is also the row order of the
+    /// `group_windows` table, whose other columns are built once.
+    pub windows: Vec<GroupWindow>,
+    /// Where the windows of each institution × group are in `windows`.
+    #[serde(skip)]
+    windows_of: HashMap<(InstitutionId, GroupId), std::ops::Range<usize>>,
     /// Which agreements an order of (institution, family) counts toward.
     #[serde(skip)]
     agreements_of: HashMap<(InstitutionId, u32), Vec<AgreementId>>,
@@ -50,25 +57,30 @@ pub struct Purchases {
     exemptions_of: HashMap<(InstitutionId, GroupId), Vec<(NaiveDate, NaiveDate)>>,
 }
 
+impl GroupWindow {
+    /// What identifies a window, in table order.
+    fn key(&self) -> (u32, u32, NaiveDate) {
+        (self.institution.0, self.group.0, self.start)
+    }
+}
+
 impl Purchases {
     /// Sets up the empty sums for the agreements of `reference`.
     pub fn new(reference: &ReferenceData) -> Self {
-        let mut per_group: HashMap<(InstitutionId, GroupId), Vec<GroupWindow>> = HashMap::new();
-        for agreement in &reference.agreements {
-            let group = reference.families[agreement.family.0 as usize].group;
-            let windows = per_group.entry((agreement.institution, group)).or_default();
-            if !windows.iter().any(|w| w.start == agreement.period_start) {
-                windows.push(GroupWindow {
-                    start: agreement.period_start,
-                    selected_units: Decimal::ZERO,
-                    non_selected_units: Decimal::ZERO,
-                });
-            }
-        }
-        for windows in per_group.values_mut() {
-            windows.sort_by_key(|w| w.start);
-        }
-        let sums = Purchases { per_agreement: vec![Decimal::ZERO; reference.agreements.len()], per_group, ..Default::default() };
+        let mut windows: Vec<GroupWindow> = reference
+            .agreements
+            .iter()
+            .map(|agreement| GroupWindow {
+                institution: agreement.institution,
+                group: reference.families[agreement.family.0 as usize].group,
+                start: agreement.period_start,
+                selected_units: Decimal::ZERO,
+                non_selected_units: Decimal::ZERO,
+            })
+            .collect();
+        windows.sort_unstable_by_key(GroupWindow::key);
+        windows.dedup_by_key(|w| w.key());
+        let sums = Purchases { per_agreement: vec![Decimal::ZERO; reference.agreements.len()], windows, ..Default::default() };
         sums.with_lookups(reference)
     }
 
@@ -83,8 +95,10 @@ impl Purchases {
             ));
         }
         let fresh = Purchases::new(reference);
-        if let Some(key) = self.per_group.keys().find(|k| !fresh.per_group.contains_key(k)) {
-            return Err(format!("the checkpoint has a group window for institution #{} group #{} that agreements.csv does not", key.0, key.1));
+        let differs = self.windows.len() != fresh.windows.len()
+            || self.windows.iter().zip(&fresh.windows).any(|(a, b)| a.key() != b.key());
+        if differs {
+            return Err("the checkpoint's institution × group windows are not those of agreements.csv".to_string());
         }
         Ok(self.with_lookups(reference))
     }
@@ -97,6 +111,11 @@ impl Purchases {
         self.exemptions_of.clear();
         for e in &reference.exemptions {
             self.exemptions_of.entry((e.institution, e.group)).or_default().push((e.valid_from, e.valid_to));
+        }
+        self.windows_of.clear();
+        for (index, w) in self.windows.iter().enumerate() {
+            let range = self.windows_of.entry((w.institution, w.group)).or_insert(index..index);
+            range.end = index + 1;
         }
         self
     }
@@ -120,10 +139,10 @@ impl Purchases {
                 }
             }
         }
-        let Some(windows) = self.per_group.get_mut(&(institution, product.group)) else {
+        let Some(range) = self.windows_of.get(&(institution, product.group)) else {
             return;
         };
-        for window in windows.iter_mut().filter(|w| w.start <= placed_on) {
+        for window in self.windows[range.clone()].iter_mut().filter(|w| w.start <= placed_on) {
             match class {
                 ShareClass::Selected => window.selected_units += units,
                 ShareClass::NonSelected => window.non_selected_units += units,

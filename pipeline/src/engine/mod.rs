@@ -29,7 +29,7 @@ use vbp_detectors::config::DetectorConfig;
 use vbp_detectors::reference::ReferenceData;
 use vbp_detectors::rollups::{self, Rollups};
 use vbp_detectors::rules;
-use vbp_detectors::tables::StaticTables;
+use vbp_detectors::tables::{Need, StaticTables};
 use vbp_detectors::state::{Awaited, Micros, Outcome, State};
 use vbp_schemas::{Event, EventBody, Reason, Rejection};
 
@@ -213,12 +213,13 @@ impl<O> Engine<O> {
     pub async fn evaluate(&mut self, at: DateTime<FixedOffset>) -> Result<Vec<Transition>, DataFusionError> {
         // Retention follows event time, not T: a live engine catching up on
         // old events must still remember their ids and open business.
+        let started = std::time::Instant::now();
         let newest = self.stats.latest_event.unwrap_or(i64::MIN).min(at.timestamp_micros());
         let horizon = newest.saturating_sub(DEFAULT_RETENTION_MICROS);
         self.state.forget_finished_before(horizon);
         self.seen.retain(|_, t| *t >= horizon);
-        let started = std::time::Instant::now();
-        let eval = rules::Evaluation::new(&self.statics, &self.reference, &self.state, &self.config, at)?;
+        let need = if self.want_rollups { Need::Everything } else { Need::Rules };
+        let eval = rules::Evaluation::new(&self.statics, &self.reference, &self.state, &self.config, at, need)?;
         let alerts = rules::evaluate_in(&eval).await?;
         if self.want_rollups {
             self.rollups = Some(rollups::compute(&eval).await?);
@@ -226,6 +227,7 @@ impl<O> Engine<O> {
         let transitions = self.book.observe(at, alerts);
         self.last_evaluation_seconds = started.elapsed().as_secs_f64();
         self.stats.evaluations += 1;
+        self.stats.evaluation_micros += started.elapsed().as_micros() as u64;
         for t in &transitions {
             self.stats.transition(t);
         }

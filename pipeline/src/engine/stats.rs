@@ -19,6 +19,8 @@ pub struct Stats {
     pub after_as_of: u64,
     pub rejected: BTreeMap<Reason, u64>,
     pub evaluations: u64,
+    /// Wall-clock microseconds spent evaluating, over all evaluations.
+    pub evaluation_micros: u64,
     /// The latest `occurred_at` decoded, in epoch microseconds.
     pub latest_event: Option<i64>,
     /// Firing transitions by (alertname, severity).
