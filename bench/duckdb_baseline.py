@@ -12,10 +12,14 @@ T, every alert of SPEC §6 with its severity. It exists to compare against
         --events orders.ndjson deliveries.ndjson payments.ndjson \\
         --as-of 2026-02-01T00:00:00+08:00 [--firing-out FILE] [--threads N]
 
-Prints one JSON object on stdout: lines read, valid lines, duplicates, wall
-seconds since process start (import included), events/s, MB/s and the
-firing alerts counted by "AlertName/severity". `--firing-out` writes one JSON
-object per firing alert: alertname, severity and its key labels.
+Prints one JSON object on stdout: `events` (lines read), `valid` (lines that
+pass validation, duplicates included), `duplicates` (valid lines whose
+event_id came before), `seconds` (wall time since process start, interpreter
+and import included), `events_per_s` and `mb_per_s` (lines and bytes read per
+wall second), `firing` (firing alerts counted by "AlertName/severity"), plus
+the rejections by reason code and the sizes of the intermediate tables.
+`--firing-out` writes one JSON object per firing alert: alertname, severity
+and its key labels. `--verbose` prints stage timings on stderr.
 
 Semantics follow SPEC §§2-6 and the engine's DataFusion rules
 (detectors/src/rules/*.rs, tables in detectors/src/tables.rs):
@@ -203,7 +207,7 @@ MACROS = r"""
 CREATE MACRO jstr(v) AS CASE
     WHEN NOT starts_with(v, '"') THEN NULL
     WHEN contains(v, '\') THEN json_extract_string(v, '$')
-    ELSE v[2:-2] END;
+    ELSE substring(v, 2, length(v) - 2) END;
 -- A required non-empty string.
 CREATE MACRO jtext(v) AS nullif(jstr(v), '');
 -- A string that only has to be there and not be empty (distributor, payment_id).
@@ -212,36 +216,39 @@ CREATE MACRO jpresent(v) AS CASE WHEN starts_with(v, '"') AND v <> '""' THEN tru
 -- NULL for anything else. A negative number stays negative so that the
 -- caller's sign check refuses it.
 CREATE MACRO jqty(v) AS CASE
-    WHEN regexp_full_match(v, '"[0-9]+(\.[0-9]+)?"') THEN TRY_CAST(v[2:-2] AS DECIMAL(38, 12))
-    WHEN regexp_full_match(v, '-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?') THEN TRY_CAST(v AS DECIMAL(38, 12))
-    END;
+    WHEN starts_with(v, '"') THEN CASE WHEN regexp_full_match(v, '"[0-9]+(\.[0-9]+)?"')
+                                       THEN TRY_CAST(substring(v, 2, length(v) - 2) AS DECIMAL(38, 12)) END
+    -- any other token is a JSON number (DuckDB's JSON syntax) or not a number at all
+    ELSE TRY_CAST(v AS DECIMAL(38, 12)) END;
 -- Money: as a quantity, with at most 2 decimal places of value (12.500 is
 -- 12.50 yuan, 12.345 is refused), in yuan to the fen.
 CREATE MACRO jmoney(v) AS CASE
-    WHEN regexp_full_match(v, '"[0-9]+(\.[0-9]{1,2}0*)?"') THEN TRY_CAST(v[2:-2] AS DECIMAL(18, 2))
-    WHEN regexp_full_match(v, '-?[0-9]+(\.[0-9]{1,2}0*)?') THEN TRY_CAST(v AS DECIMAL(18, 2))
-    WHEN regexp_full_match(v, '-?[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+')
-         AND TRY_CAST(v AS DECIMAL(38, 12)) = round(TRY_CAST(v AS DECIMAL(38, 12)), 2)
-    THEN TRY_CAST(v AS DECIMAL(18, 2))
-    END;
+    WHEN starts_with(v, '"') THEN CASE WHEN regexp_full_match(v, '"[0-9]+(\.[0-9]{1,2}0*)?"')
+                                       THEN TRY_CAST(substring(v, 2, length(v) - 2) AS DECIMAL(18, 2)) END
+    WHEN TRY_CAST(v AS DECIMAL(38, 12)) = round(TRY_CAST(v AS DECIMAL(38, 12)), 2)
+    THEN TRY_CAST(v AS DECIMAL(18, 2)) END;
 -- RFC 3339 with an explicit offset, as schemas/src/decode/timestamp.rs:
 -- T or t, optional 1-9 fraction digits, Z/z or +-hh:mm but not -00:00; the
 -- cast then refuses days that do not exist (2026-02-30).
 CREATE MACRO jinstant(v) AS CASE
     WHEN regexp_full_match(v, '"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"')
          AND NOT ends_with(v, '-00:00"')
-    THEN CAST(TRY_CAST(upper(v[2:-2]) AS TIMESTAMPTZ) AS TIMESTAMP) END;
+    THEN CAST(TRY_CAST(upper(substring(v, 2, length(v) - 2)) AS TIMESTAMPTZ) AS TIMESTAMP) END;
 """
 
 # A known key written twice makes serde refuse the object (malformed_json).
 # The regular expression is only run on the rare lines that have more colons
-# (outside occurred_at) than known keys: a line with a repeated key always has.
+# than known keys besides the 2 or 3 of a valid occurred_at: a line with a
+# repeated key always has (and one whose occurred_at is not valid is refused
+# anyway).
 REPEATED_KEY = "|".join(f'"{k}"\\s*:.*"{k}"\\s*:' for k in FIELDS)
 
 
 def load_events(con, files):
     """Creates `parsed`: one row per line read, typed, with `reason` NULL when valid."""
     con.execute(MACROS)
+    # In the engine's order of types (event order: occurred_at, type, event_id).
+    con.execute(f"CREATE TYPE event_type AS ENUM ({', '.join(sql_str(t) for t in EVENT_TYPES)})")
     reads = []
     for n, path in enumerate(files):
         reads.append(
@@ -249,7 +256,6 @@ def load_events(con, files):
             f"header=false, auto_detect=false, delim=chr(1), quote='', escape='', new_line='\\n', "
             f"max_line_size=16777216, ignore_errors=true, store_rejects=true)")
     paths = "[" + ", ".join(f"'$.{k}'" for k in FIELDS) + "]"
-    type_list = "[" + ", ".join(f"'\"{t}\"'" for t in EVENT_TYPES) + "]"
 
     def f(name):
         return f"j[{F[name]}]"
@@ -290,14 +296,14 @@ def load_events(con, files):
         keyed AS (
             SELECT file_no, too_large, j,
                    CASE WHEN strlen(line) - strlen(replace(line, ':', ''))
-                             - coalesce(strlen(j[3]) - strlen(replace(j[3], ':', '')), 0)
+                             - CASE WHEN ends_with(j[3], 'Z"') OR ends_with(j[3], 'z"') THEN 2 ELSE 3 END
                              > list_aggregate(j, 'count')
                         THEN regexp_matches(line, '{REPEATED_KEY}') ELSE false END AS repeated_key
             FROM tokens
         ),
         fields AS (
             SELECT file_no, too_large, j, repeated_key,
-                   CASE WHEN list_contains({type_list}, {f('type')}) THEN {f('type')}[2:-2] END AS etype,
+                   TRY_CAST(jstr({f('type')}) AS event_type) AS etype,
                    jtext({f('event_id')}) AS event_id,
                    jinstant({f('occurred_at')}) AS ts,
                    jtext({f('order_id')}) AS order_id,
@@ -385,7 +391,7 @@ def build_state(con, t_sql: str, today: str) -> dict:
         SELECT rid FROM (
             SELECT rowid AS rid,
                    row_number() OVER (PARTITION BY event_id
-                                      ORDER BY ts, list_position({EVENT_TYPES!r}, etype), file_no, rowid) AS rn
+                                      ORDER BY ts, etype, file_no, rowid) AS rn
             FROM parsed
             WHERE reason IS NULL AND ts <= {t_sql} AND hash(event_id) IN (SELECT h FROM repeated))
         WHERE rn > 1""")
@@ -411,20 +417,22 @@ def build_state(con, t_sql: str, today: str) -> dict:
         CREATE TABLE cancels AS
         SELECT order_id, sum(qty) AS packs FROM events WHERE etype = 'order.cancelled' GROUP BY order_id""")
 
-    # Order lines with their net and outstanding packs (SPEC 6.3) and the
-    # product's attributes for 6.1-6.2: net base units are
-    # (packs - cancelled) x base_units_per_pack.
+    # Order lines with the product's attributes, their net base units
+    # (packs - cancelled) x base_units_per_pack for 6.1-6.2 and their
+    # outstanding packs (ordered - cancelled - received) for 6.3. Orders for
+    # special (特需) services count nowhere in 6.1-6.3, so they are left out.
     con.execute("""
         CREATE TABLE order_lines AS
         WITH delivered AS (SELECT order_id, sum(packs) AS packs FROM receipts GROUP BY order_id)
-        SELECT o.order_id, o.institution_code, o.product_code, o.placed_at, o.placed_on, o.unit_price,
-               o.special, p.group_id, p.family_id, p.selected, p.backup_supplier, p.bupp, p.category,
-               o.packs - coalesce(c.packs, 0) AS net_packs,
+        SELECT o.institution_code, o.product_code, o.placed_at, o.placed_on, o.unit_price,
+               p.group_id, p.family_id, p.selected, p.backup_supplier, p.bupp, p.category,
+               (o.packs - coalesce(c.packs, 0)) * p.bupp AS units,
                o.packs - coalesce(c.packs, 0) - coalesce(d.packs, 0) AS outstanding_packs
         FROM orders o
         JOIN products p USING (product_code)
         LEFT JOIN cancels c USING (order_id)
-        LEFT JOIN delivered d USING (order_id)""")
+        LEFT JOIN delivered d USING (order_id)
+        WHERE NOT o.special""")
 
     # delivery.accepted of a received delivery of the same order, for at
     # most the packs received; the first acceptance wins. Only deliveries
@@ -474,10 +482,10 @@ def detectors(today: str, t_sql: str) -> dict:
             FROM agreements WHERE period_start <= DATE {today} AND DATE {today} <= period_end
         ),
         purchased AS (
-            SELECT a.agreement_no, sum(l.net_packs * l.bupp) AS units
+            SELECT a.agreement_no, sum(l.units) AS units
             FROM order_lines l
             JOIN active a ON a.institution_code = l.institution_code AND a.family_id = l.family_id
-            WHERE NOT l.special AND l.placed_on BETWEEN a.period_start AND a.period_end
+            WHERE l.placed_on BETWEEN a.period_start AND a.period_end
             GROUP BY a.agreement_no
         ),
         progress AS (
@@ -519,8 +527,8 @@ def detectors(today: str, t_sql: str) -> dict:
         ),
         shares AS (
             SELECT l.institution_code, l.group_id,
-                   sum(l.net_packs * l.bupp) FILTER (WHERE l.selected) AS selected_units,
-                   sum(l.net_packs * l.bupp) FILTER (
+                   sum(l.units) FILTER (WHERE l.selected) AS selected_units,
+                   sum(l.units) FILTER (
                        WHERE NOT l.selected AND NOT l.backup_supplier
                          AND (g.lowest_selected_price IS NULL OR l.unit_price > g.lowest_selected_price * l.bupp)
                          AND x.day IS NULL) AS non_selected_units
@@ -529,7 +537,7 @@ def detectors(today: str, t_sql: str) -> dict:
             LEFT JOIN group_floor g ON g.group_id = l.group_id
             LEFT JOIN exempt_days x ON x.institution_code = l.institution_code AND x.group_id = l.group_id
                                    AND x.day = l.placed_on
-            WHERE NOT l.special AND l.placed_on >= w.window_start
+            WHERE l.placed_on >= w.window_start
             GROUP BY l.institution_code, l.group_id
         ),
         totals AS (
@@ -552,7 +560,7 @@ def detectors(today: str, t_sql: str) -> dict:
                    l.placed_at + CASE l.category WHEN 'consumable' THEN INTERVAL {CONSUMABLE_DEADLINE_HOURS} HOUR
                                                  ELSE INTERVAL {DRUG_DEADLINE_HOURS} HOUR END AS deadline
             FROM order_lines l JOIN institutions i USING (institution_code)
-            WHERE NOT l.special AND l.outstanding_packs > 0
+            WHERE l.outstanding_packs > 0
         ),
         late AS (SELECT * FROM overdue WHERE deadline < {t_sql})"""
 
@@ -606,19 +614,14 @@ def detectors(today: str, t_sql: str) -> dict:
     return d
 
 
-def log(what: str) -> None:
-    """Stage timings on stderr with --verbose."""
-    if VERBOSE:
-        print(f"{time.time() - _START:8.2f} s  {what}", file=sys.stderr, flush=True)
-
-
-VERBOSE = False
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
-    global VERBOSE
-    VERBOSE = args.verbose
+
+    def log(what: str) -> None:
+        """Stage timings on stderr with --verbose."""
+        if args.verbose:
+            print(f"{time.time() - _START:8.2f} s  {what}", file=sys.stderr, flush=True)
+
     t = parse_as_of(args.as_of)
     t_utc = t.astimezone(timezone.utc).replace(tzinfo=None)
     t_sql = f"TIMESTAMP '{t_utc.isoformat(sep=' ')}'"  # instants are naive UTC in this script
@@ -636,10 +639,9 @@ def main(argv=None) -> int:
     log("reference loaded")
     not_read = load_events(con, args.events)
     log("events read and validated")
-    counts = dict(con.execute("SELECT coalesce(reason, 'valid'), count(*) FROM parsed GROUP BY ALL").fetchall())
     state = build_state(con, t_sql, today)
     log("state built")
-    counts_after = dict(con.execute("SELECT coalesce(reason, 'valid'), count(*) FROM parsed GROUP BY ALL").fetchall())
+    counts = dict(con.execute("SELECT coalesce(reason, 'valid'), count(*) FROM parsed GROUP BY ALL").fetchall())
     after_as_of = con.execute(f"SELECT count(*) FROM parsed WHERE reason IS NULL AND ts > {t_sql}").fetchone()[0]
     duplicates = con.execute("SELECT count(*) FROM dropped").fetchone()[0]
 
@@ -651,10 +653,10 @@ def main(argv=None) -> int:
     firing.sort(key=lambda a: (a["alertname"], a["severity"], sorted(a["labels"].items())))
 
     lines_read = sum(counts.values()) + not_read
-    valid = counts_after.get("valid", 0)
+    valid = counts.get("valid", 0)
     seconds = time.time() - _START
     size = sum(os.path.getsize(p) for p in args.events)
-    rejected = {k: v for k, v in counts_after.items() if k != "valid"}
+    rejected = {k: v for k, v in counts.items() if k != "valid"}
     if not_read:
         rejected["malformed_json"] = rejected.get("malformed_json", 0) + not_read
     by_severity = {}
@@ -667,7 +669,7 @@ def main(argv=None) -> int:
         "duplicates": duplicates,
         "after_as_of": after_as_of,
         "rejected": dict(sorted(rejected.items())),
-        "applied": {k: v for k, v in state.items()},
+        "state_rows": state,
         "seconds": round(seconds, 2),
         "events_per_s": round(lines_read / seconds),
         "mb_per_s": round(size / 1e6 / seconds, 1),

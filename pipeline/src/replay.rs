@@ -150,14 +150,14 @@ impl Replay {
     /// decoded and sorted in event order. Only one day is ever in memory.
     fn day_events(&self, origins: &[LineOrigin], limits: &DecodeLimits) -> Result<Vec<(Event, LineOrigin)>> {
         let mut events = Vec::with_capacity(origins.len());
-        for origin in origins {
-            let raw = self.files.raw(origin)?;
+        self.files.for_each_raw(origins, |origin, raw| {
             // It decoded in pass 1; failing now means the file changed under us.
-            let event = decode(&raw, limits).map_err(|r| {
+            let event = decode(raw, limits).map_err(|r| {
                 anyhow::anyhow!("{} line {} changed during the replay: {r}", self.files.path(origin).display(), origin.line)
             })?;
             events.push((event, *origin));
-        }
+            Ok(())
+        })?;
         events.sort_by(|a, b| event_order(&a.0, &b.0));
         Ok(events)
     }

@@ -29,6 +29,11 @@ pub const MAX_PACKS: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0
 /// Amounts above this many yuan are rejected as `bad_value` (same reason).
 pub const MAX_AMOUNT: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
 
+/// A map keyed by platform ids (order, delivery and event ids): millions of
+/// entries, looked up for every event, so hashed with foldhash rather than
+/// SipHash (see the workspace Cargo.toml).
+pub type IdMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
+
 /// An instant as microseconds since the Unix epoch: compact, and ordered the
 /// same way as the instants themselves whatever offset they were written in.
 pub type Micros = i64;
@@ -136,8 +141,8 @@ pub enum Outcome {
 /// checkpoint keeps (serde), with [`State::restored`] on the way back.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
-    pub orders: HashMap<String, OrderLine>,
-    pub deliveries: HashMap<String, DeliveryLine>,
+    pub orders: IdMap<OrderLine>,
+    pub deliveries: IdMap<DeliveryLine>,
     pub purchases: Purchases,
     /// The institutions this instance answers for, by `InstitutionId`;
     /// `None`: all. With several instances in one consumer group each
@@ -164,7 +169,7 @@ fn bounded(field: &str, value: Decimal, max: Decimal) -> Result<(), Outcome> {
 
 impl State {
     pub fn new(reference: &ReferenceData) -> Self {
-        State { orders: HashMap::new(), deliveries: HashMap::new(), purchases: Purchases::new(reference), answers_for: None }
+        State { orders: IdMap::default(), deliveries: IdMap::default(), purchases: Purchases::new(reference), answers_for: None }
     }
 
     /// A state read back from a checkpoint, checked against the reference

@@ -18,7 +18,6 @@ mod snapshot;
 mod stats;
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
@@ -30,7 +29,7 @@ use vbp_detectors::reference::ReferenceData;
 use vbp_detectors::rollups::{self, Rollups};
 use vbp_detectors::rules;
 use vbp_detectors::tables::{Need, StaticTables};
-use vbp_detectors::state::{Awaited, Micros, Outcome, State};
+use vbp_detectors::state::{Awaited, IdMap, Micros, Outcome, State};
 use vbp_schemas::{Event, EventBody, Reason, Rejection};
 
 pub use held::{Held, HeldEvent};
@@ -75,7 +74,7 @@ pub struct Engine<O> {
     statics: StaticTables,
     state: State,
     /// `event_id` → event time, for de-duplication within the retention.
-    seen: HashMap<String, Micros>,
+    seen: IdMap<Micros>,
     held: Held<O>,
     book: AlertBook,
     orphan_timeout: Micros,
@@ -97,7 +96,7 @@ impl<O> Engine<O> {
             config,
             statics,
             state,
-            seen: HashMap::new(),
+            seen: IdMap::default(),
             held: Held::default(),
             book: AlertBook::default(),
             orphan_timeout: DEFAULT_ORPHAN_TIMEOUT_MICROS,

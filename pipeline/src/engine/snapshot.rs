@@ -5,11 +5,10 @@
 //! the original bytes) and decoded again on restore: the typed event needs
 //! no serde of its own, and the bytes are what a dead letter needs anyway.
 
-use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use vbp_detectors::alert::AlertBook;
-use vbp_detectors::state::{Awaited, Micros, State};
+use vbp_detectors::state::{Awaited, IdMap, Micros, State};
 use vbp_schemas::{Event, Rejection};
 
 use super::{Engine, Stats};
@@ -18,7 +17,7 @@ use super::{Engine, Stats};
 #[derive(Serialize)]
 pub struct EngineSnapshotRef<'a, O> {
     state: &'a State,
-    seen: &'a HashMap<String, Micros>,
+    seen: &'a IdMap<Micros>,
     held: Vec<(&'a O, &'a Awaited)>,
     book: &'a AlertBook,
     latest_event: Option<Micros>,
@@ -28,7 +27,7 @@ pub struct EngineSnapshotRef<'a, O> {
 #[derive(Deserialize)]
 pub struct EngineSnapshot<O> {
     state: State,
-    seen: HashMap<String, Micros>,
+    seen: IdMap<Micros>,
     held: Vec<(O, Awaited)>,
     book: AlertBook,
     latest_event: Option<Micros>,
