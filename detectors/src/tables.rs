@@ -33,7 +33,7 @@ use rust_decimal::Decimal;
 use crate::config::DetectorConfig;
 use crate::reference::{Category, Institution, ReferenceData};
 use crate::state::State;
-use crate::time::{add_months_clamped, local_date, payment_overdue_from};
+use crate::time::{add_months_clamped, local_date};
 
 /// Scale of base-unit columns.
 pub const UNITS_SCALE: i8 = 6;
@@ -77,9 +77,12 @@ impl StaticTables {
     }
 }
 
-/// Which tables a session holds. Building a table over millions of order
-/// lines is most of what an evaluation costs, so the rules get only the
-/// tables they read; the dashboards' roll-ups and analysts get them all.
+/// Which tables a session holds. Building tables over millions of order
+/// lines and deliveries is most of what an evaluation costs, so the rules
+/// get only what they read: no `due_order_lines`, and in `open_order_lines`
+/// and `unpaid_deliveries` only the rows already overdue at T (the rules
+/// filter on that themselves, so the answer is the same). The dashboards'
+/// roll-ups and analysts get every table with every row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
     Rules,
@@ -98,14 +101,15 @@ pub fn session(
     need: Need,
 ) -> Result<SessionContext, DataFusionError> {
     let ctx = SessionContext::new();
+    let overdue_only = need == Need::Rules;
     if need == Need::Everything {
         ctx.register_batch("due_order_lines", due_order_lines(reference, state, config, at)?)?;
     }
     let tables = [
         ("agreement_progress", agreement_progress(statics, reference, state)?),
         ("group_windows", group_windows(statics, state)?),
-        ("open_order_lines", open_order_lines(reference, state, config)?),
-        ("unpaid_deliveries", unpaid_deliveries(reference, state)?),
+        ("open_order_lines", open_order_lines(reference, state, config, overdue_only.then_some(at))?),
+        ("unpaid_deliveries", unpaid_deliveries(reference, state, overdue_only.then(|| local_date_of_micros(at)))?),
         ("calendar_days", statics.calendar_days.clone()),
         ("institutions", statics.institutions.clone()),
         ("products", statics.products.clone()),
@@ -254,16 +258,24 @@ pub fn delivery_deadline(config: &DetectorConfig, category: Category, placed_at:
     placed_at.saturating_add(hours.saturating_mul(3_600_000_000))
 }
 
-fn open_order_lines(reference: &ReferenceData, state: &State, config: &DetectorConfig) -> Result<RecordBatch, ArrowError> {
+/// The open order lines; with `overdue_at`, only those whose deadline is
+/// before it.
+fn open_order_lines(
+    reference: &ReferenceData,
+    state: &State,
+    config: &DetectorConfig,
+    overdue_at: Option<i64>,
+) -> Result<RecordBatch, ArrowError> {
+    let product = |l: &crate::state::OrderLine| &reference.products[l.product.0 as usize];
+    let deadline = |l: &crate::state::OrderLine| delivery_deadline(config, product(l).category, l.placed_at);
     let rows: Vec<_> = state
         .orders
         .iter()
+        .filter(|(_, l)| overdue_at.is_none_or(|at| deadline(l) < at))
         .filter(|(_, l)| !l.special_service && l.outstanding() > Decimal::ZERO && state.answers_for(l.institution))
         .collect();
     let inst: Vec<&Institution> = rows.iter().map(|(_, l)| &reference.institutions[l.institution.0 as usize]).collect();
-    let product = |l: &crate::state::OrderLine| &reference.products[l.product.0 as usize];
-    let deadlines: Vec<i64> =
-        rows.iter().map(|(_, l)| delivery_deadline(config, product(l).category, l.placed_at)).collect();
+    let deadlines: Vec<i64> = rows.iter().map(|(_, l)| deadline(l)).collect();
     let deadline_dates = deadlines.iter().map(|&d| local_date_of_micros(d));
     let mut columns = vec![
         ("order_id", strings(rows.iter().map(|(id, _)| id.as_str()))),
@@ -318,11 +330,14 @@ pub fn local_date_of_micros(micros: i64) -> NaiveDate {
     DateTime::from_timestamp_micros(micros).map(local_date).unwrap_or_default()
 }
 
-fn unpaid_deliveries(reference: &ReferenceData, state: &State) -> Result<RecordBatch, ArrowError> {
+/// The accepted deliveries with money outstanding; with `overdue_on`, only
+/// those overdue on that date.
+fn unpaid_deliveries(reference: &ReferenceData, state: &State, overdue_on: Option<NaiveDate>) -> Result<RecordBatch, ArrowError> {
     let rows: Vec<_> = state
         .deliveries
         .iter()
         .filter_map(|(id, d)| d.accepted.as_ref().map(|a| (id, d, a)))
+        .filter(|(_, _, a)| overdue_on.is_none_or(|today| a.overdue_on <= today))
         .filter(|(_, d, _)| d.outstanding() > Decimal::ZERO && state.answers_for(d.institution))
         .collect();
     let inst: Vec<&Institution> = rows.iter().map(|(_, d, _)| &reference.institutions[d.institution.0 as usize]).collect();
@@ -335,7 +350,7 @@ fn unpaid_deliveries(reference: &ReferenceData, state: &State) -> Result<RecordB
     columns.extend([
         ("accepted_at", timestamps(rows.iter().map(|(_, _, a)| a.accepted_at))),
         ("accepted_on", dates(rows.iter().map(|(_, _, a)| a.accepted_on))),
-        ("overdue_from", dates(rows.iter().map(|(_, _, a)| local_date(payment_overdue_from(a.accepted_on))))),
+        ("overdue_from", dates(rows.iter().map(|(_, _, a)| a.overdue_on))),
         ("amount", decimals(rows.iter().map(|(_, _, a)| a.amount), MONEY_SCALE)?),
         ("paid", decimals(rows.iter().map(|(_, d, _)| d.paid), MONEY_SCALE)?),
         ("outstanding", decimals(rows.iter().map(|(_, d, _)| d.outstanding()), MONEY_SCALE)?),

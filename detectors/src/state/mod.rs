@@ -19,7 +19,7 @@ use vbp_schemas::{
 };
 
 use crate::reference::{InstitutionId, ProductId, ReferenceData};
-use crate::time::local_date;
+use crate::time::{local_date, payment_overdue_from};
 
 pub use purchases::{GroupWindow, Purchases, ShareClass};
 
@@ -97,6 +97,9 @@ pub struct DeliveryLine {
 pub struct Acceptance {
     pub accepted_at: Micros,
     pub accepted_on: NaiveDate,
+    /// The first overdue date (SPEC 6.4), worked out once here rather
+    /// than for every unpaid delivery at every evaluation.
+    pub overdue_on: NaiveDate,
     pub packs: Decimal,
     pub amount: Decimal,
 }
@@ -329,6 +332,7 @@ impl State {
         delivery.accepted = Some(Acceptance {
             accepted_at: at,
             accepted_on: local_date(event.occurred_at),
+            overdue_on: local_date(payment_overdue_from(local_date(event.occurred_at))),
             packs: e.accepted_quantity_packs,
             amount: e.amount,
         });

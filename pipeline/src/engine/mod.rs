@@ -50,6 +50,12 @@ pub const DEFAULT_ORPHAN_TIMEOUT_MICROS: Micros = 7 * DAY_MICROS;
 /// exact repeats are adjacent.
 pub const DEFAULT_RETENTION_MICROS: Micros = 35 * DAY_MICROS;
 
+/// How far the retention horizon moves before finished business and old
+/// ids are swept out: a sweep walks every remembered id and line, so it
+/// runs weekly in event time rather than at every evaluation, and memory
+/// holds at most retention + one week.
+const SWEEP_EVERY_MICROS: Micros = 7 * DAY_MICROS;
+
 /// A rejected event with its origin, for the dead-letter output.
 #[derive(Debug, Clone)]
 pub struct Rejected<O> {
@@ -85,6 +91,8 @@ pub struct Engine<O> {
     pub rollups: Option<Rollups>,
     /// Wall-clock seconds the last evaluation took.
     pub last_evaluation_seconds: f64,
+    /// The retention horizon of the last sweep.
+    swept_to: Micros,
 }
 
 impl<O> Engine<O> {
@@ -104,6 +112,7 @@ impl<O> Engine<O> {
             want_rollups: false,
             rollups: None,
             last_evaluation_seconds: 0.0,
+            swept_to: Micros::MIN,
         })
     }
 
@@ -215,8 +224,11 @@ impl<O> Engine<O> {
         let started = std::time::Instant::now();
         let newest = self.stats.latest_event.unwrap_or(i64::MIN).min(at.timestamp_micros());
         let horizon = newest.saturating_sub(DEFAULT_RETENTION_MICROS);
-        self.state.forget_finished_before(horizon);
-        self.seen.retain(|_, t| *t >= horizon);
+        if horizon.saturating_sub(self.swept_to) >= SWEEP_EVERY_MICROS {
+            self.state.forget_finished_before(horizon);
+            self.seen.retain(|_, t| *t >= horizon);
+            self.swept_to = horizon;
+        }
         let need = if self.want_rollups { Need::Everything } else { Need::Rules };
         let eval = rules::Evaluation::new(&self.statics, &self.reference, &self.state, &self.config, at, need)?;
         let alerts = rules::evaluate_in(&eval).await?;
