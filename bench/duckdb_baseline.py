@@ -632,6 +632,9 @@ def main(argv=None) -> int:
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    # Keep freed memory instead of handing it back to the OS after every
+    # operator: saves page faults (system time) between the big steps.
+    con.execute("SET allocator_flush_threshold = '4GB'")
     if args.threads:
         con.execute(f"SET threads = {int(args.threads)}")
 

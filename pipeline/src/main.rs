@@ -4,6 +4,7 @@
 mod checkpoint;
 mod demo;
 mod engine;
+mod footprint;
 mod http;
 mod live;
 mod metrics;
@@ -41,6 +42,15 @@ enum Command {
     /// Live mode: a Kafka consumer group, evaluation on a wall-clock tick,
     /// checkpoints, /metrics, /healthz and /api/alerts (SPEC §9).
     Run(live::config::RunFlags),
+    /// Replay, then report the state's memory by part and the time to write
+    /// a checkpoint of it and restore it (BENCHMARKS.md), as JSON.
+    Footprint {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Where the checkpoint is written (removed afterwards).
+        #[arg(long)]
+        checkpoint_dir: PathBuf,
+    },
     /// Query the state and reference tables as of T with DataFusion SQL.
     Sql {
         /// The query, e.g. "SELECT * FROM agreement_progress LIMIT 10".
@@ -134,6 +144,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Run(flags) => {
             let config = live::config::LiveConfig::load(&flags, |name| std::env::var(name).ok())?;
             live::run(config).await?;
+        }
+        Command::Footprint { input, checkpoint_dir } => {
+            let options = input.options(true)?;
+            println!("{:#}", footprint::run(&options, &checkpoint_dir).await?);
         }
         Command::Sql { query, input, format } => {
             let options = input.options(false)?;

@@ -7,6 +7,7 @@
 //! §4 orphans), or rejects it with a reason code. It never panics on input:
 //! quantities and amounts are bounded before any arithmetic.
 
+pub mod footprint;
 mod purchases;
 
 use std::collections::HashMap;

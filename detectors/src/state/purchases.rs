@@ -120,6 +120,26 @@ impl Purchases {
         self
     }
 
+    /// (entries, bytes per entry, heap bytes of the values) of each lookup
+    /// table, for [`State::heap_bytes`](super::State::heap_bytes).
+    pub(super) fn lookup_sizes(&self) -> [(usize, usize, usize); 3] {
+        use std::mem::size_of;
+        let values = |n: usize, item: usize| super::footprint::allocation_bytes(n * item);
+        [
+            (
+                self.agreements_of.capacity(),
+                size_of::<((InstitutionId, u32), Vec<AgreementId>)>(),
+                self.agreements_of.values().map(|v| values(v.capacity(), size_of::<AgreementId>())).sum(),
+            ),
+            (
+                self.exemptions_of.capacity(),
+                size_of::<((InstitutionId, GroupId), Vec<(NaiveDate, NaiveDate)>)>(),
+                self.exemptions_of.values().map(|v| values(v.capacity(), size_of::<(NaiveDate, NaiveDate)>())).sum(),
+            ),
+            (self.windows_of.capacity(), size_of::<((InstitutionId, GroupId), std::ops::Range<usize>)>(), 0),
+        ]
+    }
+
     /// Adds (or, with negative `units`, takes back) an order's base units
     /// placed on local date `placed_on`.
     pub fn add(

@@ -150,6 +150,11 @@ impl<O> Engine<O> {
         }
     }
 
+    /// Heap bytes of the ids remembered for de-duplication.
+    pub fn seen_heap_bytes(&self) -> usize {
+        vbp_detectors::state::footprint::id_map_bytes(&self.seen, |_| 0)
+    }
+
     /// Events waiting for their order or delivery, and ids remembered.
     pub fn pending(&self) -> (usize, usize) {
         (self.held.len(), self.seen.len())

@@ -14,7 +14,7 @@ const GAP_BYTES: u64 = 4096;
 
 /// Where one line sits, so its original bytes can be read again later for
 /// a dead-letter record without keeping every line in memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LineOrigin {
     pub file: u32,
     /// 1-based line number.

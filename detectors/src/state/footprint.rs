@@ -1,0 +1,62 @@
+//! How many bytes of heap the state takes, by part — the figures of
+//! BENCHMARKS.md (bytes per agreement, per order line).
+//!
+//! Counted from the layout rather than measured from the allocator, so it
+//! can run on a live state without a counting allocator: a hash table is
+//! `buckets × (entry + 1 control byte)`, with hashbrown's buckets the
+//! power of two above capacity × 8/7; a heap string is its capacity
+//! rounded up to glibc's 16-byte chunks, plus the 8-byte chunk header.
+
+use std::mem::size_of;
+
+use super::{IdMap, Purchases, State};
+
+/// Heap bytes of the state, by part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StateBytes {
+    /// Purchase sums per agreement and per institution × group window,
+    /// with their lookups.
+    pub purchases: usize,
+    pub orders: usize,
+    pub deliveries: usize,
+}
+
+/// Heap bytes of one allocation of `len` bytes (none for an empty one).
+pub fn allocation_bytes(len: usize) -> usize {
+    if len == 0 {
+        0
+    } else {
+        (len + 8).div_ceil(16) * 16
+    }
+}
+
+/// Heap bytes of an id-keyed map, with `inner` the heap bytes a value owns.
+pub fn id_map_bytes<V>(map: &IdMap<V>, inner: impl Fn(&V) -> usize) -> usize {
+    let buckets = if map.capacity() == 0 { 0 } else { (map.capacity() * 8 / 7).next_power_of_two() };
+    let table = allocation_bytes(buckets * (size_of::<(String, V)>() + 1));
+    table + map.iter().map(|(key, value)| allocation_bytes(key.capacity()) + inner(value)).sum::<usize>()
+}
+
+impl Purchases {
+    fn heap_bytes(&self) -> usize {
+        let vec = |len: usize, item: usize| allocation_bytes(len * item);
+        let lookups: usize = self.lookup_sizes().into_iter().map(|(entries, entry, values)| {
+            let buckets = if entries == 0 { 0 } else { (entries * 8 / 7).next_power_of_two() };
+            allocation_bytes(buckets * (entry + 1)) + values
+        }).sum();
+        vec(self.per_agreement.capacity(), size_of::<rust_decimal::Decimal>())
+            + vec(self.windows.capacity(), size_of::<super::GroupWindow>())
+            + lookups
+    }
+}
+
+impl State {
+    /// Heap bytes of each part of the state.
+    pub fn heap_bytes(&self) -> StateBytes {
+        StateBytes {
+            purchases: self.purchases.heap_bytes(),
+            orders: id_map_bytes(&self.orders, |_| 0),
+            deliveries: id_map_bytes(&self.deliveries, |d| allocation_bytes(d.order_id.capacity())),
+        }
+    }
+}
