@@ -20,6 +20,17 @@ cargo build --workspace --all-targets --locked 2>&1 | tail -n 3
 mkdir -p target
 echo "== tests"
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.txt | grep -E '^(test result|running|error|failures|---- |thread )' || true
+# The benchmarks at small scale with the debug build above: keeps bench/
+# building and running (its figures mean nothing here; BENCHMARKS.md).
+echo "== benchmark smoke run (bench/run.sh --smoke)"
+if bash bench/run.sh --smoke --out target/bench-smoke >target/bench-smoke.txt 2>&1; then
+    echo "test bench_smoke ... ok" >>target/test-output.txt
+    echo "test result: ok. 1 passed; 0 failed (bench smoke)" >>target/test-output.txt
+    cat target/bench-smoke.txt | grep '^|' || true
+else
+    tail -n 30 target/bench-smoke.txt
+    echo "test result: FAILED. 0 passed; 1 failed (bench smoke)" >>target/test-output.txt
+fi
 # Summarise across every test binary; fail when any failed or none ran.
 passed=$(grep -Eo '[0-9]+ passed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' target/test-output.txt | awk '{s+=$1} END {print s+0}')

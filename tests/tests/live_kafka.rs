@@ -147,6 +147,9 @@ fn kill_9_at_random_moments_loses_and_doubles_nothing() {
     let mut live = LivePipeline::start(&config, port, &log);
     live.wait_caught_up(CATCH_UP);
     let killed_firing = facts(&live.alerts());
+    // Transitions are written after the checkpoint that covers them: read
+    // them after the exit, as for the calm run.
+    assert_eq!(live.terminate().code(), Some(0), "{}", live.log_text());
     assert_eq!(killed_firing, calm_firing, "the firing set after {kills} kills differs");
     assert_eq!(
         transitions(&dir.join("transitions-killed.ndjson")),
@@ -154,7 +157,6 @@ fn kill_9_at_random_moments_loses_and_doubles_nothing() {
         "the transitions after {kills} kills differ"
     );
     assert_eq!(killed_firing, p.replay_firing, "and both agree with replay");
-    live.terminate();
 }
 
 #[test]
@@ -276,4 +278,72 @@ fn two_instances_in_one_group_split_the_partitions_and_together_raise_the_same_a
     assert!(both.is_empty(), "raised twice: {both:#?}");
     let together: BTreeSet<String> = a.union(&b).cloned().collect();
     assert_same_as_replay(&p.replay_firing, &together, "");
+}
+
+/// Issue 5: the dashboard panels marked "live only" (consumer lag, input
+/// rates by outcome, rejections, checkpoints) return data when Prometheus
+/// scrapes `vbp-watch run`, and promtool has nothing to say about its
+/// /metrics. The demo-fed test in observability.rs covers the other panels.
+#[test]
+fn live_only_panels_return_data_when_prometheus_scrapes_a_live_run() {
+    use std::collections::BTreeMap;
+    use std::time::Instant;
+    use vbp_tests::observability::{dashboards, panel_queries, require, substitute, test_prometheus_config, wait_for, Prometheus, PROMETHEUS, PROMTOOL};
+
+    require(PROMETHEUS);
+    require(PROMTOOL);
+    let dir = scratch("live-panels");
+    let p = province(&dir, 24);
+    let broker = broker_with_topics("live-panels", 3);
+    let port = free_port();
+    let config = options(&p, &dir, &broker, "panels").write(&dir, port);
+    let mut live = LivePipeline::start(&config, port, &dir.join("live.log"));
+    let prom_dir = dir.join("prometheus");
+    std::fs::create_dir_all(&prom_dir).expect("create prometheus dir");
+    let nowhere = format!("127.0.0.1:{}", free_port());
+    let prom = Prometheus::start(&prom_dir, &test_prometheus_config(&live.addr, &nowhere));
+    // Two halves, so the input rates see the pipeline consume between scrapes.
+    broker.produce_with(&["--lines", ":2000"], &files(&p));
+    broker.produce_with(&["--lines", "2000:"], &files(&p));
+    live.wait_caught_up(CATCH_UP);
+    let caught_up = Instant::now();
+    wait_for(Duration::from_secs(60), "Prometheus to scrape the caught-up pipeline a few times", || {
+        (caught_up.elapsed() > Duration::from_secs(4) && prom.scrapes("vbp-watch") >= 5).then_some(())
+    });
+
+    let alerts = live.alerts();
+    let labels = alerts.iter().map(|a| &a["labels"]).find(|l| l["city_code"].is_string()).expect("a firing alert with a city");
+    let mut values = BTreeMap::new();
+    values.insert("city".to_string(), labels["city_code"].as_str().unwrap_or_default().to_string());
+    values.insert("district".to_string(), labels["division_code"].as_str().unwrap_or_default().to_string());
+    let (mut checked, mut failures) = (0, Vec::new());
+    for (file, dashboard) in dashboards() {
+        for q in panel_queries(&file, &dashboard).into_iter().filter(|q| q.live_only) {
+            let expr = substitute(&q.expr, &values);
+            checked += 1;
+            match prom.query(&expr) {
+                Ok(result) if result.is_empty() => failures.push(format!("{} / {}: no data: {expr}", q.dashboard, q.panel)),
+                Ok(_) => {}
+                Err(e) => failures.push(format!("{} / {}: {expr}: {e}", q.dashboard, q.panel)),
+            }
+        }
+    }
+    eprintln!("live-only panel queries: {checked} run against Prometheus scraping `vbp-watch run`, {} without data", failures.len());
+    assert!(checked >= 10, "the dashboards mark only {checked} queries live only");
+    assert!(failures.is_empty(), "{} live-only panel queries failed:\n{}", failures.len(), failures.join("\n"));
+
+    let mut lint = std::process::Command::new(PROMTOOL)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start promtool check metrics");
+    {
+        use std::io::Write;
+        lint.stdin.take().expect("stdin").write_all(live.metrics().as_bytes()).expect("feed /metrics");
+    }
+    let out = lint.wait_with_output().expect("promtool check metrics");
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics on live /metrics:\n{said}");
 }

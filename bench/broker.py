@@ -1,0 +1,240 @@
+"""Figure (d) of BENCHMARKS.md, and the broker half of (e): vbp-watch live
+against a real broker (tansu) and a real Alertmanager.
+
+1. Starts tansu (memory storage) and Alertmanager on free loopback ports,
+   creates the three topics, and produces the first --lines lines of each
+   events file with kafka-python (tests/harness/kafka_tool.py).
+2. Starts `vbp-watch run` with T pinned to the data's as-of and a 1 s tick,
+   and times it from start to caught up (every message consumed, lag 0):
+   sustained events/s through the broker.
+3. Latency: --probes times, produces one new `order.placed` that is already
+   overdue for an (institution, product) with no alert, and times from the
+   send to the `OrderUndelivered` alert being listed by Alertmanager.
+4. Restart: SIGTERM (final checkpoint), start again on the same state
+   directory, and times until it is caught up again; reports the
+   checkpoint's size.
+
+Prints one JSON object. Run by bench/run.sh; needs tansu, Alertmanager and
+tests/.venv (tests/harness/ensure-tools.sh installs them).
+"""
+
+import argparse
+import csv
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from kafka import KafkaProducer
+
+ROOT = Path(__file__).resolve().parent.parent
+KAFKA_TOOL = ROOT / "tests" / "harness" / "kafka_tool.py"
+ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
+TOPICS = ["vbp.orders", "vbp.deliveries", "vbp.payments", "vbp.dead-letter"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_json(url, timeout=2.0):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+def wait_for(what, predicate, timeout, proc=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            sys.exit(f"broker.py: {what}: the process exited with {proc.returncode}")
+        try:
+            value = predicate()
+            if value:
+                return value
+        except OSError:
+            pass
+        time.sleep(0.05)
+    sys.exit(f"broker.py: timed out after {timeout:.0f} s waiting for {what}")
+
+
+def start(name, argv, workdir, **kw):
+    log = open(workdir / f"{name}.log", "ab")
+    return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, **kw)
+
+
+def start_tansu(workdir):
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    proc = start("tansu", ["tansu", "broker", "--listener-url", url, "--advertised-listener-url", url,
+                           "--storage-engine", "memory://tansu/"], workdir)
+    wait_for("tansu to listen", lambda: socket.create_connection(("127.0.0.1", port), 0.5).close() or True, 60, proc)
+    return proc, f"127.0.0.1:{port}"
+
+
+def start_alertmanager(workdir):
+    port = free_port()
+    config = workdir / "alertmanager.yml"
+    config.write_text("route:\n  receiver: none\n  group_wait: 0s\nreceivers:\n  - name: none\n")
+    proc = start("alertmanager", [ALERTMANAGER, f"--config.file={config}", f"--storage.path={workdir / 'am'}",
+                                  f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="], workdir)
+    url = f"http://127.0.0.1:{port}"
+    wait_for("Alertmanager to be ready", lambda: urllib.request.urlopen(url + "/-/ready", timeout=1).status == 200, 60, proc)
+    return proc, url
+
+
+def kafka_tool(*args):
+    subprocess.run([sys.executable, str(KAFKA_TOOL), *args], check=True, stdout=subprocess.DEVNULL)
+
+
+def start_pipeline(vbp, workdir, bootstrap, am_url, reference, as_of, state_dir, http_port):
+    config = workdir / "vbp-watch.toml"
+    config.write_text(
+        f'reference = "{reference}"\nstate_dir = "{state_dir}"\nhttp_listen = "127.0.0.1:{http_port}"\n'
+        f'tick_seconds = 1\ncheckpoint_seconds = 5\nevaluate_at = "{as_of}"\n'
+        f'[kafka]\nbootstrap_servers = "{bootstrap}"\ngroup_id = "bench"\nassignment = "all"\n'
+        f'[alertmanager]\nurl = "{am_url}"\n')
+    return start("vbp-watch", [vbp, "run", "--config", str(config)], workdir)
+
+
+def consumed(metrics_url):
+    total = 0.0
+    with urllib.request.urlopen(metrics_url, timeout=2) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith("vbp_events_total{"):
+                total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def caught_up(base, expected):
+    health = http_json(base + "/healthz")
+    return health.get("caught_up") and consumed(base + "/metrics") >= expected
+
+
+def am_alerts(am_url, alertname):
+    url = f"{am_url}/api/v2/alerts?filter=alertname%3D%22{alertname}%22"
+    return http_json(url)
+
+
+def probes(args, bootstrap, am_url):
+    """Latencies (s) from producing an overdue order to its alert in Alertmanager."""
+    institutions = [r["institution_code"] for r in csv.DictReader(open(Path(args.reference) / "institutions.csv", encoding="utf-8"))]
+    products = [r["product_code"] for r in csv.DictReader(open(Path(args.reference) / "products.csv", encoding="utf-8"))
+                if r.get("category", "drug") == "drug"]
+    firing = {(a["labels"].get("institution_code"), a["labels"].get("product_code"))
+              for a in am_alerts(am_url, "OrderUndelivered")}
+    rng = random.Random(7)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    placed = (datetime.fromisoformat(args.as_of) - timedelta(days=10)).isoformat()
+    latencies = []
+    for n in range(args.probes):
+        inst, product = rng.choice(institutions), rng.choice(products)
+        while (inst, product) in firing:
+            inst, product = rng.choice(institutions), rng.choice(products)
+        firing.add((inst, product))
+        event = {"event_id": f"bench-probe-{n}", "type": "order.placed", "occurred_at": placed,
+                 "order_id": f"BENCH-PROBE-{n}", "institution_code": inst, "product_code": product,
+                 "quantity_packs": "1", "unit_price": "1.00", "special_service": False}
+        sent = time.monotonic()
+        producer.send("vbp.orders", key=inst.encode(), value=json.dumps(event).encode()).get(timeout=10)
+
+        def arrived():
+            return any(a["labels"].get("institution_code") == inst and a["labels"].get("product_code") == product
+                       for a in am_alerts(am_url, "OrderUndelivered"))
+        wait_for(f"probe {n} ({inst}, {product}) to reach Alertmanager", arrived, 30)
+        latencies.append(time.monotonic() - sent)
+        time.sleep(rng.uniform(0, 1))  # land anywhere within the 1 s tick
+    producer.close()
+    return latencies
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--vbp-watch", required=True)
+    parser.add_argument("--reference", required=True)
+    parser.add_argument("--events", nargs=3, required=True, help="orders deliveries payments")
+    parser.add_argument("--as-of", required=True)
+    parser.add_argument("--lines", type=int, default=0, help="first N lines of each file (0: all)")
+    parser.add_argument("--probes", type=int, default=30)
+    args = parser.parse_args()
+    # The processes run in a scratch directory: hand them absolute paths.
+    args.vbp_watch, args.reference = str(Path(args.vbp_watch).resolve()), str(Path(args.reference).resolve())
+    args.events = [str(Path(e).resolve()) for e in args.events]
+
+    workdir = Path(tempfile.mkdtemp(prefix="vbp-bench-broker-"))
+    procs = []
+    try:
+        tansu, bootstrap = start_tansu(workdir)
+        procs.append(tansu)
+        am, am_url = start_alertmanager(workdir)
+        procs.append(am)
+        kafka_tool("create-topics", "--bootstrap", bootstrap, "--partitions", "3", *TOPICS)
+        began = time.monotonic()
+        lines = ["--lines", f":{args.lines}"] if args.lines else []
+        kafka_tool("produce", "--bootstrap", bootstrap, *lines, *args.events)
+        produce_seconds = time.monotonic() - began
+        messages = sum(1 for path in args.events for i, line in enumerate(open(path, "rb"))
+                       if line.strip() and (not args.lines or i < args.lines))
+
+        state_dir, http_port = workdir / "state", free_port()
+        base = f"http://127.0.0.1:{http_port}"
+        launch = lambda: start_pipeline(args.vbp_watch, workdir, bootstrap, am_url, args.reference, args.as_of, state_dir, http_port)
+        began = time.monotonic()
+        pipeline = launch()
+        procs.append(pipeline)
+        wait_for("the pipeline to catch up", lambda: caught_up(base, messages), 3600, pipeline)
+        consume_seconds = time.monotonic() - began
+
+        latencies = probes(args, bootstrap, am_url)
+
+        pipeline.send_signal(signal.SIGTERM)
+        pipeline.wait(timeout=120)
+        checkpoint = state_dir / "live.ckpt"
+        checkpoint_bytes = checkpoint.stat().st_size if checkpoint.exists() else 0
+        began = time.monotonic()
+        pipeline = launch()
+        procs.append(pipeline)
+        wait_for("the restarted pipeline to catch up", lambda: http_json(base + "/healthz").get("caught_up"), 600, pipeline)
+        restart_seconds = time.monotonic() - began
+        tick = 1.0
+        print(json.dumps({
+            "messages": messages,
+            "produce_seconds": round(produce_seconds, 3),
+            "produce_per_s": round(messages / produce_seconds),
+            "consume_seconds": round(consume_seconds, 3),
+            "consume_per_s": round(messages / consume_seconds),
+            "probes": len(latencies),
+            "tick_seconds": tick,
+            "latency_p50_s": round(statistics.median(latencies), 3),
+            "latency_p99_s": round(percentile(latencies, 99), 3),
+            "latency_max_s": round(max(latencies), 3),
+            "checkpoint_bytes": checkpoint_bytes,
+            "restart_seconds": round(restart_seconds, 3),
+        }, indent=2))
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+if __name__ == "__main__":
+    main()

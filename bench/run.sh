@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The benchmarks of BENCHMARKS.md, in one run on one machine:
+#   (a) the floor: serde_json decoding of the same NDJSON, nothing else
+#   (b) `replay --as-of` of the whole engine, and its ratio to (a)
+#   (c) peak RSS, and heap bytes of state per agreement and per order line
+#   (d) through tansu: sustained events/s, produce → Alertmanager latency
+#   (e) restart from a checkpoint (province scale without a broker, and
+#       through the broker at the size of (d))
+#   and the batch-SQL alternative: DuckDB computing the same six alert sets.
+#
+#   bench/run.sh                      province scale, release build (≈ 20 min)
+#   bench/run.sh --smoke              small scale, debug build as tests/run.sh
+#                                     leaves it: keeps the code running, not a measurement
+# Options: --scale small|province  --profile release|debug  --out DIR
+#          --broker-lines N (first N lines of each file through the broker)
+#          --probes N  --no-build
+# Results: DIR/results.json and a Markdown table on stdout.
+# Needs tansu, Alertmanager and tests/.venv: tests/harness/ensure-tools.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scale=province profile=release out=target/bench broker_lines=300000 probes=30 build=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --smoke) scale=small profile=debug broker_lines=0 probes=3 build=0 ;;
+        --scale) scale=$2; shift ;;
+        --profile) profile=$2; shift ;;
+        --out) out=$2; shift ;;
+        --broker-lines) broker_lines=$2; shift ;;
+        --probes) probes=$2; shift ;;
+        --no-build) build=0 ;;
+        *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+export PATH="$HOME/.cargo/bin:$PATH"
+bash tests/harness/ensure-tools.sh >/dev/null
+
+if [ "$build" = 1 ]; then
+    flag=$([ "$profile" = release ] && echo --release || true)
+    cargo build $flag --locked --bin vbp-watch 2>&1 | tail -n 1
+    cargo build $flag --locked -p vbp-schemas --example decode_throughput 2>&1 | tail -n 1
+fi
+vbp=target/$profile/vbp-watch
+decode=target/$profile/examples/decode_throughput
+
+# DuckDB for the baseline, in its own venv (pinned in bench/requirements.txt).
+if ! bench/.venv/bin/python -c 'import duckdb' 2>/dev/null; then
+    python3 -m venv bench/.venv
+    bench/.venv/bin/pip install --quiet -r bench/requirements.txt
+fi
+
+rm -rf "$out" && mkdir -p "$out"
+data=$out/data
+"$vbp" simulate --out "$data" --scale "$scale" --seed 1 2>"$out/simulate.txt"
+as_of=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["as_of"])' "$data/planted.json")
+events=("$data/events/orders.ndjson" "$data/events/deliveries.ndjson" "$data/events/payments.ndjson")
+timed() { /usr/bin/time -f '{"wall_s": %e, "user_s": %U, "sys_s": %S, "max_rss_kb": %M}' -o "$1" "${@:2}"; }
+
+echo "== (a) decode floor" >&2
+"$decode" "${events[@]}" >"$out/decode.txt"
+
+echo "== (b) replay --as-of $as_of" >&2
+timed "$out/replay.time.json" "$vbp" replay --reference "$data/reference" --events "${events[@]}" --as-of "$as_of" \
+    --firing-out "$out/firing.ndjson" --alerts-out "$out/transitions.ndjson" --dead-letter "$out/dead.ndjson" 2>"$out/replay.txt"
+
+echo "== (c, e) state footprint and checkpoint restore" >&2
+timed "$out/footprint.time.json" "$vbp" footprint --reference "$data/reference" --events "${events[@]}" --as-of "$as_of" \
+    --checkpoint-dir "$out/checkpoint" >"$out/footprint.json" 2>/dev/null
+
+echo "== DuckDB baseline" >&2
+timed "$out/duckdb.time.json" bench/.venv/bin/python bench/duckdb_baseline.py --reference "$data/reference" \
+    --events "${events[@]}" --as-of "$as_of" --firing-out "$out/duckdb-firing.ndjson" >"$out/duckdb.json"
+
+echo "== (d, e) through the broker" >&2
+tests/.venv/bin/python bench/broker.py --vbp-watch "$vbp" --reference "$data/reference" --events "${events[@]}" \
+    --as-of "$as_of" --lines "$broker_lines" --probes "$probes" >"$out/broker.json"
+
+python3 bench/report.py "$out" --scale "$scale" --profile "$profile"
