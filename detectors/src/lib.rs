@@ -19,3 +19,8 @@ pub mod rules;
 pub mod state;
 pub mod tables;
 pub mod time;
+
+/// A hash map for the lookups done for every event (codes, ids, keys):
+/// foldhash rather than std's SipHash — several times faster on short keys,
+/// and seeded per map so keys cannot be chosen to collide.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;

@@ -79,7 +79,8 @@ pub type OnEvaluation = Box<dyn FnMut(&Engine<LineOrigin>, DateTime<FixedOffset>
 /// the outputs written along the way.
 pub struct Replay {
     pub engine: Engine<LineOrigin>,
-    files: NdjsonFiles,
+    /// Shared with the thread that reads and decodes the next day (pass 2).
+    files: Arc<NdjsonFiles>,
     dead_letter: NdjsonSink,
     transitions: NdjsonSink,
     progress: ProgressBar,
@@ -90,7 +91,7 @@ pub struct Replay {
 impl Replay {
     pub fn open(options: &ReplayOptions) -> Result<Self> {
         let reference = load_reference(&options.reference)?;
-        let files = NdjsonFiles::open(&options.events)?;
+        let files = Arc::new(NdjsonFiles::open(&options.events)?);
         let progress = if options.progress && std::io::stderr().is_terminal() {
             ProgressBar::new(files.total_bytes())
         } else {
@@ -146,22 +147,6 @@ impl Replay {
         Ok(days)
     }
 
-    /// Pass 2, one day: the day's events read again from their positions,
-    /// decoded and sorted in event order. Only one day is ever in memory.
-    fn day_events(&self, origins: &[LineOrigin], limits: &DecodeLimits) -> Result<Vec<(Event, LineOrigin)>> {
-        let mut events = Vec::with_capacity(origins.len());
-        self.files.for_each_raw(origins, |origin, raw| {
-            // It decoded in pass 1; failing now means the file changed under us.
-            let event = decode(raw, limits).map_err(|r| {
-                anyhow::anyhow!("{} line {} changed during the replay: {r}", self.files.path(origin).display(), origin.line)
-            })?;
-            events.push((event, *origin));
-            Ok(())
-        })?;
-        events.sort_by(|a, b| event_order(&a.0, &b.0));
-        Ok(events)
-    }
-
     fn write_rejections(&mut self, rejected: Vec<Rejected<LineOrigin>>) -> Result<()> {
         for r in rejected {
             let raw = self.files.raw(&r.origin)?;
@@ -198,9 +183,19 @@ impl Replay {
         self.progress.set_position(0);
         let mut next_midnight = None;
         let mut last_eval = None;
-        for origins in days.values() {
-            let events = self.day_events(origins, &options.limits)?;
-            for (event, origin) in events {
+        // Pass 2 on two cores: a thread reads, decodes and sorts the next
+        // day while this one applies the current day and evaluates.
+        let (days_tx, days_rx) = std::sync::mpsc::sync_channel(1);
+        let (files, limits) = (Arc::clone(&self.files), options.limits.clone());
+        let reader = std::thread::spawn(move || {
+            for origins in days.into_values() {
+                if days_tx.send(day_events(&files, &origins, &limits)).is_err() {
+                    break;
+                }
+            }
+        });
+        for events in days_rx {
+            for (event, origin) in events? {
                 let first = *next_midnight.get_or_insert_with(|| next_midnight_after(event.occurred_at));
                 let mut midnight = first;
                 while options.midnights && midnight < event.occurred_at {
@@ -222,6 +217,7 @@ impl Replay {
             self.evaluate(as_of).await?;
             last_eval = Some(as_of);
         }
+        reader.join().map_err(|_| anyhow::anyhow!("the thread reading the events failed"))?;
         let orphans = self.engine.drain_orphans();
         self.write_rejections(orphans)?;
         self.progress.finish_and_clear();
@@ -232,6 +228,24 @@ impl Replay {
         self.dead_letter.finish()?;
         self.transitions.finish()
     }
+}
+
+/// Pass 2, one day: the day's events read again from their positions,
+/// decoded and sorted in event order. Only a day or two is ever in memory.
+fn day_events(files: &NdjsonFiles, origins: &[LineOrigin], limits: &DecodeLimits) -> Result<Vec<(Event, LineOrigin)>> {
+    let mut events = Vec::with_capacity(origins.len());
+    files.for_each_raw(origins, |origin, raw| {
+        // It decoded in pass 1; failing now means the file changed under us.
+        let event = decode(raw, limits).map_err(|r| {
+            anyhow::anyhow!("{} line {} changed during the replay: {r}", files.path(origin).display(), origin.line)
+        })?;
+        events.push((event, *origin));
+        Ok(())
+    })?;
+    // Stable: events equal in order (a repeated id at the same instant)
+    // keep file order, so the same files always give the same first one.
+    events.sort_by(|a, b| event_order(&a.0, &b.0));
+    Ok(events)
 }
 
 /// The first local midnight strictly after `t`.

@@ -23,6 +23,8 @@ mod registry;
 mod table;
 
 use std::collections::HashMap;
+
+use crate::FastMap;
 use std::path::Path;
 
 use crate::calendar::Calendar;
@@ -85,12 +87,12 @@ pub struct ReferenceData {
 /// Code → dense id, for every kind of record.
 #[derive(Debug, Clone, Default)]
 struct Index {
-    institutions: HashMap<String, InstitutionId>,
-    products: HashMap<String, ProductId>,
-    groups: HashMap<String, GroupId>,
-    families: HashMap<String, FamilyId>,
-    agreements: HashMap<String, AgreementId>,
-    exemptions: HashMap<String, ExemptionId>,
+    institutions: FastMap<String, InstitutionId>,
+    products: FastMap<String, ProductId>,
+    groups: FastMap<String, GroupId>,
+    families: FastMap<String, FamilyId>,
+    agreements: FastMap<String, AgreementId>,
+    exemptions: FastMap<String, ExemptionId>,
 }
 
 impl ReferenceData {

@@ -124,7 +124,7 @@ impl<Id: Copy> Registry<Id> {
     }
 
     /// Code → id of the valid rows, for the lookups of `ReferenceData`.
-    pub fn into_index(self) -> HashMap<String, Id> {
+    pub fn into_index(self) -> crate::FastMap<String, Id> {
         self.entries
             .into_iter()
             .filter_map(|(key, entry)| match entry {

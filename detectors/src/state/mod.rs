@@ -10,7 +10,6 @@
 pub mod footprint;
 mod purchases;
 
-use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -33,7 +32,7 @@ pub const MAX_AMOUNT: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 
 /// A map keyed by platform ids (order, delivery and event ids): millions of
 /// entries, looked up for every event, so hashed with foldhash rather than
 /// SipHash (see the workspace Cargo.toml).
-pub type IdMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
+pub type IdMap<V> = crate::FastMap<String, V>;
 
 /// An instant as microseconds since the Unix epoch: compact, and ordered the
 /// same way as the instants themselves whatever offset they were written in.

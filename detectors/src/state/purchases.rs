@@ -5,7 +5,7 @@
 //! orders. An order adds its units once; a cancellation takes its units back
 //! out of the same sums, because SPEC counts (packs − cancelled) × base units.
 
-use std::collections::HashMap;
+use crate::FastMap;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -48,13 +48,13 @@ pub struct Purchases {
     pub windows: Vec<GroupWindow>,
     /// Where the windows of each institution × group are in `windows`.
     #[serde(skip)]
-    windows_of: HashMap<(InstitutionId, GroupId), std::ops::Range<usize>>,
+    windows_of: FastMap<(InstitutionId, GroupId), std::ops::Range<usize>>,
     /// Which agreements an order of (institution, family) counts toward.
     #[serde(skip)]
-    agreements_of: HashMap<(InstitutionId, u32), Vec<AgreementId>>,
+    agreements_of: FastMap<(InstitutionId, u32), Vec<AgreementId>>,
     /// Exemption windows of each institution × group, inclusive dates.
     #[serde(skip)]
-    exemptions_of: HashMap<(InstitutionId, GroupId), Vec<(NaiveDate, NaiveDate)>>,
+    exemptions_of: FastMap<(InstitutionId, GroupId), Vec<(NaiveDate, NaiveDate)>>,
 }
 
 impl GroupWindow {

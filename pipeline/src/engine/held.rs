@@ -5,7 +5,7 @@
 //! what it waits for, until that arrives or `orphan_timeout` of event time
 //! passes — then it is rejected as an `orphan`, never dropped silently.
 
-use std::collections::HashMap;
+use vbp_detectors::FastMap;
 
 use vbp_detectors::state::{Awaited, Micros};
 use vbp_schemas::Event;
@@ -21,13 +21,13 @@ pub struct HeldEvent<O> {
 /// The waiting room.
 #[derive(Debug, Clone)]
 pub struct Held<O> {
-    waiting: HashMap<Awaited, Vec<HeldEvent<O>>>,
+    waiting: FastMap<Awaited, Vec<HeldEvent<O>>>,
     count: usize,
 }
 
 impl<O> Default for Held<O> {
     fn default() -> Self {
-        Held { waiting: HashMap::new(), count: 0 }
+        Held { waiting: FastMap::default(), count: 0 }
     }
 }
 
