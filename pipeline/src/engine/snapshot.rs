@@ -8,16 +8,16 @@
 
 use serde::{Deserialize, Serialize};
 use vbp_detectors::alert::AlertBook;
-use vbp_detectors::state::{Awaited, IdMap, Micros, State};
+use vbp_detectors::state::{Awaited, Micros, State};
 use vbp_schemas::{Event, Rejection};
 
-use super::{Engine, Stats};
+use super::{Engine, SeenIds, Stats};
 
 /// Borrowed view written to a checkpoint, so writing one copies nothing.
 #[derive(Serialize)]
 pub struct EngineSnapshotRef<'a, O> {
     state: &'a State,
-    seen: &'a IdMap<Micros>,
+    seen: &'a SeenIds,
     held: Vec<(&'a O, &'a Awaited)>,
     book: &'a AlertBook,
     latest_event: Option<Micros>,
@@ -27,7 +27,7 @@ pub struct EngineSnapshotRef<'a, O> {
 #[derive(Deserialize)]
 pub struct EngineSnapshot<O> {
     state: State,
-    seen: IdMap<Micros>,
+    seen: SeenIds,
     held: Vec<(O, Awaited)>,
     book: AlertBook,
     latest_event: Option<Micros>,
