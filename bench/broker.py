@@ -220,9 +220,9 @@ def main():
             "consume_per_s": round(messages / consume_seconds),
             "probes": len(latencies),
             "tick_seconds": tick,
-            "latency_p50_s": round(statistics.median(latencies), 3),
-            "latency_p99_s": round(percentile(latencies, 99), 3),
-            "latency_max_s": round(max(latencies), 3),
+            "latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
+            "latency_p99_s": round(percentile(latencies, 99), 3) if latencies else None,
+            "latency_max_s": round(max(latencies), 3) if latencies else None,
             "checkpoint_bytes": checkpoint_bytes,
             "restart_seconds": round(restart_seconds, 3),
         }, indent=2))

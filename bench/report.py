@@ -55,16 +55,17 @@ def main():
     duck = read_json(out / "duckdb.json")
     duck_time = read_json(out / "duckdb.time.json")
     broker = read_json(out / "broker.json")
+    latency = read_json(out / "latency.json")
     ours = firing_counts(out / "firing.ndjson")
     results = {
         "date": date.today().isoformat(), "scale": args.scale, "profile": args.profile,
-        "a_decode_floor": a, "b_replay": b, "c_footprint": footprint, "d_e_broker": broker,
+        "a_decode_floor": a, "b_replay": b, "c_footprint": footprint, "d_e_broker": broker, "d_latency": latency,
         "duckdb": {**duck, "time": duck_time}, "firing": {"vbp_watch": ours, "duckdb": duck.get("firing")},
     }
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
 
     per = footprint["bytes_per"]
-    tick = broker["tick_seconds"]
+    tick = latency["tick_seconds"]
     duck_rate = duck["events"] / duck_time["wall_s"]
     rows = [
         ("(a) decode floor, one core", f"{a['events_per_s']:,.0f} events/s, {a['mb_per_s']:.0f} MB/s", "—"),
@@ -78,7 +79,7 @@ def main():
         ("(c) state per order line (open or retained)", f"{per['order_line']:.0f} B", "≤ 300 B"),
         ("(c) all state per open order line", f"{per['open_order_line_all_state']:,.0f} B", "—"),
         ("(d) through tansu, sustained", f"{broker['consume_per_s']:,.0f} events/s ({broker['messages']:,} messages)", "—"),
-        ("(d) produce → Alertmanager p50 / p99", f"{broker['latency_p50_s']:.2f} s / {broker['latency_p99_s']:.2f} s ({broker['probes']} probes, tick {tick:.0f} s)", f"p99 ≤ {tick + 1:.0f} s"),
+        ("(d) produce → Alertmanager p50 / p99 (small province)", f"{latency['latency_p50_s']:.2f} s / {latency['latency_p99_s']:.2f} s ({latency['probes']} probes, tick {tick:.0f} s)", f"p99 ≤ {tick + 1:.0f} s"),
         ("(e) restore from checkpoint, this scale", f"{footprint['checkpoint']['restore_seconds']:.1f} s ({footprint['checkpoint']['bytes'] / 1e6:,.0f} MB)", "≤ 10 s"),
         ("(e) restart through the broker", f"{broker['restart_seconds']:.1f} s ({broker['checkpoint_bytes'] / 1e6:,.1f} MB)", "≤ 10 s"),
     ]

@@ -72,8 +72,19 @@ echo "== DuckDB baseline" >&2
 timed "$out/duckdb.time.json" bench/.venv/bin/python bench/duckdb_baseline.py --reference "$data/reference" \
     --events "${events[@]}" --as-of "$as_of" --firing-out "$out/duckdb-firing.ndjson" >"$out/duckdb.json"
 
-echo "== (d, e) through the broker" >&2
+echo "== (d, e) through the broker: throughput and restart" >&2
 tests/.venv/bin/python bench/broker.py --vbp-watch "$vbp" --reference "$data/reference" --events "${events[@]}" \
-    --as-of "$as_of" --lines "$broker_lines" --probes "$probes" >"$out/broker.json"
+    --as-of "$as_of" --lines "$broker_lines" --probes 0 >"$out/broker.json"
+
+# Latency needs a province whose alerts are the real few: a slice of the
+# province month leaves most agreements unbought and fires hundreds of
+# thousands of alerts, which Alertmanager then takes seconds to list. The
+# small province, whole, fires 18.
+echo "== (d) through the broker: produce → Alertmanager latency" >&2
+"$vbp" simulate --out "$out/small" --scale small --seed 1 2>/dev/null
+small_as_of=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["as_of"])' "$out/small/planted.json")
+tests/.venv/bin/python bench/broker.py --vbp-watch "$vbp" --reference "$out/small/reference" \
+    --events "$out/small/events/orders.ndjson" "$out/small/events/deliveries.ndjson" "$out/small/events/payments.ndjson" \
+    --as-of "$small_as_of" --probes "$probes" >"$out/latency.json"
 
 python3 bench/report.py "$out" --scale "$scale" --profile "$profile"

@@ -187,6 +187,25 @@ impl Alertmanager {
     }
 }
 
+/// The most alerts one request carries. A first start, or thresholds set
+/// too tight, can fire hundreds of thousands at once; one request with all
+/// of them would outlast the timeout and be retried forever.
+const ALERTS_PER_POST: usize = 1000;
+
+/// Posts `payload` in requests of at most [`ALERTS_PER_POST`] alerts; fails
+/// at the first that fails (the next attempt sends everything again, which
+/// Alertmanager takes as a refresh).
+async fn post_all(client: &reqwest::Client, endpoint: &str, payload: &[Value]) -> Result<(), String> {
+    for chunk in payload.chunks(ALERTS_PER_POST) {
+        match client.post(endpoint).json(chunk).send().await {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => return Err(format!("Alertmanager answered {}", r.status())),
+            Err(e) => return Err(format!("Alertmanager unreachable: {e}")),
+        }
+    }
+    Ok(())
+}
+
 async fn post_loop(sink: Alertmanager, endpoint: String, resend: Duration, shared: Arc<Shared>) {
     let metrics = &shared.metrics;
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
@@ -196,15 +215,7 @@ async fn post_loop(sink: Alertmanager, endpoint: String, resend: Duration, share
             Ok(owed) => owed.payload(resend * 4, &sink.generator_base),
             Err(_) => return,
         };
-        let result = if payload.is_empty() {
-            Ok(())
-        } else {
-            match client.post(&endpoint).json(&payload).send().await {
-                Ok(r) if r.status().is_success() => Ok(()),
-                Ok(r) => Err(format!("Alertmanager answered {}", r.status())),
-                Err(e) => Err(format!("Alertmanager unreachable: {e}")),
-            }
-        };
+        let result = post_all(&client, &endpoint, &payload).await;
         let pause = match result {
             Ok(()) => {
                 backoff = Duration::from_secs(1);
