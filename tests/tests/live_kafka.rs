@@ -230,14 +230,11 @@ fn a_30_second_broker_outage_heals_by_itself() {
     assert_eq!(live.terminate().code(), Some(0), "{}", live.log_text());
 }
 
-/// Passed once against tansu 0.6 and failed on three later runs: after the
-/// rebalance that splits the partitions, one instance stops receiving
-/// messages on its half (it owns them, its lag stays above zero, it
-/// never catches up). Not yet known whether tansu's group coordinator
-/// or vbp-watch's handling of a handed-over partition is at fault; kept
-/// out of the suite until that is found (issue 4 stays open for it).
+/// Two members of one group: after the rebalance that splits the four
+/// partitions, each answers for the institutions of its half, starting
+/// every partition it gains where its own state ends (offset 0 for one it
+/// never read), and together they raise exactly what replay raises.
 #[test]
-#[ignore = "flaky on tansu 0.6: one instance stops consuming after the split (issue 4)"]
 fn two_instances_in_one_group_split_the_partitions_and_together_raise_the_same_alerts() {
     let dir = scratch("live-pair");
     let p = province(&dir, 25);

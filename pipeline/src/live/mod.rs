@@ -153,6 +153,9 @@ impl Live {
             Alertmanager::start(&config.alertmanager.url, config.external_url(), resend, owed, Arc::clone(&shared))
         });
         let source = KafkaSource::subscribe(&config.kafka, &config.input_topics(), Duration::from_secs(config.tick_seconds))?;
+        for ((topic, partition), next) in positions.iter() {
+            source.resume_at(topic, *partition, *next);
+        }
         let dead_letters = DeadLetterTopic::create(&config.kafka)?;
         let log = TransitionLog::open(&config.transitions_file)?;
         let mut live = Live {
@@ -312,6 +315,9 @@ impl Live {
         }
         self.dead_letter(rejected)?;
         self.positions.advance(&topic, partition, offset);
+        if let Some(next) = self.positions.next(&topic, partition) {
+            self.source.resume_at(&topic, partition, next);
+        }
         self.dirty = true;
         Ok(())
     }

@@ -89,6 +89,11 @@ pub struct WatermarkContext {
     /// Bumped at every rebalance: the streams of reassigned partitions must
     /// be checked again against where the state ends.
     generation: AtomicU64,
+    /// Where this instance's state ends in each partition (the next offset
+    /// to apply), kept current by the driver: a partition assigned by a
+    /// rebalance starts there, or at offset 0 when the state holds nothing
+    /// of it — not where the group last committed.
+    resume_at: Mutex<HashMap<(String, i32), i64>>,
 }
 
 impl ClientContext for WatermarkContext {
@@ -104,8 +109,23 @@ impl ClientContext for WatermarkContext {
 }
 
 impl ConsumerContext for WatermarkContext {
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, _rebalance: &Rebalance<'_>) {
+    /// Assigns each newly assigned partition again with the offset where the
+    /// state ends. Seeking after the first message arrived instead left a
+    /// member of a split group (tansu 0.6) without messages for good.
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+        let Rebalance::Assign(assigned) = rebalance else { return };
+        let Ok(resume_at) = self.resume_at.lock() else { return };
+        let mut starts = TopicPartitionList::new();
+        for e in assigned.elements() {
+            let next = resume_at.get(&(e.topic().to_string(), e.partition())).copied().unwrap_or(0);
+            if let Err(err) = starts.add_partition_offset(e.topic(), e.partition(), Offset::Offset(next)) {
+                tracing::warn!("cannot set the start of {}/{}: {err}", e.topic(), e.partition());
+            }
+        }
+        if let Err(err) = consumer.assign(&starts) {
+            tracing::warn!("cannot start the assigned partitions where the state ends: {err}; the first message will seek");
+        }
     }
 }
 
@@ -195,6 +215,14 @@ impl KafkaSource {
         let metadata = tokio::task::block_in_place(|| self.consumer.fetch_metadata(Some(topic), Duration::from_secs(10)))
             .with_context(|| format!("cannot read the metadata of {topic}"))?;
         Ok(metadata.topics().iter().find(|t| t.name() == topic).map_or(0, |t| t.partitions().len()))
+    }
+
+    /// Records where the state ends in a partition (the next offset to
+    /// apply), for the next rebalance to start it there.
+    pub fn resume_at(&self, topic: &str, partition: i32, next: i64) {
+        if let Ok(mut resume_at) = self.consumer.context().resume_at.lock() {
+            resume_at.insert((topic.to_string(), partition), next);
+        }
     }
 
     /// How many rebalances this member has been through.
