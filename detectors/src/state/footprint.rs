@@ -30,20 +30,24 @@ pub fn allocation_bytes(len: usize) -> usize {
     }
 }
 
+/// Heap bytes of a hash table's own allocation: `capacity` entries of
+/// `entry` bytes, laid out as hashbrown does.
+pub fn table_bytes(capacity: usize, entry: usize) -> usize {
+    let buckets = if capacity == 0 { 0 } else { (capacity * 8 / 7).next_power_of_two() };
+    allocation_bytes(buckets * (entry + 1))
+}
+
 /// Heap bytes of an id-keyed map, with `inner` the heap bytes a value owns.
 pub fn id_map_bytes<V>(map: &IdMap<V>, inner: impl Fn(&V) -> usize) -> usize {
-    let buckets = if map.capacity() == 0 { 0 } else { (map.capacity() * 8 / 7).next_power_of_two() };
-    let table = allocation_bytes(buckets * (size_of::<(String, V)>() + 1));
+    let table = table_bytes(map.capacity(), size_of::<(String, V)>());
     table + map.iter().map(|(key, value)| allocation_bytes(key.capacity()) + inner(value)).sum::<usize>()
 }
 
 impl Purchases {
     fn heap_bytes(&self) -> usize {
         let vec = |len: usize, item: usize| allocation_bytes(len * item);
-        let lookups: usize = self.lookup_sizes().into_iter().map(|(entries, entry, values)| {
-            let buckets = if entries == 0 { 0 } else { (entries * 8 / 7).next_power_of_two() };
-            allocation_bytes(buckets * (entry + 1)) + values
-        }).sum();
+        let lookups: usize =
+            self.lookup_sizes().into_iter().map(|(entries, entry, values)| table_bytes(entries, entry) + values).sum();
         vec(self.per_agreement.capacity(), size_of::<rust_decimal::Decimal>())
             + vec(self.windows.capacity(), size_of::<super::GroupWindow>())
             + lookups

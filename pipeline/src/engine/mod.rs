@@ -163,8 +163,7 @@ impl<O> Engine<O> {
 
     /// Heap bytes of the ids remembered for de-duplication.
     pub fn seen_heap_bytes(&self) -> usize {
-        let buckets = if self.seen.capacity() == 0 { 0 } else { (self.seen.capacity() * 8 / 7).next_power_of_two() };
-        vbp_detectors::state::footprint::allocation_bytes(buckets * (std::mem::size_of::<(u128, Micros)>() + 1))
+        vbp_detectors::state::footprint::table_bytes(self.seen.capacity(), std::mem::size_of::<(u128, Micros)>())
     }
 
     /// Events waiting for their order or delivery, and ids remembered.
