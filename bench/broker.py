@@ -43,9 +43,23 @@ TOPICS = ["vbp.orders", "vbp.deliveries", "vbp.payments", "vbp.dead-letter"]
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free now, below the kernel's ephemeral range: servers
+    here are restarted on their port, and an outgoing connection is never
+    given a port from outside that range while the server is down."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            ephemeral_low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    for _ in range(1000):
+        port = random.randrange(10000, max(ephemeral_low, 10001))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    sys.exit("broker.py: no free loopback port below the ephemeral range")
 
 
 def http_json(url, timeout=2.0):

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{scratch, workspace};
+use crate::{free_port, scratch, workspace};
 
 const HOW_TO_INSTALL: &str = "run tests/harness/ensure-tools.sh (tests/run.sh does) to install it";
 
@@ -42,13 +42,6 @@ fn python() -> PathBuf {
     let python = workspace().join("tests/.venv/bin/python");
     assert!(python.exists(), "{} is missing (venv with kafka-python): {HOW_TO_INSTALL}", python.display());
     python
-}
-
-/// A port that was free a moment ago. Another process may take it before
-/// tansu binds it, so `start` retries with a new one when tansu exits early.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("cannot bind a loopback port");
-    listener.local_addr().expect("bound socket has an address").port()
 }
 
 /// A running tansu broker, killed on drop.

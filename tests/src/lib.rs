@@ -5,6 +5,9 @@ pub mod broker;
 pub mod live;
 pub mod observability;
 
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -41,6 +44,31 @@ pub fn run_ok(args: &[&str]) -> Output {
 
 pub fn run(args: &[&str]) -> Output {
     Command::new(vbp_watch()).args(args).output().unwrap_or_else(|e| panic!("cannot run vbp-watch: {e}"))
+}
+
+/// A loopback port that is free now, chosen *below* the kernel's
+/// ephemeral range (`net.ipv4.ip_local_port_range`).
+///
+/// Why not port 0: the tests stop and restart servers on the same port
+/// (Alertmanager, tansu, vbp-watch). While a server is down, the clients
+/// retrying it, or any other outgoing connection, may be given that very
+/// port as their local end (on loopback a client can even connect to
+/// itself), and the restart then fails with "address already in use".
+/// Ports under the ephemeral range are never handed out to clients.
+pub fn free_port() -> u16 {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, ephemeral_low.max(10_001));
+    for attempt in 0..1000u64 {
+        let random = RandomState::new().hash_one((attempt, std::process::id()));
+        let port = low + (random % u64::from(high - low)) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {low}..{high} after 1000 tries")
 }
 
 /// A fresh directory under the target dir, removed first if present.

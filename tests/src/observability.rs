@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::free_port;
+
 // ---------------------------------------------------------------------------
 // Tools
 
@@ -70,12 +72,6 @@ pub fn run_tool(program: &str, args: &[&str], cwd: &Path) -> Output {
 
 // ---------------------------------------------------------------------------
 // Ports, waiting, processes
-
-/// A loopback port free right now.
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("cannot bind a loopback port");
-    listener.local_addr().expect("local address").port()
-}
 
 /// Polls `probe` every 100 ms until it returns Some, or panics after `timeout`.
 pub fn wait_for<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {

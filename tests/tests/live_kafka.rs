@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use vbp_tests::broker::Broker;
-use vbp_tests::live::{alert_fact, free_port, LiveOptions, LivePipeline};
+use vbp_tests::live::{alert_fact, LiveOptions, LivePipeline};
 use vbp_tests::*;
 
 const INPUT_TOPICS: [&str; 3] = ["vbp.orders", "vbp.deliveries", "vbp.payments"];

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use vbp_tests::observability::*;
-use vbp_tests::{scratch, simulate_small, workspace};
+use vbp_tests::{free_port, scratch, simulate_small, workspace};
 
 /// The seed of the simulated province (the committed deploy/alertmanager.yml
 /// was generated from it, and the demo's default is the same).
