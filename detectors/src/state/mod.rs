@@ -144,7 +144,9 @@ pub enum Outcome {
 /// checkpoint keeps (serde), with [`State::restored`] on the way back.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
+    #[serde(deserialize_with = "crate::presized::deserialize")]
     pub orders: IdMap<OrderLine>,
+    #[serde(deserialize_with = "crate::presized::deserialize")]
     pub deliveries: IdMap<DeliveryLine>,
     pub purchases: Purchases,
     /// The institutions this instance answers for, by `InstitutionId`;

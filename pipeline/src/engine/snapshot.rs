@@ -27,6 +27,7 @@ pub struct EngineSnapshotRef<'a, O> {
 #[derive(Deserialize)]
 pub struct EngineSnapshot<O> {
     state: State,
+    #[serde(deserialize_with = "vbp_detectors::presized::deserialize")]
     seen: SeenIds,
     held: Vec<(O, Awaited)>,
     book: AlertBook,
