@@ -410,21 +410,24 @@ impl Live {
             self.next_seq += 1;
         }
         self.dirty = true;
-        // The outbox must be durable before anyone hears of it.
-        if self.checkpoint_and_commit().await? {
-            self.deliver_outbox()?;
-        }
-        Ok(())
-    }
-
-    fn deliver_outbox(&mut self) -> Result<()> {
-        self.log.write(&self.outbox)?;
-        self.outbox.clear();
+        // The outbox must be durable before anyone hears of it: the
+        // checkpoint delivers it (now, or the next one that succeeds).
+        self.checkpoint_and_commit().await?;
         Ok(())
     }
 
     /// Writes a checkpoint when something changed, then commits offsets.
     /// `Ok(false)` when it had to be postponed (broker not acknowledging).
+    /// Appends the checkpointed transitions to the log (it skips the
+    /// sequence numbers it already has, so delivering twice is harmless).
+    fn deliver_outbox(&mut self) -> Result<()> {
+        if !self.outbox.is_empty() {
+            self.log.write(&self.outbox)?;
+            self.outbox.clear();
+        }
+        Ok(())
+    }
+
     async fn checkpoint_and_commit(&mut self) -> Result<bool> {
         if !self.dirty {
             return Ok(true);
@@ -449,6 +452,10 @@ impl Live {
         metrics.checkpoints.inc();
         self.shared.update_health(|h| h.last_checkpoint = Some(Instant::now()));
         self.dirty = false;
+        // Transitions reach the log only once a checkpoint holds them, and
+        // then from whichever checkpoint that is (one postponed at an
+        // evaluation leaves them for the periodic or the final one).
+        self.deliver_outbox()?;
         tracing::debug!(positions = ?self.positions, "checkpoint written; committing");
         if let Err(e) = self.source.commit(&self.positions) {
             tracing::warn!("offsets not committed (the checkpoint has them): {e:#}");

@@ -108,6 +108,25 @@ impl ClientContext for WatermarkContext {
     }
 }
 
+impl WatermarkContext {
+    /// `partitions`, each with the offset where the state ends (0 where it
+    /// holds nothing of it) — or, for the one in `moved`, that offset.
+    fn starts(&self, partitions: &TopicPartitionList, moved: Option<(&str, i32, i64)>) -> TopicPartitionList {
+        let resume_at = self.resume_at.lock().map(|r| r.clone()).unwrap_or_default();
+        let mut starts = TopicPartitionList::new();
+        for e in partitions.elements() {
+            let next = match moved {
+                Some((topic, partition, offset)) if (topic, partition) == (e.topic(), e.partition()) => offset,
+                _ => resume_at.get(&(e.topic().to_string(), e.partition())).copied().unwrap_or(0),
+            };
+            if let Err(err) = starts.add_partition_offset(e.topic(), e.partition(), Offset::Offset(next)) {
+                tracing::warn!("cannot set the start of {}/{}: {err}", e.topic(), e.partition());
+            }
+        }
+        starts
+    }
+}
+
 impl ConsumerContext for WatermarkContext {
     /// Assigns each newly assigned partition again with the offset where the
     /// state ends. Seeking after the first message arrived instead left a
@@ -115,14 +134,7 @@ impl ConsumerContext for WatermarkContext {
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         let Rebalance::Assign(assigned) = rebalance else { return };
-        let Ok(resume_at) = self.resume_at.lock() else { return };
-        let mut starts = TopicPartitionList::new();
-        for e in assigned.elements() {
-            let next = resume_at.get(&(e.topic().to_string(), e.partition())).copied().unwrap_or(0);
-            if let Err(err) = starts.add_partition_offset(e.topic(), e.partition(), Offset::Offset(next)) {
-                tracing::warn!("cannot set the start of {}/{}: {err}", e.topic(), e.partition());
-            }
-        }
+        let starts = self.starts(assigned, None);
         if let Err(err) = consumer.assign(&starts) {
             tracing::warn!("cannot start the assigned partitions where the state ends: {err}; the first message will seek");
         }
@@ -230,16 +242,20 @@ impl KafkaSource {
         self.consumer.context().generation.load(Ordering::SeqCst)
     }
 
-    /// Moves the fetch position of one partition to `offset` (`None`: the
-    /// oldest the broker has) — a partition must resume where this
-    /// instance's state ends, not where the group committed. librdkafka
-    /// drops messages fetched before the seek.
+    /// Moves the fetch position of one partition to `offset` (`None`:
+    /// offset 0, where retention having removed it the reset policy,
+    /// earliest, applies) — a partition must resume where this instance's
+    /// state ends, not where the group committed.
+    ///
+    /// It assigns the whole assignment again, every other partition where
+    /// the state ends, rather than calling `seek`: after a seek, tansu 0.6
+    /// left a member without messages for good (the stall the rebalance
+    /// callback avoids the same way). librdkafka drops what it had fetched
+    /// of the reassigned partitions; the driver skips what it re-reads.
     pub fn seek(&self, topic: &str, partition: i32, offset: Option<i64>) -> Result<()> {
-        // Offset 0 rather than the logical "beginning": no offset lookup, and
-        // where retention removed it the reset policy (earliest) applies.
-        let to = Offset::Offset(offset.unwrap_or(0));
-        tokio::task::block_in_place(|| self.consumer.seek(topic, partition, to, Duration::from_secs(10)))
-            .with_context(|| format!("cannot seek {topic}/{partition} to {to:?}"))
+        let owned = self.consumer.assignment().context("cannot read the partition assignment")?;
+        let starts = self.consumer.context().starts(&owned, Some((topic, partition, offset.unwrap_or(0))));
+        self.consumer.assign(&starts).with_context(|| format!("cannot move {topic}/{partition} to offset {}", offset.unwrap_or(0)))
     }
 
     /// Lag of every owned partition: the last reported high watermark
