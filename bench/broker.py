@@ -92,8 +92,13 @@ def start_tansu(workdir):
     url = f"tcp://127.0.0.1:{port}"
     proc = start("tansu", ["tansu", "broker", "--listener-url", url, "--advertised-listener-url", url,
                            "--storage-engine", "memory://tansu/"], workdir)
-    wait_for("tansu to listen", lambda: socket.create_connection(("127.0.0.1", port), 0.5).close() or True, 60, proc)
-    return proc, f"127.0.0.1:{port}"
+    bootstrap = f"127.0.0.1:{port}"
+
+    def answers():  # a Kafka answer, not just an open port (as the test harness waits)
+        return subprocess.run([sys.executable, str(KAFKA_TOOL), "list-topics", "--bootstrap", bootstrap],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+    wait_for("tansu to answer", answers, 60, proc)
+    return proc, bootstrap
 
 
 def start_alertmanager(workdir):

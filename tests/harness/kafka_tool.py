@@ -8,7 +8,7 @@ and installs from PyPI without a C toolchain. Subcommands:
   list-topics   --bootstrap H:P                               one name a line
   produce       --bootstrap H:P [--topic-prefix vbp.] [--rate R] [--lines A:B] FILE...
   produce-raw   --bootstrap H:P --topic T [--key K] (--file F | --value-hex HEX)
-  consume       --bootstrap H:P --topic T [--timeout S]       JSON line per message
+  consume       --bootstrap H:P --topic T [--timeout S] [--expect N]   JSON line per message
 """
 
 import argparse
@@ -149,7 +149,6 @@ def consume(args):
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        consumer_timeout_ms=int(args.timeout * 1000),
         max_partition_fetch_bytes=64 << 20,
         fetch_max_bytes=64 << 20,
     )
@@ -163,7 +162,21 @@ def consume(args):
         return
     consumer.assign([TopicPartition(args.topic, p) for p in partitions])
     consumer.seek_to_beginning()
-    messages = list(consumer)  # ends after `timeout` seconds without a message
+    # Until `timeout` seconds pass without a message, having read at least
+    # `expect` (a slow first fetch must not end the read early), or having
+    # waited `deadline` seconds for them.
+    messages = []
+    deadline = time.monotonic() + args.deadline
+    idle_since = time.monotonic()
+    while True:
+        batch = consumer.poll(timeout_ms=200)
+        now = time.monotonic()
+        if batch:
+            for records in batch.values():
+                messages.extend(records)
+            idle_since = now
+        elif now - idle_since >= args.timeout and (len(messages) >= args.expect or now >= deadline):
+            break
     consumer.close()
     for m in sorted(messages, key=lambda m: (m.partition, m.offset)):
         out = {"partition": m.partition, "offset": m.offset, "key": text_or_none(m.key)}
@@ -203,7 +216,9 @@ def main():
     value.add_argument("--value-hex")
     sub = command("consume", consume)
     sub.add_argument("--topic", required=True)
-    sub.add_argument("--timeout", type=float, default=5, help="seconds without a message before exiting")
+    sub.add_argument("--timeout", type=float, default=2, help="seconds without a message before exiting")
+    sub.add_argument("--expect", type=int, default=0, help="read at least this many, unless --deadline passes")
+    sub.add_argument("--deadline", type=float, default=90, help="seconds to wait for --expect messages")
 
     args = parser.parse_args()
     args.func(args)

@@ -234,10 +234,11 @@ impl Broker {
 
     /// Every message of `topic` from the beginning, sorted by partition and
     /// offset, as `{"partition","offset","key","value"}` (`value_base64`
-    /// instead when not UTF-8, `headers` when any); returns once no message
-    /// came for `idle_secs`.
-    pub fn consume(&self, topic: &str, idle_secs: f64) -> Vec<Value> {
-        let out = self.tool(&["consume", "--topic", topic, "--timeout", &idle_secs.to_string()]);
+    /// instead when not UTF-8, `headers` when any); returns once it has read
+    /// at least `expect` and no message came for 2 s (or after 90 s without
+    /// `expect`, so that the caller's count assertion says what is missing).
+    pub fn consume(&self, topic: &str, expect: usize) -> Vec<Value> {
+        let out = self.tool(&["consume", "--topic", topic, "--expect", &expect.to_string()]);
         out.lines().map(|line| serde_json::from_str(line).expect("kafka_tool.py prints JSON lines")).collect()
     }
 }

@@ -56,19 +56,25 @@ pub fn run(args: &[&str]) -> Output {
 /// itself), and the restart then fails with "address already in use".
 /// Ports under the ephemeral range are never handed out to clients.
 pub fn free_port() -> u16 {
-    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32768);
-    let (low, high) = (10_000u16, ephemeral_low.max(10_001));
-    for attempt in 0..1000u64 {
-        let random = RandomState::new().hash_one((attempt, std::process::id()));
-        let port = low + (random % u64::from(high - low)) as u16;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let bounds: Vec<u32> = range.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+    let (ephemeral_low, ephemeral_high) = match bounds[..] {
+        [low, high] => (low, high),
+        _ => (32768, 60999),
+    };
+    // Below the ephemeral range if there is room, else above it.
+    let (low, high) = if ephemeral_low > 11_000 { (10_000, ephemeral_low) } else { (ephemeral_high + 1, 65_536) };
+    if high > low {
+        for attempt in 0..1000u64 {
+            let random = RandomState::new().hash_one((attempt, std::process::id()));
+            let port = (u64::from(low) + random % u64::from(high - low)) as u16;
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
         }
     }
-    panic!("no free loopback port in {low}..{high} after 1000 tries")
+    // No room outside the ephemeral range: any free port.
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
 }
 
 /// A fresh directory under the target dir, removed first if present.

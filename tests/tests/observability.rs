@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use vbp_tests::observability::*;
-use vbp_tests::{free_port, scratch, simulate_small, workspace};
+use vbp_tests::{scratch, simulate_small, workspace};
 
 /// The seed of the simulated province (the committed deploy/alertmanager.yml
 /// was generated from it, and the demo's default is the same).
@@ -153,7 +153,8 @@ fn every_dashboard_panel_returns_data_from_a_demo_run() {
     require(PROMTOOL);
     let dir = scratch("observability-dashboards");
     let mut demo = Demo::start(&dir.join("demo"), SEED, DAY_SECONDS, None);
-    let nowhere = format!("127.0.0.1:{}", free_port());
+    // Port 9 (discard): nothing listens there, and no test server takes it.
+    let nowhere = "127.0.0.1:9".to_string();
     let prom_dir = dir.join("prometheus");
     std::fs::create_dir_all(&prom_dir).expect("create prometheus dir");
     let prom = Prometheus::start(&prom_dir, &test_prometheus_config(&demo.addr, &nowhere));
@@ -447,13 +448,17 @@ fn alertmanager_restart_loses_no_alert() {
     let as_of = chrono::DateTime::parse_from_rfc3339(demo.planted()["as_of"].as_str().expect("as_of")).expect("as_of");
     let stop_at = as_of - chrono::Duration::days(25);
     let restart_at = as_of - chrono::Duration::days(12);
-    let stop_eval = demo.wait_evaluated(stop_at, Duration::from_secs(300));
+    demo.wait_evaluated(stop_at, Duration::from_secs(300));
     let before = am.alerts().len();
-    let notified_before = delivered(&receiver);
-    assert!(!notified_before.is_empty(), "notifications before the outage");
     am.stop();
+    // The outage starts once Alertmanager is gone: what the stream changes
+    // after this evaluation can only have failed to reach it (the demo
+    // runs on while it shuts down).
     let stopped = Instant::now();
     let failures_before = demo.metric("vbp_alertmanager_push_failures_total").unwrap_or(0.0);
+    let stop_eval = demo.last_evaluation().expect("the demo's last evaluation");
+    let notified_before = delivered(&receiver);
+    assert!(!notified_before.is_empty(), "notifications before the outage");
     let restart_eval = demo.wait_evaluated(restart_at, Duration::from_secs(300));
     let failures_during = demo.metric("vbp_alertmanager_push_failures_total").unwrap_or(0.0) - failures_before;
     let owed_during = demo.metric("vbp_alertmanager_owed_alerts").unwrap_or(f64::NAN);
