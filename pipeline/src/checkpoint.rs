@@ -105,6 +105,7 @@ mod tests {
     #[test]
     fn round_trips_and_replaces_whole() {
         let dir = std::env::temp_dir().join(format!("vbp-ckpt-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir); // a reused pid's leftovers
         let store = CheckpointStore::open(&dir, "test.ckpt").unwrap();
         assert!(store.read::<Vec<u32>>().unwrap().is_none());
         store.write(&vec![1u32, 2, 3]).unwrap();
@@ -114,5 +115,6 @@ mod tests {
         std::fs::write(store.path(), b"garbage").unwrap();
         let err = store.read::<Vec<u32>>().unwrap_err().to_string();
         assert!(err.contains("move it away"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 }
