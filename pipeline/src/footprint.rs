@@ -30,6 +30,7 @@ pub async fn run(options: &ReplayOptions, dir: &Path) -> Result<Value> {
     let bytes = engine.state().heap_bytes();
     let (_, ids) = engine.pending();
     let seen_bytes = engine.seen_heap_bytes();
+    let total = bytes.purchases + bytes.orders + bytes.deliveries + seen_bytes;
     let per = |total: usize, n: usize| if n == 0 { 0.0 } else { total as f64 / n as f64 };
 
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -67,14 +68,14 @@ pub async fn run(options: &ReplayOptions, dir: &Path) -> Result<Value> {
             "orders": bytes.orders,
             "deliveries": bytes.deliveries,
             "ids": seen_bytes,
-            "total": bytes.purchases + bytes.orders + bytes.deliveries + seen_bytes,
+            "total": total,
         },
         "bytes_per": {
             "agreement": per(bytes.purchases, sizes.agreements),
             "order_line": per(bytes.orders, sizes.order_lines),
             "delivery": per(bytes.deliveries, sizes.deliveries),
             "id": per(seen_bytes, ids),
-            "open_order_line_all_state": per(bytes.purchases + bytes.orders + bytes.deliveries + seen_bytes, sizes.open_order_lines),
+            "open_order_line_all_state": per(total, sizes.open_order_lines),
         },
         "checkpoint": {
             "bytes": checkpoint_bytes,

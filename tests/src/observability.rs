@@ -53,6 +53,21 @@ pub fn python() -> String {
     panic!("python3 is missing: install the Debian package python3");
 }
 
+/// `promtool check metrics` on an exposition: whether it passed, and all
+/// it said (nothing, for a clean one).
+pub fn lint_metrics(exposition: &str) -> (bool, String) {
+    let mut lint = Command::new(PROMTOOL)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start promtool check metrics");
+    lint.stdin.take().expect("stdin").write_all(exposition.as_bytes()).expect("feed /metrics");
+    let out = lint.wait_with_output().expect("promtool check metrics");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
 /// Runs a command to completion; panics with its output unless it succeeds.
 pub fn run_tool(program: &str, args: &[&str], cwd: &Path) -> Output {
     let out = Command::new(program)

@@ -298,7 +298,9 @@ fn two_instances_in_one_group_split_the_partitions_and_together_raise_the_same_a
 fn live_only_panels_return_data_when_prometheus_scrapes_a_live_run() {
     use std::collections::BTreeMap;
     use std::time::Instant;
-    use vbp_tests::observability::{dashboards, panel_queries, require, substitute, test_prometheus_config, wait_for, Prometheus, PROMETHEUS, PROMTOOL};
+    use vbp_tests::observability::{
+        dashboards, lint_metrics, panel_queries, require, substitute, test_prometheus_config, wait_for, Prometheus, PROMETHEUS, PROMTOOL,
+    };
 
     require(PROMETHEUS);
     require(PROMTOOL);
@@ -343,18 +345,6 @@ fn live_only_panels_return_data_when_prometheus_scrapes_a_live_run() {
     assert!(checked >= 10, "the dashboards mark only {checked} queries live only");
     assert!(failures.is_empty(), "{} live-only panel queries failed:\n{}", failures.len(), failures.join("\n"));
 
-    let mut lint = std::process::Command::new(PROMTOOL)
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start promtool check metrics");
-    {
-        use std::io::Write;
-        lint.stdin.take().expect("stdin").write_all(live.metrics().as_bytes()).expect("feed /metrics");
-    }
-    let out = lint.wait_with_output().expect("promtool check metrics");
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics on live /metrics:\n{said}");
+    let (passed, said) = lint_metrics(&live.metrics());
+    assert!(passed && said.trim().is_empty(), "promtool check metrics on live /metrics:\n{said}");
 }

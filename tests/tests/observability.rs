@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -234,21 +234,8 @@ fn every_dashboard_panel_returns_data_from_a_demo_run() {
     assert!(failures.is_empty(), "{} panel queries failed:\n{}", failures.len(), failures.join("\n"));
 
     // promtool's linter on the exposition vbp-watch serves.
-    let metrics = demo.metrics();
-    let mut lint = Command::new(PROMTOOL)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start promtool check metrics");
-    {
-        use std::io::Write;
-        lint.stdin.take().expect("stdin").write_all(metrics.as_bytes()).expect("feed /metrics");
-    }
-    let out = lint.wait_with_output().expect("promtool check metrics");
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics on /metrics ({}):\n{said}", out.status);
+    let (passed, said) = lint_metrics(&demo.metrics());
+    assert!(passed && said.trim().is_empty(), "promtool check metrics on /metrics:\n{said}");
 }
 
 // ---------------------------------------------------------------------------

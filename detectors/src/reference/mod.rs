@@ -23,11 +23,10 @@ mod registry;
 mod table;
 
 use std::collections::HashMap;
-
-use crate::FastMap;
 use std::path::Path;
 
 use crate::calendar::Calendar;
+use crate::FastMap;
 
 pub use divisions::{city_code_of, is_division_code, province_code_of, Divisions};
 pub use error::{ReferenceErrors, ReferenceProblem};

@@ -10,7 +10,6 @@
 pub mod footprint;
 mod purchases;
 
-
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -29,9 +28,10 @@ pub const MAX_PACKS: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0
 /// Amounts above this many yuan are rejected as `bad_value` (same reason).
 pub const MAX_AMOUNT: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
 
-/// A map keyed by platform ids (order, delivery and event ids): millions of
-/// entries, looked up for every event, so hashed with foldhash rather than
-/// SipHash (see the workspace Cargo.toml).
+/// A map keyed by platform ids (order and delivery ids; event ids are kept
+/// as digests, in the engine): millions of entries, looked up for every
+/// event, so hashed with foldhash rather than SipHash (see the workspace
+/// Cargo.toml).
 pub type IdMap<V> = crate::FastMap<String, V>;
 
 /// An instant as microseconds since the Unix epoch: compact, and ordered the
@@ -330,11 +330,11 @@ impl State {
         if let Some(problem) = problem {
             return Err(reject(Reason::BadValue, format!("delivery `{}` {problem}", e.delivery_id)));
         }
-        let at = micros(event);
+        let (at, accepted_on) = (micros(event), local_date(event.occurred_at));
         delivery.accepted = Some(Acceptance {
             accepted_at: at,
-            accepted_on: local_date(event.occurred_at),
-            overdue_on: local_date(payment_overdue_from(local_date(event.occurred_at))),
+            accepted_on,
+            overdue_on: local_date(payment_overdue_from(accepted_on)),
             packs: e.accepted_quantity_packs,
             amount: e.amount,
         });

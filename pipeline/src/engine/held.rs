@@ -5,9 +5,8 @@
 //! what it waits for, until that arrives or `orphan_timeout` of event time
 //! passes — then it is rejected as an `orphan`, never dropped silently.
 
-use vbp_detectors::FastMap;
-
 use vbp_detectors::state::{Awaited, Micros};
+use vbp_detectors::FastMap;
 use vbp_schemas::Event;
 
 /// One waiting event with where it came from.

@@ -416,8 +416,6 @@ impl Live {
         Ok(())
     }
 
-    /// Writes a checkpoint when something changed, then commits offsets.
-    /// `Ok(false)` when it had to be postponed (broker not acknowledging).
     /// Appends the checkpointed transitions to the log (it skips the
     /// sequence numbers it already has, so delivering twice is harmless).
     fn deliver_outbox(&mut self) -> Result<()> {
@@ -428,6 +426,8 @@ impl Live {
         Ok(())
     }
 
+    /// Writes a checkpoint when something changed, then commits offsets.
+    /// `Ok(false)` when it had to be postponed (broker not acknowledging).
     async fn checkpoint_and_commit(&mut self) -> Result<bool> {
         if !self.dirty {
             return Ok(true);
