@@ -39,7 +39,7 @@ from kafka import KafkaProducer
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_TOOL = ROOT / "tests" / "harness" / "kafka_tool.py"
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
-TOPICS = ["vbp.orders", "vbp.deliveries", "vbp.payments", "vbp.dead-letter"]
+TOPICS = ["vbp.orders", "vbp.deliveries", "vbp.payments", "vbp.dead-letter", "vbp.facts"]
 
 
 def free_port():

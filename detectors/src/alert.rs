@@ -117,6 +117,13 @@ impl Alert {
         labels
     }
 
+    /// The alert's identity across processes and versions: a stable hash
+    /// of all its labels (a severity change is a different alert, as it is
+    /// for Alertmanager). Pages link to `/alerts/{fingerprint}`.
+    pub fn fingerprint(&self) -> String {
+        fingerprint_of(&self.all_labels())
+    }
+
     /// The alert object of SPEC §7.
     pub fn to_json(&self, at: DateTime<FixedOffset>, status: Status) -> Value {
         json!({
@@ -274,4 +281,18 @@ mod tests {
         assert_eq!(v["labels"]["severity"], "warning");
         assert_eq!(v["at"], "2026-03-01T00:00:00+08:00");
     }
+}
+
+/// [`Alert::fingerprint`] from the labels of an alert object (SPEC §7
+/// `labels`, `alertname` and `severity` included): 64-bit FNV-1a over each
+/// name and value in label order, as 16 hex digits.
+pub fn fingerprint_of(labels: &BTreeMap<String, String>) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for (k, v) in labels {
+        for b in k.as_bytes().iter().chain(v.as_bytes()) {
+            hash ^= u64::from(*b);
+            hash = hash.wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
 }

@@ -10,7 +10,7 @@
 //! problems peak.
 //!
 //! The calendar ships the arrangements published for 2025 and 2026
-//! (`data/cn-holidays.csv`, embedded at compile time); the reference
+//! (`schemas/data/cn-holidays.csv`, embedded at compile time); the reference
 //! directory's `calendar.csv` is applied on top, so a province can add a later
 //! year or a local day off without a new build.
 //!
@@ -20,66 +20,13 @@
 //! range could be left and no slow path.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 use std::sync::OnceLock;
 
 use chrono::{Datelike, NaiveDate, Weekday};
 
-use crate::time::parse_date;
+use vbp_schemas::reference_files::shipped_holidays;
 
-/// The State Council arrangements shipped with the binary: `date,kind,name`.
-const SHIPPED_CSV: &str = include_str!("../data/cn-holidays.csv");
-
-/// What a listed date is, overriding the Monday–Friday rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum DayKind {
-    /// A day off (放假). Listed for weekdays; harmless on a weekend day.
-    Holiday,
-    /// A working day (上班), listed for the weekend days worked in exchange (调休).
-    Workday,
-}
-
-impl DayKind {
-    /// The spelling used in `calendar.csv`: `holiday` or `workday`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Holiday => "holiday",
-            Self::Workday => "workday",
-        }
-    }
-}
-
-impl fmt::Display for DayKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The text is neither `holiday` nor `workday`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownDayKind(pub String);
-
-impl fmt::Display for UnknownDayKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "expected `holiday` or `workday`, got {:?}", self.0)
-    }
-}
-
-impl std::error::Error for UnknownDayKind {}
-
-impl FromStr for DayKind {
-    type Err = UnknownDayKind;
-
-    /// Exact, lower-case spellings only, as SPEC §3 writes them.
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "holiday" => Ok(Self::Holiday),
-            "workday" => Ok(Self::Workday),
-            other => Err(UnknownDayKind(other.to_owned())),
-        }
-    }
-}
+pub use vbp_schemas::reference_files::{DayKind, UnknownDayKind};
 
 /// A listed date whose working status differs from the Monday–Friday rule,
 /// with the running total of such differences up to and including it.
@@ -119,7 +66,7 @@ impl Calendar {
     }
 
     /// The State Council arrangements for 2025 and 2026 (国办发明电〔2024〕12号,
-    /// 国办发明电〔2025〕7号), embedded from `data/cn-holidays.csv`.
+    /// 国办发明电〔2025〕7号), embedded from `schemas/data/cn-holidays.csv`.
     ///
     /// The file is part of the source tree and is parsed once per process;
     /// the `calendar_shipped` test keeps it well formed, so the panic below
@@ -131,8 +78,8 @@ impl Calendar {
         static SHIPPED: OnceLock<Calendar> = OnceLock::new();
         SHIPPED
             .get_or_init(|| {
-                let entries = parse_shipped(SHIPPED_CSV).unwrap_or_else(|problem| {
-                    panic!("detectors/data/cn-holidays.csv is malformed: {problem}")
+                let entries = shipped_holidays().unwrap_or_else(|problem| {
+                    panic!("schemas/data/cn-holidays.csv is malformed: {problem}")
                 });
                 Self::weekends_only().with_overrides(entries)
             })
@@ -234,26 +181,6 @@ fn weekdays_before(n: i64) -> i64 {
     5 * n.div_euclid(7) + n.rem_euclid(7).min(5)
 }
 
-/// Parses the shipped `date,kind,name` file; `#` lines are comments.
-fn parse_shipped(text: &str) -> Result<Vec<(NaiveDate, DayKind)>, String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .comment(Some(b'#'))
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let mut entries = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| e.to_string())?;
-        let line = record.position().map_or(0, csv::Position::line);
-        let field = |i: usize| record.get(i).unwrap_or_default();
-        let date = parse_date(field(0)).map_err(|e| format!("line {line}: {e}"))?;
-        let kind = field(1)
-            .parse::<DayKind>()
-            .map_err(|e| format!("line {line}: {e}"))?;
-        entries.push((date, kind));
-    }
-    Ok(entries)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,8 +208,7 @@ mod tests {
     }
 
     #[test]
-    fn shipped_file_parses() {
-        assert!(parse_shipped(SHIPPED_CSV).is_ok());
+    fn shipped_calendar_lists_the_file() {
         assert!(Calendar::shipped().listed().count() > 40);
     }
 }

@@ -11,7 +11,6 @@
 //! represented, they saturate to the last representable value; reference data
 //! and events only carry four-digit years, far from those ends.
 
-use std::fmt;
 
 use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDate, NaiveTime, TimeZone, Utc};
 
@@ -97,67 +96,11 @@ fn first_of_month(d: NaiveDate) -> NaiveDate {
     d.with_day(1).unwrap_or(d)
 }
 
-/// Why a text is not a `YYYY-MM-DD` date.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DateParseError {
-    /// Not ten characters of the form `dddd-dd-dd`.
-    Format(String),
-    /// Well formed but not a day of the calendar, such as `2026-02-30`.
-    NoSuchDate(String),
-}
-
-impl fmt::Display for DateParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Format(text) => write!(f, "expected a date as YYYY-MM-DD, got {text:?}"),
-            Self::NoSuchDate(text) => write!(f, "{text:?} is not a day of the calendar"),
-        }
-    }
-}
-
-impl std::error::Error for DateParseError {}
-
-/// Parses a date written exactly as `YYYY-MM-DD` (SPEC §3).
-///
-/// Stricter than chrono's `%Y-%m-%d`, which also accepts `2026-2-1` or a
-/// signed year: reference data is compared and keyed by its text elsewhere
-/// (exports, alerts), so one spelling per date avoids two spellings of the
-/// same day. Surrounding whitespace is not accepted either; the CSV loader
-/// trims fields before calling this.
-///
-/// # Errors
-/// [`DateParseError::Format`] when the text is not `dddd-dd-dd`,
-/// [`DateParseError::NoSuchDate`] for a day that does not exist.
-pub fn parse_date(text: &str) -> Result<NaiveDate, DateParseError> {
-    let bytes = text.as_bytes();
-    let well_formed = bytes.len() == 10
-        && bytes[4] == b'-'
-        && bytes[7] == b'-'
-        && bytes
-            .iter()
-            .enumerate()
-            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
-    if !well_formed {
-        return Err(DateParseError::Format(text.to_owned()));
-    }
-    let number = |range: std::ops::Range<usize>| -> u32 {
-        bytes[range]
-            .iter()
-            .fold(0, |acc, b| acc * 10 + u32::from(b - b'0'))
-    };
-    // Four digits always fit an i32; the error arm only satisfies the types.
-    let year = i32::try_from(number(0..4)).map_err(|_| DateParseError::Format(text.to_owned()))?;
-    NaiveDate::from_ymd_opt(year, number(5..7), number(8..10))
-        .ok_or_else(|| DateParseError::NoSuchDate(text.to_owned()))
-}
+pub use vbp_schemas::reference_files::{parse_date, DateParseError};
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, d).unwrap()
-    }
 
     #[test]
     fn offset_is_eight_hours_east() {
@@ -172,34 +115,5 @@ mod tests {
         let _ = payment_overdue_from(NaiveDate::MAX);
         let _ = local_midnight(NaiveDate::MIN);
         let _ = payment_overdue_from(NaiveDate::MIN);
-    }
-
-    #[test]
-    fn parse_date_is_strict() {
-        assert_eq!(parse_date("2026-02-28"), Ok(date(2026, 2, 28)));
-        assert!(matches!(
-            parse_date("2026-2-28"),
-            Err(DateParseError::Format(_))
-        ));
-        assert!(matches!(
-            parse_date("+2026-02-28"),
-            Err(DateParseError::Format(_))
-        ));
-        assert!(matches!(
-            parse_date(" 2026-02-28"),
-            Err(DateParseError::Format(_))
-        ));
-        assert!(matches!(
-            parse_date("2026-02-30"),
-            Err(DateParseError::NoSuchDate(_))
-        ));
-        assert!(matches!(
-            parse_date("2026-13-01"),
-            Err(DateParseError::NoSuchDate(_))
-        ));
-        assert!(matches!(
-            parse_date("２０２６-02-28"),
-            Err(DateParseError::Format(_))
-        ));
     }
 }

@@ -1,4 +1,4 @@
-//! The shipped State Council arrangements (data/cn-holidays.csv) are exactly
+//! The shipped State Council arrangements (schemas/data/cn-holidays.csv) are exactly
 //! those of 国办发明电〔2024〕12号 (2025) and 国办发明电〔2025〕7号 (2026).
 
 use std::collections::BTreeSet;

@@ -235,7 +235,7 @@ fn csv_texts_load_like_a_directory() {
 #[test]
 fn shipped_holiday_file_can_serve_as_calendar_csv() {
     let dir = TempDir::valid("shipped-as-calendar");
-    let shipped = include_str!("../data/cn-holidays.csv");
+    let shipped = vbp_schemas::reference_files::SHIPPED_HOLIDAYS_CSV;
     dir.write("calendar.csv", shipped);
     let data = dir.load().unwrap();
     assert_eq!(data.calendar, Calendar::shipped());

@@ -19,7 +19,8 @@ use vbp_schemas::DecodeLimits;
 use crate::http::{self, Shared};
 use crate::metrics::Metrics;
 use crate::replay::{self, ReplayOptions};
-use crate::simulate::{self, Scale, SimulateOptions};
+use crate::runner::Outputs;
+use vbp_simulator::{self as simulate, Scale, SimulateOptions};
 use crate::sinks::alertmanager::{Alertmanager, Owed};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -77,15 +78,8 @@ pub async fn run(options: &DemoOptions) -> Result<()> {
     let alertmanager = options.alertmanager_url.as_deref().map(|url| {
         Alertmanager::start(url, format!("http://{bound}"), Duration::from_secs(60), Owed::default(), Arc::clone(&shared))
     });
-    let publisher = Arc::clone(&shared);
-    let observer: replay::OnEvaluation = Box::new(move |engine, at, transitions| {
-        publisher.publish_engine(engine, at, true);
-        if let Some(am) = &alertmanager {
-            am.send(transitions);
-        }
-        pause
-    });
-    let summary = replay::run_observed(&replay_options, Some(observer)).await?;
+    let outputs = Outputs { transitions: None, alertmanager, http: Some(Arc::clone(&shared)) };
+    let summary = replay::run_with(&replay_options, outputs, pause).await?;
     // The whole input is applied and the outputs are written.
     shared.update_health(|h| h.caught_up = true);
     eprint!("{}", summary.render());

@@ -25,7 +25,7 @@ pub async fn run(options: &ReplayOptions, dir: &Path) -> Result<Value> {
     replay.run(options).await?;
     replay.finish()?;
     let replay_seconds = started.elapsed().as_secs_f64();
-    let engine = &replay.engine;
+    let engine = replay.engine();
     let sizes = engine.state().sizes();
     let bytes = engine.state().heap_bytes();
     let (_, ids) = engine.pending();

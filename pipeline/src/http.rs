@@ -17,11 +17,10 @@ use axum::response::Html;
 use axum::{Json, Router};
 use chrono::{DateTime, FixedOffset};
 use serde_json::{json, Value};
-use vbp_detectors::alert::Status;
+use vbp_detectors::alert::{fingerprint_of, Status};
 
 use crate::engine::Engine;
 use crate::metrics::Metrics;
-use crate::sinks::alertmanager::fingerprint_of;
 
 /// What the driver publishes for the handlers.
 pub struct Shared {

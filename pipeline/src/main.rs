@@ -1,18 +1,8 @@
 //! `vbp-watch`: watches how volume-based procurement (集采) is executed and
 //! warns the bureaus concerned. See README.md and ../shared/SPEC.md §9.
-
-mod checkpoint;
-mod demo;
-mod engine;
-mod footprint;
-mod http;
-mod live;
-mod metrics;
-mod replay;
-mod simulate;
-mod sinks;
-mod sources;
-mod sql;
+//!
+//! A thin dispatcher: parsing the command line is all that happens here;
+//! every command runs in the `vbp_watch` library or the simulator crate.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +12,8 @@ use chrono::{DateTime, FixedOffset};
 use clap::{Args, Parser, Subcommand};
 use vbp_detectors::config::DetectorConfig;
 use vbp_schemas::DecodeLimits;
+use vbp_simulator as simulate;
+use vbp_watch::{demo, footprint, live, replay, sql};
 
 #[derive(Parser)]
 #[command(name = "vbp-watch", version, about = "Streaming anomaly detection for volume-based procurement (集采) execution")]

@@ -31,6 +31,7 @@ pub struct Metrics {
     pub broker_errors: IntCounter,
     pub push_failures: IntCounter,
     pub push_dropped: IntCounter,
+    pub push_refused: IntCounter,
     pub push_latency_seconds: Histogram,
     pub alertmanager_owed: IntGauge,
     business: Business,
@@ -136,6 +137,11 @@ impl Metrics {
         let business = Business::new(&registry)?;
         registry.register(Box::new(push_failures.clone()))?;
         registry.register(Box::new(push_dropped.clone()))?;
+        let push_refused = IntCounter::new(
+            "vbp_alertmanager_refused_total",
+            "Alerts Alertmanager refused with a 4xx answer, sent to the dead-letter output",
+        )?;
+        registry.register(Box::new(push_refused.clone()))?;
         registry.register(Box::new(push_latency_seconds.clone()))?;
         registry.register(Box::new(alertmanager_owed.clone()))?;
         registry.register(Box::new(events.clone()))?;
@@ -166,6 +172,7 @@ impl Metrics {
             broker_errors,
             push_failures,
             push_dropped,
+            push_refused,
             push_latency_seconds,
             alertmanager_owed,
             business,

@@ -12,18 +12,19 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use indicatif::{ProgressBar, ProgressStyle};
-use vbp_detectors::alert::{Status, Transition};
+use vbp_detectors::alert::Status;
 use vbp_detectors::config::DetectorConfig;
 use vbp_detectors::reference::ReferenceData;
-use vbp_detectors::time::{local_date, local_midnight};
-use vbp_schemas::{decode, DeadLetter, DecodeLimits, Event, Source};
+use vbp_detectors::time::local_date;
+use vbp_schemas::{decode, DecodeLimits, Event};
 
-use crate::engine::{event_order, Engine, Rejected, Stats};
+use crate::engine::{event_order, Engine, Stats};
+use crate::runner::{EventClock, FileDeadLetters, Outputs, Runner, Watermark};
 use crate::sinks::NdjsonSink;
 use crate::sources::ndjson::{LineOrigin, NdjsonFiles};
 
@@ -70,26 +71,22 @@ pub fn load_reference(dir: &std::path::Path) -> Result<Arc<ReferenceData>> {
     })
 }
 
-/// Called after every evaluation with the engine, T and the transitions;
-/// returns how long to pause before going on (demo mode paces the stream
-/// with it and publishes what fires).
-pub type OnEvaluation = Box<dyn FnMut(&Engine<LineOrigin>, DateTime<FixedOffset>, &[Transition]) -> std::time::Duration + Send>;
-
-/// The engine fed with the events of the files up to `as_of`, sorted, with
-/// the outputs written along the way.
+/// The engine fed with the events of the files up to `as_of`, sorted,
+/// through the [`Runner`] every mode shares, on an [`EventClock`].
 pub struct Replay {
-    pub engine: Engine<LineOrigin>,
+    pub runner: Runner<LineOrigin, FileDeadLetters>,
     /// Shared with the thread that reads and decodes the next day (pass 2).
     files: Arc<NdjsonFiles>,
-    dead_letter: NdjsonSink,
-    transitions: NdjsonSink,
+    clock: EventClock,
     progress: ProgressBar,
-    on_evaluation: Option<OnEvaluation>,
     index_seconds: f64,
 }
 
 impl Replay {
-    pub fn open(options: &ReplayOptions) -> Result<Self> {
+    /// A replay writing to the files `options` names; `outputs` may add
+    /// Alertmanager and the HTTP pages (demo), and `pace` a wall pause
+    /// after each evaluation (demo: seconds per simulated day).
+    pub fn open_with(options: &ReplayOptions, mut outputs: Outputs, pace: Duration) -> Result<Self> {
         let reference = load_reference(&options.reference)?;
         let files = Arc::new(NdjsonFiles::open(&options.events)?);
         let progress = if options.progress && std::io::stderr().is_terminal() {
@@ -103,20 +100,23 @@ impl Replay {
         );
         let mut engine = Engine::new(reference, options.detectors.clone())?;
         engine.want_rollups = options.rollups;
+        outputs.transitions = Some(NdjsonSink::create(options.alerts_out.as_deref())?);
+        let dead_letters = FileDeadLetters::new(Arc::clone(&files), NdjsonSink::create(options.dead_letter.as_deref())?);
         Ok(Replay {
-            engine,
+            runner: Runner::new(engine, dead_letters, outputs, options.limits.clone()),
             files,
-            dead_letter: NdjsonSink::create(options.dead_letter.as_deref())?,
-            transitions: NdjsonSink::create(options.alerts_out.as_deref())?,
+            clock: EventClock::new(options.as_of, options.midnights, pace),
             progress,
-            on_evaluation: None,
             index_seconds: 0.0,
         })
     }
 
-    pub fn with_observer(mut self, observer: OnEvaluation) -> Self {
-        self.on_evaluation = Some(observer);
-        self
+    pub fn open(options: &ReplayOptions) -> Result<Self> {
+        Self::open_with(options, Outputs::default(), Duration::ZERO)
+    }
+
+    pub fn engine(&self) -> &Engine<LineOrigin> {
+        &self.runner.engine
     }
 
     /// Pass 1: reads and decodes every line once, writing rejections as
@@ -125,49 +125,30 @@ impl Replay {
     fn index_by_day(&mut self, options: &ReplayOptions) -> Result<BTreeMap<NaiveDate, Vec<LineOrigin>>> {
         self.progress.set_message("indexing");
         let mut days: BTreeMap<NaiveDate, Vec<LineOrigin>> = BTreeMap::new();
-        let (files, sink, stats, progress) =
-            (&self.files, &mut self.dead_letter, &mut self.engine.stats, &self.progress);
+        let (files, runner, progress) = (Arc::clone(&self.files), &mut self.runner, &self.progress);
         let cutoff = options.as_of.map(|t| t.timestamp_micros());
         files.for_each_line(|origin, bytes| {
-            stats.read += 1;
+            runner.engine.stats.read += 1;
             progress.inc(u64::from(origin.len) + 1);
             match decode(bytes, &options.limits) {
                 Ok(event) if cutoff.is_some_and(|c| event.occurred_at.timestamp_micros() > c) => {
-                    stats.after_as_of += 1;
+                    runner.engine.stats.after_as_of += 1;
                 }
                 Ok(event) => days.entry(local_date(event.occurred_at)).or_default().push(origin),
-                Err(rejection) => {
-                    stats.reject(rejection.reason);
-                    let source = Source::File { file: files.path(&origin).display().to_string(), line: origin.line };
-                    sink.write_line(&DeadLetter::new(rejection, source, bytes).to_json_line())?;
-                }
+                Err(rejection) => runner.reject_undecodable(origin, rejection)?,
             }
             Ok(())
         })?;
         Ok(days)
     }
 
-    fn write_rejections(&mut self, rejected: Vec<Rejected<LineOrigin>>) -> Result<()> {
-        for r in rejected {
-            let raw = self.files.raw(&r.origin)?;
-            let source = Source::File { file: self.files.path(&r.origin).display().to_string(), line: r.origin.line };
-            self.dead_letter.write_line(&DeadLetter::new(r.rejection, source, raw).to_json_line())?;
-        }
-        Ok(())
-    }
-
+    /// Evaluates at `at`; the input is complete up to it (sorted), and demo
+    /// pauses after it.
     async fn evaluate(&mut self, at: DateTime<FixedOffset>) -> Result<()> {
-        let orphans = self.engine.expire_orphans(at.timestamp_micros());
-        self.write_rejections(orphans)?;
-        let transitions = self.engine.evaluate(at).await.with_context(|| format!("evaluation at {at} failed"))?;
-        for t in &transitions {
-            self.transitions.write_line(&t.to_json().to_string())?;
-        }
-        if let Some(observe) = &mut self.on_evaluation {
-            let pause = observe(&self.engine, at, &transitions);
-            if !pause.is_zero() {
-                tokio::time::sleep(pause).await;
-            }
+        self.runner.evaluate(at, Watermark::at(at)).await?;
+        let pause = self.clock.pace();
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
         }
         Ok(())
     }
@@ -181,7 +162,6 @@ impl Replay {
         self.progress.set_message("applying");
         self.progress.set_length(days.values().map(|d| d.len() as u64).sum());
         self.progress.set_position(0);
-        let mut next_midnight = None;
         let mut last_eval = None;
         // Pass 2 on two cores: a thread reads, decodes and sorts the next
         // day while this one applies the current day and evaluates.
@@ -196,37 +176,27 @@ impl Replay {
         });
         for events in days_rx {
             for (event, origin) in events? {
-                let first = *next_midnight.get_or_insert_with(|| next_midnight_after(event.occurred_at));
-                let mut midnight = first;
-                while options.midnights && midnight < event.occurred_at {
-                    self.evaluate(midnight).await?;
-                    last_eval = Some(midnight);
-                    midnight = next_midnight_after(midnight);
+                for at in self.clock.due_before(event.occurred_at) {
+                    self.evaluate(at).await?;
+                    last_eval = Some(at);
                 }
-                next_midnight = Some(midnight);
-                let rejected = self.engine.ingest(event, origin);
-                self.write_rejections(rejected)?;
+                self.runner.take(event, origin)?;
                 self.progress.inc(1);
             }
         }
-        if let Some(as_of) = options.as_of {
-            while let Some(midnight) = next_midnight.filter(|m| options.midnights && *m < as_of) {
-                self.evaluate(midnight).await?;
-                next_midnight = Some(next_midnight_after(midnight));
-            }
-            self.evaluate(as_of).await?;
-            last_eval = Some(as_of);
+        for at in self.clock.due_at_end() {
+            self.evaluate(at).await?;
+            last_eval = Some(at);
         }
         reader.join().map_err(|_| anyhow::anyhow!("the thread reading the events failed"))?;
-        let orphans = self.engine.drain_orphans();
-        self.write_rejections(orphans)?;
+        self.runner.end_of_input()?;
         self.progress.finish_and_clear();
         Ok(last_eval)
     }
 
     pub fn finish(&mut self) -> Result<()> {
-        self.dead_letter.finish()?;
-        self.transitions.finish()
+        self.runner.dead_letters_mut().finish()?;
+        self.runner.finish()
     }
 }
 
@@ -248,42 +218,34 @@ fn day_events(files: &NdjsonFiles, origins: &[LineOrigin], limits: &DecodeLimits
     Ok(events)
 }
 
-/// The first local midnight strictly after `t`.
-pub fn next_midnight_after(t: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
-    local_midnight(local_date(t) + chrono::Days::new(1))
-}
-
 /// Runs a whole replay and writes its outputs.
 pub async fn run(options: &ReplayOptions) -> Result<ReplaySummary> {
-    run_observed(options, None).await
+    run_with(options, Outputs::default(), Duration::ZERO).await
 }
 
-/// [`run`], with a hook after every evaluation (demo mode).
-pub async fn run_observed(options: &ReplayOptions, observer: Option<OnEvaluation>) -> Result<ReplaySummary> {
+/// [`run`], with more outputs and a pace (demo mode; see [`Replay::open_with`]).
+pub async fn run_with(options: &ReplayOptions, outputs: Outputs, pace: Duration) -> Result<ReplaySummary> {
     let started = Instant::now();
-    let mut replay = Replay::open(options)?;
-    if let Some(observer) = observer {
-        replay = replay.with_observer(observer);
-    }
+    let mut replay = Replay::open_with(options, outputs, pace)?;
     let bytes = replay.files.total_bytes();
     let mut firing_out = NdjsonSink::create(options.firing_out.as_deref())?;
     let last_eval = replay.run(options).await?;
     let mut firing_at_end = Vec::new();
     if let Some(at) = last_eval {
-        for f in replay.engine.book().firing() {
+        for f in replay.engine().book().firing() {
             firing_out.write_line(&f.alert.to_json(at, Status::Firing).to_string())?;
             firing_at_end.push((f.alert.name.as_str().to_string(), f.alert.severity.as_str().to_string()));
         }
     }
     firing_out.finish()?;
     replay.finish()?;
-    let (_, remembered_ids) = replay.engine.pending();
+    let (_, remembered_ids) = replay.engine().pending();
     Ok(ReplaySummary {
-        stats: replay.engine.stats.clone(),
+        stats: replay.engine().stats.clone(),
         firing_at_end,
         seconds: started.elapsed().as_secs_f64(),
         bytes,
-        sizes: replay.engine.state().sizes(),
+        sizes: replay.engine().state().sizes(),
         remembered_ids,
         index_seconds: replay.index_seconds,
     })

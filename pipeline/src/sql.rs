@@ -18,7 +18,7 @@ pub async fn run(options: &ReplayOptions, query: &str, format: OutputFormat) -> 
     let mut replay = Replay::open(options)?;
     replay.run(options).await?;
     replay.finish()?;
-    let engine = &replay.engine;
+    let engine = replay.engine();
     // T: --as-of, else the latest event applied.
     let at = options.as_of.map(|t| t.timestamp_micros()).or(engine.stats.latest_event).unwrap_or(0);
     let ctx = tables::session(engine.statics(), engine.reference(), engine.state(), engine.config(), at, tables::Need::Everything)?;

@@ -6,21 +6,23 @@
 //! when it is UTF-8 (readable, greppable), else as `raw_base64` (standard
 //! alphabet, padded), because JSON cannot carry arbitrary bytes.
 //!
-//! The line is written by hand rather than through serde so that writing a
-//! dead letter cannot fail and the keys keep a reader-friendly order
-//! (`reason`, `detail`, `source`, `raw`). `json/dead-letter.schema.json`
-//! describes it; [`DeadLetter::from_json_line`] reads it back.
+//! The wire form is a derived serde struct, written and read the same way;
+//! its keys keep a reader-friendly order (`reason`, `detail`, `source`,
+//! `raw`). `json/dead-letter.schema.json` describes it.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::reason::{Reason, Rejection};
 
 /// Where a rejected input came from, so it can be found and replayed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// On the wire the variant is told by its keys (`file`, `topic` or
+/// `alertmanager`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
 pub enum Source {
     /// A line of an NDJSON file; `line` counts from 1.
     File { file: String, line: u64 },
@@ -30,6 +32,9 @@ pub enum Source {
         partition: i32,
         offset: i64,
     },
+    /// An alert that Alertmanager refused (`raw` is the alert as posted);
+    /// `alertmanager` is the endpoint that answered.
+    Alertmanager { alertmanager: String },
 }
 
 impl fmt::Display for Source {
@@ -42,6 +47,7 @@ impl fmt::Display for Source {
                 partition,
                 offset,
             } => write!(f, "{topic}/{partition}@{offset}"),
+            Source::Alertmanager { alertmanager } => write!(f, "{alertmanager}"),
         }
     }
 }
@@ -83,32 +89,20 @@ impl DeadLetter {
     /// One JSON object, no trailing newline:
     /// `{"reason":…,"detail":…,"source":{…},"raw":…}` (or `"raw_base64":…`).
     pub fn to_json_line(&self) -> String {
-        let mut out = String::with_capacity(self.raw.len() + self.detail.len() + 128);
-        out.push_str("{\"reason\":");
-        push_json_string(&mut out, self.reason.code());
-        out.push_str(",\"detail\":");
-        push_json_string(&mut out, &self.detail);
-        out.push_str(",\"source\":");
-        push_source(&mut out, &self.source);
-        match std::str::from_utf8(&self.raw) {
-            Ok(text) => {
-                out.push_str(",\"raw\":");
-                push_json_string(&mut out, text);
-            }
-            Err(_) => {
-                out.push_str(",\"raw_base64\":\"");
-                out.push_str(&BASE64.encode(&self.raw));
-                out.push('"');
-            }
-        }
-        out.push('}');
-        out
+        let (raw, raw_base64) = match std::str::from_utf8(&self.raw) {
+            Ok(text) => (Some(text), None),
+            Err(_) => (None, Some(BASE64.encode(&self.raw))),
+        };
+        let wire = WireOut { reason: self.reason.code(), detail: &self.detail, source: &self.source, raw, raw_base64 };
+        // Strings, integers and a derived enum: serialising to a String
+        // cannot fail, so the fallback is never written.
+        serde_json::to_string(&wire).unwrap_or_else(|e| format!("{{\"reason\":\"{}\",\"detail\":\"unwritable: {e}\"}}", wire.reason))
     }
 
     /// Reads back a line written by [`DeadLetter::to_json_line`] (tools,
     /// tests, re-processing). Unknown extra keys are ignored.
     pub fn from_json_line(line: &str) -> Result<DeadLetter, DeadLetterParseError> {
-        let wire: WireRecord = serde_json::from_str(line)?;
+        let wire: WireIn = serde_json::from_str(line)?;
         let reason = Reason::from_code(&wire.reason)
             .ok_or_else(|| DeadLetterParseError::UnknownReason(wire.reason.clone()))?;
         let raw = match (wire.raw, wire.raw_base64) {
@@ -116,96 +110,33 @@ impl DeadLetter {
             (None, Some(b64)) => BASE64.decode(b64)?,
             _ => return Err(DeadLetterParseError::RawPresence),
         };
-        Ok(DeadLetter {
-            reason,
-            detail: wire.detail,
-            source: wire.source.into(),
-            raw,
-        })
+        Ok(DeadLetter { reason, detail: wire.detail, source: wire.source, raw })
     }
 }
 
+/// The record as written.
+#[derive(Serialize)]
+struct WireOut<'a> {
+    reason: &'a str,
+    detail: &'a str,
+    source: &'a Source,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw_base64: Option<String>,
+}
+
+/// The record as read.
 #[derive(Deserialize)]
-struct WireRecord {
+struct WireIn {
     reason: String,
     /// Optional on reading, so records from a producer that wrote only
     /// SPEC §9's `reason`, `source` and `raw` can still be read.
     #[serde(default)]
     detail: String,
-    source: WireSource,
+    source: Source,
     raw: Option<String>,
     raw_base64: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum WireSource {
-    File {
-        file: String,
-        line: u64,
-    },
-    Kafka {
-        topic: String,
-        partition: i32,
-        offset: i64,
-    },
-}
-
-impl From<WireSource> for Source {
-    fn from(wire: WireSource) -> Self {
-        match wire {
-            WireSource::File { file, line } => Source::File { file, line },
-            WireSource::Kafka {
-                topic,
-                partition,
-                offset,
-            } => Source::Kafka {
-                topic,
-                partition,
-                offset,
-            },
-        }
-    }
-}
-
-fn push_source(out: &mut String, source: &Source) {
-    // Writing to a String cannot fail; the fmt::Result is always Ok.
-    match source {
-        Source::File { file, line } => {
-            out.push_str("{\"file\":");
-            push_json_string(out, file);
-            let _ = write!(out, ",\"line\":{line}}}");
-        }
-        Source::Kafka {
-            topic,
-            partition,
-            offset,
-        } => {
-            out.push_str("{\"topic\":");
-            push_json_string(out, topic);
-            let _ = write!(out, ",\"partition\":{partition},\"offset\":{offset}}}");
-        }
-    }
-}
-
-/// Appends `s` as a JSON string literal (RFC 8259 §7): quote, backslash and
-/// control characters escaped, everything else as is.
-fn push_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
@@ -291,5 +222,26 @@ mod tests {
             .to_string(),
             "vbp.orders/1@9"
         );
+    }
+
+    #[test]
+    fn an_alert_refused_by_alertmanager_reads_back() {
+        let dl = DeadLetter {
+            reason: Reason::RefusedByAlertmanager,
+            detail: "Alertmanager answered 400 Bad Request: invalid label set".into(),
+            source: Source::Alertmanager { alertmanager: "http://127.0.0.1:9093/api/v2/alerts".into() },
+            raw: br#"{"labels":{"alertname":"PaymentOverdue"}}"#.to_vec(),
+        };
+        let line = dl.to_json_line();
+        assert!(line.contains(r#""source":{"alertmanager":"http://127.0.0.1:9093/api/v2/alerts"}"#), "{line}");
+        assert_eq!(DeadLetter::from_json_line(&line).unwrap(), dl);
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        let dl = letter(b"a\x01\x1fb\r\n", Source::File { file: "f".into(), line: 1 });
+        let line = dl.to_json_line();
+        assert!(line.ends_with(r#""raw":"a\u0001\u001fb\r\n"}"#), "{line}");
+        assert_eq!(DeadLetter::from_json_line(&line).unwrap(), dl);
     }
 }

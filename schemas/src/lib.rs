@@ -3,6 +3,8 @@
 //! - [`event`]: the typed events the engine consumes;
 //! - [`decode`]: bytes → typed event or [`Rejection`], never a panic;
 //! - [`dead_letter`]: the record a rejected input becomes;
+//! - [`reference_files`]: the reference directory's files and columns, the
+//!   `YYYY-MM-DD` date spelling and the shipped holiday calendar (SPEC §3);
 //! - `json/`: the JSON Schema files these types match.
 //!
 //! This crate depends on nothing of ours, so producers can use it too.
@@ -11,6 +13,7 @@ pub mod dead_letter;
 pub mod decode;
 pub mod event;
 pub mod reason;
+pub mod reference_files;
 
 pub use dead_letter::{DeadLetter, DeadLetterParseError, Source};
 pub use decode::{decode, DecodeLimits};

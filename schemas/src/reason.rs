@@ -5,7 +5,7 @@ use std::fmt;
 /// A reason code carried by every dead-letter record.
 ///
 /// The decoder produces the first five; the engine, which knows the
-/// reference data and the state, produces the others.
+/// reference data and the state, the next five; the Alertmanager sink the last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Reason {
     MalformedJson,
@@ -18,10 +18,13 @@ pub enum Reason {
     Orphan,
     OverCancel,
     OverPayment,
+    /// Not an input but an output: an alert Alertmanager answered with a
+    /// 4xx (it will not take it however often it is sent).
+    RefusedByAlertmanager,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 10] = [
+    pub const ALL: [Reason; 11] = [
         Reason::MalformedJson,
         Reason::UnknownType,
         Reason::MissingField,
@@ -32,6 +35,7 @@ impl Reason {
         Reason::Orphan,
         Reason::OverCancel,
         Reason::OverPayment,
+        Reason::RefusedByAlertmanager,
     ];
 
     /// The code as written in dead-letter records and metric labels.
@@ -47,6 +51,7 @@ impl Reason {
             Reason::Orphan => "orphan",
             Reason::OverCancel => "over_cancel",
             Reason::OverPayment => "over_payment",
+            Reason::RefusedByAlertmanager => "refused_by_alertmanager",
         }
     }
 

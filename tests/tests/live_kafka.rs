@@ -37,7 +37,7 @@ fn province(dir: &Path, seed: u64) -> Province {
 fn broker_with_topics(name: &str, partitions: u32) -> Broker {
     let broker = Broker::start(name);
     let mut topics: Vec<&str> = INPUT_TOPICS.to_vec();
-    topics.push("vbp.dead-letter");
+    topics.extend(["vbp.dead-letter", "vbp.facts"]);
     broker.create_topics(partitions, &topics);
     broker
 }
@@ -211,7 +211,7 @@ fn a_30_second_broker_outage_heals_by_itself() {
     let p = province(&dir, 24);
     let mut broker = Broker::start_persistent("live-outage");
     let mut topics: Vec<&str> = INPUT_TOPICS.to_vec();
-    topics.push("vbp.dead-letter");
+    topics.extend(["vbp.dead-letter", "vbp.facts"]);
     broker.create_topics(3, &topics);
     let all = files(&p);
     // Orders first; deliveries and payments only after the outage.
@@ -236,59 +236,105 @@ fn a_30_second_broker_outage_heals_by_itself() {
     assert_eq!(live.terminate().code(), Some(0), "{}", live.log_text());
 }
 
-/// Two members of one group: after the rebalance that splits the four
-/// partitions, each answers for the institutions of its half, starting
-/// every partition it gains where its own state ends (offset 0 for one it
-/// never read), and together they raise exactly what replay raises.
-#[test]
-fn two_instances_in_one_group_split_the_partitions_and_together_raise_the_same_alerts() {
-    let dir = scratch("live-pair");
-    let p = province(&dir, 25);
-    let broker = broker_with_topics("live-pair", 4);
+/// The institutions of every `SupplyBreak` in a firing set, by alert.
+fn supply_break_institutions(firing: &[Value]) -> Vec<Vec<String>> {
+    firing
+        .iter()
+        .filter(|a| a["alertname"] == "SupplyBreak")
+        .map(|a| a["annotations"]["institutions"].as_str().unwrap_or_default().split(',').map(str::to_string).collect())
+        .collect()
+}
+
+/// `n` members of one group on four partitions: after the rebalance that
+/// splits them, each answers for the institutions of its partitions and
+/// for the supply breaks of the (city, product) keys on them, hearing the
+/// other members' overdue facts on `vbp.facts`; each starts every partition
+/// it gains where its own state ends (offset 0 for one it never read).
+/// Together they raise exactly what replay raises, each alert once, a
+/// supply break whose hospitals are held by different members included.
+fn members_of_one_group_raise_what_replay_raises(n: usize, seed: u64) {
+    const PARTITIONS: usize = 4;
+    let name = format!("live-group-{n}");
+    let dir = scratch(&name);
+    let p = province(&dir, seed);
+    // province() wrote replay's outputs there.
+    let breaks = supply_break_institutions(&ndjson(&dir.join("replay").join("firing.ndjson")));
+    assert!(!breaks.is_empty(), "seed {seed} plants no supply break: the test would prove nothing");
+    let broker = broker_with_topics(&name, PARTITIONS as u32);
     broker.produce_files(&files(&p));
-    let mut pair = Vec::new();
-    for name in ["a", "b"] {
-        let own = dir.join(name);
+    let mut group = Vec::new();
+    for i in 0..n {
+        let own = dir.join(format!("member-{i}"));
         std::fs::create_dir_all(&own).expect("dir");
-        let mut o = options(&p, &own, &broker, "pair");
+        let mut o = options(&p, &own, &broker, "group");
         o.state_dir = own.join("state");
         o.transitions_file = own.join("transitions.ndjson");
         let port = free_port();
         let config = o.write(&own, port);
-        pair.push(LivePipeline::start(&config, port, &own.join("live.log")));
+        group.push(LivePipeline::start(&config, port, &own.join("live.log")));
     }
-    // Both caught up on a split assignment: each owns some partitions, together all four.
+    let logs = |group: &[LivePipeline]| group.iter().map(LivePipeline::log_text).collect::<Vec<_>>().join("\n----\n");
+    // All caught up on a split assignment: each owns some partitions, together all.
     let started = std::time::Instant::now();
-    loop {
-        let healths: Vec<Value> = pair.iter().filter_map(LivePipeline::health).collect();
-        let owned: Vec<usize> = healths.iter().map(|h| h["partitions"].as_array().map_or(0, Vec::len)).collect();
-        let ready = healths.len() == 2
+    let owners: Vec<Vec<i64>> = loop {
+        let healths: Vec<Value> = group.iter().filter_map(LivePipeline::health).collect();
+        let owned: Vec<Vec<i64>> = healths
+            .iter()
+            .map(|h| h["partitions"].as_array().map(|a| a.iter().filter_map(Value::as_i64).collect()).unwrap_or_default())
+            .collect();
+        let ready = healths.len() == n
             && healths.iter().all(|h| h["caught_up"] == true && !h["last_evaluation"].is_null())
-            && owned.iter().all(|n| *n > 0)
-            && owned.iter().sum::<usize>() == 4;
+            && owned.iter().all(|o: &Vec<i64>| !o.is_empty())
+            && owned.iter().map(Vec::len).sum::<usize>() == PARTITIONS;
         if ready {
-            break;
+            break owned;
         }
-        assert!(started.elapsed() < CATCH_UP, "no split: {healths:?}\n{}\n{}", pair[0].log_text(), pair[1].log_text());
+        assert!(started.elapsed() < CATCH_UP, "no split: {healths:?}\n{}", logs(&group));
         std::thread::sleep(Duration::from_millis(500));
-    }
-    // Each evaluates again on its final assignment (every tick): wait until
-    // together they raise replay's set, then check how they split it.
+    };
+    // The point of the test: some supply break's hospitals are held by
+    // more than one member, so no member sees three of them on its own.
+    let member_of = |code: &str| {
+        let partition = vbp_watch::sources::kafka::partition_of(code.as_bytes(), PARTITIONS) as i64;
+        owners.iter().position(|o| o.contains(&partition))
+    };
+    let split = breaks.iter().any(|hospitals| hospitals.iter().map(|h| member_of(h)).collect::<BTreeSet<_>>().len() > 1);
+    assert!(split, "no supply break of seed {seed} is split over the members {owners:?}: {breaks:?}");
+    // Each evaluates again every tick and hears the others' facts: wait
+    // until together they raise replay's set, then check how they split it.
     let settled = std::time::Instant::now();
-    let (a, b) = loop {
-        let (a, b) = (facts(&pair[0].alerts()), facts(&pair[1].alerts()));
-        let together: BTreeSet<String> = a.union(&b).cloned().collect();
-        if together == p.replay_firing || settled.elapsed() > Duration::from_secs(60) {
-            break (a, b);
+    let sets = loop {
+        let sets: Vec<BTreeSet<String>> = group.iter().map(|m| facts(&m.alerts())).collect();
+        let together: BTreeSet<String> = sets.iter().flatten().cloned().collect();
+        if together == p.replay_firing || settled.elapsed() > Duration::from_secs(90) {
+            break sets;
         }
         std::thread::sleep(Duration::from_millis(500));
     };
-    assert!(!a.is_empty() && !b.is_empty(), "one instance raised nothing: {a:?} {b:?}");
-    let both: Vec<_> = a.intersection(&b).collect();
-    assert!(both.is_empty(), "raised twice: {both:#?}");
-    let together: BTreeSet<String> = a.union(&b).cloned().collect();
-    assert_same_as_replay(&p.replay_firing, &together, "");
+    for (i, set) in sets.iter().enumerate() {
+        assert!(!set.is_empty(), "member {i} raised nothing: {sets:?}");
+        for (j, other) in sets.iter().enumerate().skip(i + 1) {
+            let both: Vec<_> = set.intersection(other).collect();
+            assert!(both.is_empty(), "members {i} and {j} both raised {both:#?}");
+        }
+    }
+    let together: BTreeSet<String> = sets.iter().flatten().cloned().collect();
+    assert_same_as_replay(&p.replay_firing, &together, &logs(&group));
 }
+
+#[test]
+fn two_instances_in_one_group_together_raise_the_same_alerts_a_split_supply_break_included() {
+    members_of_one_group_raise_what_replay_raises(2, SPLIT_SEED);
+}
+
+#[test]
+fn three_instances_in_one_group_together_raise_the_same_alerts_a_split_supply_break_included() {
+    members_of_one_group_raise_what_replay_raises(3, SPLIT_SEED);
+}
+
+/// A seed whose planted supply break has hospitals on partitions 0–1 and
+/// 2–3 of four, so that two or three members split it (asserted above).
+const SPLIT_SEED: u64 = 25;
 
 /// Issue 5: the dashboard panels marked "live only" (consumer lag, input
 /// rates by outcome, rejections, checkpoints) return data when Prometheus

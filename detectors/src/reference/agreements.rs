@@ -8,15 +8,7 @@ use super::registry::{next_id, Registry};
 use super::table::{read_table, Problems, Row, Source, TableSpec};
 
 pub(crate) const SPEC: TableSpec = TableSpec {
-    file: "agreements.csv",
-    columns: &[
-        "agreement_id",
-        "institution_code",
-        "family_id",
-        "period_start",
-        "period_end",
-        "agreed_base_units",
-    ],
+    layout: vbp_schemas::reference_files::AGREEMENTS,
     required: true,
     comments: false,
 };
@@ -34,7 +26,7 @@ pub(crate) fn read(
     families: &Registry<FamilyId>,
     problems: &mut Problems,
 ) -> Loaded {
-    let mut ids = Registry::new(SPEC.file, "agreement_id");
+    let mut ids = Registry::new(SPEC.layout.file, "agreement_id");
     let mut agreements = Vec::new();
     read_table(source, &SPEC, problems, |row| {
         let before = row.problem_count();

@@ -9,8 +9,7 @@ use crate::calendar::{Calendar, DayKind};
 use super::table::{read_table, Problems, Source, TableSpec};
 
 pub(crate) const SPEC: TableSpec = TableSpec {
-    file: "calendar.csv",
-    columns: &["date", "kind"],
+    layout: vbp_schemas::reference_files::CALENDAR,
     required: false,
     comments: true,
 };

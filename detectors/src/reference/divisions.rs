@@ -13,8 +13,7 @@ use super::registry::Registry;
 use super::table::{read_table, Problems, Source, TableSpec};
 
 pub(crate) const SPEC: TableSpec = TableSpec {
-    file: "divisions.csv",
-    columns: &["division_code", "name"],
+    layout: vbp_schemas::reference_files::DIVISIONS,
     required: true,
     comments: false,
 };
@@ -111,7 +110,7 @@ pub(crate) struct Loaded {
 /// Reads `divisions.csv` and checks that every listed code's city and
 /// province are listed too.
 pub(crate) fn read(source: &Source<'_>, problems: &mut Problems) -> Loaded {
-    let mut codes = Registry::new(SPEC.file, "division_code");
+    let mut codes = Registry::new(SPEC.layout.file, "division_code");
     let mut rows: Vec<(String, String, u64)> = Vec::new();
     let readable = read_table(source, &SPEC, problems, |row| {
         let before = row.problem_count();
@@ -152,7 +151,7 @@ fn check_hierarchy(rows: &[(String, String, u64)], codes: &Registry<()>, problem
                 let message = format!(
                     "the {level} {parent} of {code} is not listed; add a row for it so alerts can name it"
                 );
-                problems.push(SPEC.file, Some(*line), Some("division_code"), message);
+                problems.push(SPEC.layout.file, Some(*line), Some("division_code"), message);
             }
         }
     }

@@ -8,15 +8,7 @@ use super::registry::{next_id, Registry};
 use super::table::{read_table, Problems, Source, TableSpec};
 
 pub(crate) const SPEC: TableSpec = TableSpec {
-    file: "exemptions.csv",
-    columns: &[
-        "exemption_id",
-        "institution_code",
-        "group_id",
-        "valid_from",
-        "valid_to",
-        "reason",
-    ],
+    layout: vbp_schemas::reference_files::EXEMPTIONS,
     required: false,
     comments: false,
 };
@@ -34,7 +26,7 @@ pub(crate) fn read(
     groups: &Registry<GroupId>,
     problems: &mut Problems,
 ) -> Loaded {
-    let mut ids = Registry::new(SPEC.file, "exemption_id");
+    let mut ids = Registry::new(SPEC.layout.file, "exemption_id");
     let mut exemptions = Vec::new();
     read_table(source, &SPEC, problems, |row| {
         let before = row.problem_count();

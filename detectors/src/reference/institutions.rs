@@ -7,8 +7,7 @@ use super::registry::{next_id, Registry};
 use super::table::{read_table, Problems, Row, Source, TableSpec};
 
 pub(crate) const SPEC: TableSpec = TableSpec {
-    file: "institutions.csv",
-    columns: &["institution_code", "name", "division_code", "level"],
+    layout: vbp_schemas::reference_files::INSTITUTIONS,
     required: true,
     comments: false,
 };
@@ -25,7 +24,7 @@ pub(crate) fn read(
     divisions: &Registry<()>,
     problems: &mut Problems,
 ) -> Loaded {
-    let mut codes = Registry::new(SPEC.file, "institution_code");
+    let mut codes = Registry::new(SPEC.layout.file, "institution_code");
     let mut institutions = Vec::new();
     let readable = read_table(source, &SPEC, problems, |row| {
         let before = row.problem_count();

@@ -37,26 +37,12 @@ pub use model::{
 
 use table::{Problems, Source};
 
-/// The six file names, in loading and reporting order.
-pub const FILES: [&str; 6] = [
-    divisions::SPEC.file,
-    institutions::SPEC.file,
-    products::SPEC.file,
-    agreements::SPEC.file,
-    calendar_file::SPEC.file,
-    exemptions::SPEC.file,
-];
-
-/// The columns each file must have (SPEC §3), in [`FILES`] order; writers
-/// of reference data (the simulator) take their headers from here.
-pub const COLUMNS: [(&str, &[&str]); 6] = [
-    (divisions::SPEC.file, divisions::SPEC.columns),
-    (institutions::SPEC.file, institutions::SPEC.columns),
-    (products::SPEC.file, products::SPEC.columns),
-    (agreements::SPEC.file, agreements::SPEC.columns),
-    (calendar_file::SPEC.file, calendar_file::SPEC.columns),
-    (exemptions::SPEC.file, exemptions::SPEC.columns),
-];
+/// The six file names, in loading and reporting order (SPEC §3; the
+/// layouts are the contract's, `vbp_schemas::reference_files`).
+pub const FILES: [&str; 6] = {
+    let l = vbp_schemas::reference_files::LAYOUTS;
+    [l[0].file, l[1].file, l[2].file, l[3].file, l[4].file, l[5].file]
+};
 
 /// A loaded, consistent reference directory.
 ///

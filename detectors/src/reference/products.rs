@@ -17,22 +17,7 @@ use super::registry::{next_id, Registry};
 use super::table::{read_table, Problems, Row, Source, TableSpec};
 
 pub(crate) const SPEC: TableSpec = TableSpec {
-    file: "products.csv",
-    columns: &[
-        "product_code",
-        "generic_name",
-        "dosage_form",
-        "spec",
-        "enterprise",
-        "category",
-        "batch",
-        "group_id",
-        "family_id",
-        "selected",
-        "backup_supplier",
-        "base_units_per_pack",
-        "selected_price_per_base_unit",
-    ],
+    layout: vbp_schemas::reference_files::PRODUCTS,
     required: true,
     comments: false,
 };
@@ -77,11 +62,11 @@ pub(crate) fn read(source: &Source<'_>, problems: &mut Problems) -> Loaded {
     let mut builder = Builder {
         loaded: Loaded {
             products: Vec::new(),
-            codes: Registry::new(SPEC.file, "product_code"),
+            codes: Registry::new(SPEC.layout.file, "product_code"),
             groups: Vec::new(),
-            group_ids: Registry::new(SPEC.file, "group_id"),
+            group_ids: Registry::new(SPEC.layout.file, "group_id"),
             families: Vec::new(),
-            family_ids: Registry::new(SPEC.file, "family_id"),
+            family_ids: Registry::new(SPEC.layout.file, "family_id"),
         },
         family_owners: HashMap::new(),
     };

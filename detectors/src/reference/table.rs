@@ -56,10 +56,9 @@ impl Source<'_> {
 
 /// What one reference file must look like.
 pub(crate) struct TableSpec {
-    /// File name inside the reference directory.
-    pub file: &'static str,
-    /// Columns that must be in the header (values may still be optional).
-    pub columns: &'static [&'static str],
+    /// The file's name and the columns that must be in its header
+    /// (values may still be optional).
+    pub layout: vbp_schemas::reference_files::Layout,
     /// Whether a missing file is a problem (`false`: absent means empty).
     pub required: bool,
     /// Whether lines starting with `#` are comments. Only for `calendar.csv`,
@@ -243,7 +242,7 @@ struct Header {
     positions: Vec<usize>,
 }
 
-/// Reads `spec.file` from `source`, calling `on_row` for every well-formed
+/// Reads `spec.layout.file` from `source`, calling `on_row` for every well-formed
 /// data row. Returns whether the file could be read with all its columns —
 /// when not, other files' references into it are not checked, since every
 /// one of them would be reported unknown.
@@ -253,19 +252,19 @@ pub(crate) fn read_table(
     problems: &mut Problems,
     mut on_row: impl FnMut(&mut Row<'_, '_>),
 ) -> bool {
-    let reader = match source.open(spec.file) {
+    let reader = match source.open(spec.layout.file) {
         Ok(Some(reader)) => reader,
         Ok(None) if !spec.required => return true,
         Ok(None) => {
             let message = format!(
                 "required file is missing (looked for {})",
-                source.describe(spec.file)
+                source.describe(spec.layout.file)
             );
-            problems.push(spec.file, None, None, message);
+            problems.push(spec.layout.file, None, None, message);
             return false;
         }
         Err(message) => {
-            problems.push(spec.file, None, None, message);
+            problems.push(spec.layout.file, None, None, message);
             return false;
         }
     };
@@ -284,7 +283,7 @@ pub(crate) fn read_table(
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                if report_csv_error(spec.file, &e, problems) {
+                if report_csv_error(spec.layout.file, &e, problems) {
                     continue;
                 }
                 break;
@@ -296,15 +295,15 @@ pub(crate) fn read_table(
                 "malformed row: {} fields where the header has {width} (a comma inside a value must be quoted)",
                 record.len()
             );
-            problems.push(spec.file, Some(line), None, message);
+            problems.push(spec.layout.file, Some(line), None, message);
             continue;
         }
         let mut row = Row {
-            file: spec.file,
+            file: spec.layout.file,
             line,
             record: &record,
             positions: &header.positions,
-            columns: spec.columns,
+            columns: spec.layout.columns,
             problems,
         };
         on_row(&mut row);
@@ -322,36 +321,36 @@ fn read_header<R: Read>(
     let names = match reader.headers() {
         Ok(names) => names.clone(),
         Err(e) => {
-            report_csv_error(spec.file, &e, problems);
+            report_csv_error(spec.layout.file, &e, problems);
             return None;
         }
     };
     if names.iter().all(str::is_empty) {
         let message = format!(
             "the file is empty: its first line must be the header row naming {}",
-            spec.columns.join(", ")
+            spec.layout.columns.join(", ")
         );
-        problems.push(spec.file, Some(1), None, message);
+        problems.push(spec.layout.file, Some(1), None, message);
         return None;
     }
     let before = problems.count();
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (pos, name) in names.iter().enumerate() {
-        if seen.insert(name, pos).is_some() && spec.columns.contains(&name) {
+        if seen.insert(name, pos).is_some() && spec.layout.columns.contains(&name) {
             let message = format!("column {name:?} appears more than once in the header");
-            problems.push(spec.file, Some(1), Some(name), message);
+            problems.push(spec.layout.file, Some(1), Some(name), message);
         }
     }
-    let mut positions = Vec::with_capacity(spec.columns.len());
-    for column in spec.columns {
+    let mut positions = Vec::with_capacity(spec.layout.columns.len());
+    for column in spec.layout.columns {
         match names.iter().position(|name| name == *column) {
             Some(pos) => positions.push(pos),
             None => {
                 let message = format!(
                     "missing column (the header row must name {})",
-                    spec.columns.join(", ")
+                    spec.layout.columns.join(", ")
                 );
-                problems.push(spec.file, Some(1), Some(column), message);
+                problems.push(spec.layout.file, Some(1), Some(column), message);
             }
         }
     }

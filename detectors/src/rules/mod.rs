@@ -33,6 +33,7 @@ use crate::time::local_date;
 /// One evaluation at instant T: the session holding the tables as of T.
 pub struct Evaluation<'a> {
     pub ctx: SessionContext,
+    pub reference: &'a ReferenceData,
     pub config: &'a DetectorConfig,
     pub at: DateTime<FixedOffset>,
     /// date(T) in China Standard Time.
@@ -42,14 +43,14 @@ pub struct Evaluation<'a> {
 impl<'a> Evaluation<'a> {
     pub fn new(
         statics: &StaticTables,
-        reference: &ReferenceData,
+        reference: &'a ReferenceData,
         state: &State,
         config: &'a DetectorConfig,
         at: DateTime<FixedOffset>,
         need: tables::Need,
     ) -> Result<Self, DataFusionError> {
         let ctx = tables::session(statics, reference, state, config, at.timestamp_micros(), need)?;
-        Ok(Evaluation { ctx, config, at, today: local_date(at) })
+        Ok(Evaluation { ctx, reference, config, at, today: local_date(at) })
     }
 
     /// date(T) as Arrow's day number, for comparisons with `Date32` columns.
@@ -94,15 +95,33 @@ pub async fn evaluate(
 }
 
 /// Evaluates every rule in a session already built for T (which the
-/// roll-ups of [`crate::rollups`] can share).
+/// roll-ups of [`crate::rollups`] can share), supply breaks among this
+/// state's institutions included.
 pub async fn evaluate_in(eval: &Evaluation<'_>) -> Result<Vec<Alert>, DataFusionError> {
+    let shard = evaluate_shard(eval).await?;
+    let mut alerts = shard.alerts;
+    alerts.extend(supply_break::from_facts(&shard.facts, eval.reference, eval.config));
+    alerts.sort_by_key(|a| a.id());
+    Ok(alerts)
+}
+
+/// What one shard of the state answers at T: the alerts keyed by
+/// institution, and the overdue facts the supply-break stage counts.
+pub struct ShardAnswer {
+    /// Sorted by alert id; no `SupplyBreak` (the stage's).
+    pub alerts: Vec<Alert>,
+    /// Sorted by (city, product, institution).
+    pub facts: Vec<supply_break::OverdueFact>,
+}
+
+/// The rules keyed by institution, and the supply-break facts.
+pub async fn evaluate_shard(eval: &Evaluation<'_>) -> Result<ShardAnswer, DataFusionError> {
     let mut alerts = schedule::evaluate(eval).await?;
     alerts.extend(non_selected::evaluate(eval).await?);
     alerts.extend(undelivered::evaluate(eval).await?);
-    alerts.extend(supply_break::evaluate(eval).await?);
     alerts.extend(payment::evaluate(eval).await?);
     alerts.sort_by_key(|a| a.id());
-    Ok(alerts)
+    Ok(ShardAnswer { alerts, facts: supply_break::facts(eval).await? })
 }
 
 /// An exact decimal as a SQL literal that DataFusion keeps decimal.

@@ -5,75 +5,147 @@
 //! incident per product and city for on-call staff, naming the enterprise,
 //! the institutions waiting, the packs outstanding and the oldest deadline.
 
+//!
+//! The rule runs in two stages so that it holds however the institutions
+//! are spread over threads or instances (ARCHITECTURE, "Keyed parallelism"):
+//! whoever holds an institution's state computes its [`OverdueFact`]s, one
+//! per product with an overdue line ([`facts`]); whoever answers for a
+//! (city, product) gathers the facts of every institution of the city and
+//! counts them ([`from_facts`]).
+
+use std::collections::BTreeMap;
+
 use datafusion::error::DataFusionError;
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 use super::undelivered::overdue_lines_sql;
-use super::{alert, labels, Evaluation, Row};
+use super::{alert, labels, Evaluation};
 use crate::alert::{Alert, AlertName, Severity};
+use crate::config::DetectorConfig;
+use crate::reference::ReferenceData;
+use crate::state::Micros;
 
-fn sql(eval: &Evaluation) -> String {
+/// One institution's overdue lines of one product at T: what the
+/// supply-break stage needs of the institution's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverdueFact {
+    pub city_code: String,
+    pub product_code: String,
+    pub institution_code: String,
+    pub province_code: String,
+    pub enterprise: String,
+    /// Packs outstanding over the institution's overdue lines of the product.
+    pub outstanding_packs: Decimal,
+    /// The oldest overdue line's delivery deadline, epoch microseconds.
+    pub oldest_deadline: Micros,
+}
+
+impl OverdueFact {
+    /// The supply-break key this fact counts towards.
+    pub fn stage_key(&self) -> (&str, &str) {
+        (&self.city_code, &self.product_code)
+    }
+}
+
+fn facts_sql(eval: &Evaluation) -> String {
     format!(
-        "WITH overdue AS ({overdue}),
-        per_institution AS (
-            SELECT city_code, province_code, product_code, institution_code,
-                   MIN(enterprise) AS enterprise, SUM(outstanding_packs) AS outstanding_packs,
-                   MIN(deadline) AS oldest_deadline
-            FROM overdue
-            GROUP BY city_code, province_code, product_code, institution_code
-        ),
-        per_city AS (
-            SELECT city_code, province_code, product_code, MIN(enterprise) AS enterprise,
-                   COUNT(*) AS institutions, SUM(outstanding_packs) AS outstanding_packs,
-                   MIN(oldest_deadline) AS oldest_deadline,
-                   string_agg(institution_code, ',' ORDER BY institution_code) AS institution_codes
-            FROM per_institution
-            GROUP BY city_code, province_code, product_code
-            HAVING COUNT(*) >= {min_institutions}
-        )
-        SELECT c.*, d.name AS city_name, pr.generic_name, pr.spec
-        FROM per_city c
-        JOIN products pr ON pr.product_code = c.product_code
-        LEFT JOIN divisions d ON d.division_code = c.city_code",
+        "WITH overdue AS ({overdue})
+        SELECT city_code, province_code, product_code, institution_code,
+               MIN(enterprise) AS enterprise, SUM(outstanding_packs) AS outstanding_packs,
+               MIN(deadline) AS oldest_deadline
+        FROM overdue
+        GROUP BY city_code, province_code, product_code, institution_code
+        ORDER BY city_code, product_code, institution_code",
         overdue = overdue_lines_sql(eval),
-        min_institutions = eval.config.delivery.supply_break_institutions,
     )
 }
 
-pub async fn evaluate(eval: &Evaluation<'_>) -> Result<Vec<Alert>, DataFusionError> {
-    let rows = eval.query(&sql(eval)).await?;
-    rows.iter().map(|row| to_alert(eval, &row)).collect()
+/// The overdue facts of the institutions this state answers for, sorted
+/// by (city, product, institution).
+pub async fn facts(eval: &Evaluation<'_>) -> Result<Vec<OverdueFact>, DataFusionError> {
+    let rows = eval.query(&facts_sql(eval)).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(OverdueFact {
+                city_code: row.text("city_code")?,
+                product_code: row.text("product_code")?,
+                institution_code: row.text("institution_code")?,
+                province_code: row.text("province_code")?,
+                enterprise: row.text("enterprise")?,
+                outstanding_packs: row.decimal("outstanding_packs")?,
+                oldest_deadline: row.instant("oldest_deadline")?.timestamp_micros(),
+            })
+        })
+        .collect()
 }
 
-fn to_alert(eval: &Evaluation, row: &Row) -> Result<Alert, DataFusionError> {
-    let count = row.int("institutions")?;
-    let outstanding = row.decimal("outstanding_packs")?;
-    let oldest = row.instant("oldest_deadline")?.to_rfc3339();
-    let institutions = row.text("institution_codes")?;
-    let city = row.text("city_code")?;
+/// Every (city, product) where at least `supply_break_institutions`
+/// distinct institutions have an overdue fact. Each institution's facts
+/// come once (a map keyed by institution, or one state's sorted output).
+pub fn from_facts<'f>(
+    facts: impl IntoIterator<Item = &'f OverdueFact>,
+    reference: &ReferenceData,
+    config: &DetectorConfig,
+) -> Vec<Alert> {
+    let mut by_key: BTreeMap<(&str, &str), Vec<&OverdueFact>> = BTreeMap::new();
+    for f in facts {
+        by_key.entry(f.stage_key()).or_default().push(f);
+    }
+    let min = config.delivery.supply_break_institutions;
+    by_key
+        .into_values()
+        .filter(|group| group.len() >= min as usize)
+        .map(|mut group| {
+            group.sort_by(|a, b| a.institution_code.cmp(&b.institution_code));
+            to_alert(&group, reference, min)
+        })
+        .collect()
+}
+
+/// The alert of one (city, product) from its institutions' facts, sorted
+/// by institution code.
+fn to_alert(group: &[&OverdueFact], reference: &ReferenceData, min: u32) -> Alert {
+    let first = group[0];
+    let count = group.len();
+    let outstanding = group.iter().map(|f| f.outstanding_packs).sum::<Decimal>().normalize();
+    let oldest = group.iter().map(|f| f.oldest_deadline).min().unwrap_or(first.oldest_deadline);
+    let oldest = chrono::DateTime::from_timestamp_micros(oldest).unwrap_or_default().with_timezone(&crate::time::CST).to_rfc3339();
+    let enterprise = group.iter().map(|f| f.enterprise.as_str()).min().unwrap_or_default().to_string();
+    let institutions = group.iter().map(|f| f.institution_code.as_str()).collect::<Vec<_>>().join(",");
+    let city = first.city_code.clone();
+    let city_name = reference.divisions.name(&city).unwrap_or_default().to_string();
+    let (generic_name, spec) = reference
+        .product(&first.product_code)
+        .map(|id| &reference.products[id.index()])
+        .map(|p| (p.generic_name.clone(), p.spec.clone()))
+        .unwrap_or_default();
     let labels = labels([
         ("city_code", city.clone()),
-        ("product_code", row.text("product_code")?),
-        ("enterprise", row.text("enterprise")?),
+        ("product_code", first.product_code.clone()),
+        ("enterprise", enterprise.clone()),
         // A supply break is a city incident: it routes to the city bureau
         // and to provincial on-call, never to a single district.
         ("division_code", city),
-        ("province_code", row.text("province_code")?),
+        ("province_code", first.province_code.clone()),
     ]);
-    let what = format!("{} {}（{}）", row.text("generic_name")?, row.text("spec")?, row.text("enterprise")?);
+    let what = format!("{generic_name} {spec}（{enterprise}）");
     let mut notes = std::collections::BTreeMap::new();
-    notes.insert("summary".into(), format!("{}疑似断供：{what}，{count} 家医疗机构超时未到货", row.text("city_name")?));
+    notes.insert("summary".into(), format!("{city_name}疑似断供：{what}，{count} 家医疗机构超时未到货"));
     notes.insert(
         "description".into(),
         format!(
-            "{} 的 {count} 家医疗机构（{institutions}）均有超过配送时限未送达的订单，合计未送达 {outstanding} 包装，最早配送时限 {oldest}。请联系中选企业 {} 核实供应情况，必要时启动备供机制。",
-            row.text("city_name")?,
-            row.text("enterprise")?,
+            "{city_name} 的 {count} 家医疗机构（{institutions}）均有超过配送时限未送达的订单，合计未送达 {outstanding} 包装，最早配送时限 {oldest}。请联系中选企业 {enterprise} 核实供应情况，必要时启动备供机制。",
         ),
     );
     notes.insert("institutions".into(), institutions);
     notes.insert("outstanding_packs".into(), outstanding.to_string());
     notes.insert("oldest_deadline".into(), oldest);
-    let min = eval.config.delivery.supply_break_institutions;
-    Ok(alert(AlertName::SupplyBreak, Severity::Critical, labels, notes, Decimal::from(count), format!("≥ {min} 家医疗机构")))
+    alert(AlertName::SupplyBreak, Severity::Critical, labels, notes, Decimal::from(count), format!("≥ {min} 家医疗机构"))
+}
+
+/// Both stages in one: the supply breaks among the institutions this
+/// state answers for (one process that answers for all of them).
+pub async fn evaluate(eval: &Evaluation<'_>) -> Result<Vec<Alert>, DataFusionError> {
+    Ok(from_facts(&facts(eval).await?, eval.reference, eval.config))
 }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset};
 use datafusion::error::DataFusionError;
 use tracing::instrument;
-use vbp_detectors::alert::{AlertBook, Transition};
+use vbp_detectors::alert::{AlertBook, AlertName, Transition};
 use vbp_detectors::config::DetectorConfig;
 use vbp_detectors::reference::ReferenceData;
 use vbp_detectors::rollups::{self, Rollups};
@@ -31,6 +31,8 @@ use vbp_detectors::rules;
 use vbp_detectors::tables::{Need, StaticTables};
 use vbp_detectors::state::{Awaited, Micros, Outcome, State};
 use vbp_schemas::{Event, EventBody, Reason, Rejection};
+
+use crate::stage::{FactChange, KeyOwnership, SupplyStage};
 
 pub use held::{Held, HeldEvent};
 pub use snapshot::{EngineSnapshot, EngineSnapshotRef};
@@ -74,6 +76,41 @@ pub struct Rejected<O> {
     pub rejection: Rejection,
 }
 
+/// What became of one ingested input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// It changed the state (and may have released waiting events).
+    Applied,
+    /// It refers to an order or delivery not seen yet, and waits for it
+    /// until the orphan timeout.
+    Waiting,
+    /// Its `event_id` was seen before: counted and ignored.
+    Duplicate,
+    /// It goes to the dead-letter output, for this reason.
+    Rejected(Reason),
+}
+
+impl Fate {
+    /// The `outcome` label of `vbp_events_total`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Fate::Applied => "applied",
+            Fate::Waiting => "waiting",
+            Fate::Duplicate => "duplicate",
+            Fate::Rejected(_) => "rejected",
+        }
+    }
+}
+
+/// An input's fate, with every rejection it caused (its own, or those of
+/// waiting events it released), each with its origin.
+#[derive(Debug)]
+#[must_use = "rejections must reach the dead-letter output"]
+pub struct Ingested<O> {
+    pub fate: Fate,
+    pub rejected: Vec<Rejected<O>>,
+}
+
 /// The order in which events apply: event time, then causal type order
 /// (an order before its delivery at the same instant), then id — a total
 /// order, so any arrival order of the same events gives the same state.
@@ -104,6 +141,13 @@ pub struct Engine<O> {
     pub last_evaluation_seconds: f64,
     /// The retention horizon of the last sweep.
     swept_to: Micros,
+    /// The supply-break stage: the (city, product) keys this engine
+    /// answers for, and the facts heard from other instances.
+    pub stage: SupplyStage,
+    /// Keep [`Engine::take_fact_changes`] filled for `vbp.facts` (live mode
+    /// with other instances in the group).
+    pub publish_facts: bool,
+    fact_changes: Vec<FactChange>,
 }
 
 impl<O> Engine<O> {
@@ -124,6 +168,9 @@ impl<O> Engine<O> {
             rollups: None,
             last_evaluation_seconds: 0.0,
             swept_to: Micros::MIN,
+            stage: SupplyStage::default(),
+            publish_facts: false,
+            fact_changes: Vec::new(),
         })
     }
 
@@ -147,18 +194,31 @@ impl<O> Engine<O> {
         &self.book
     }
 
-    /// Answers only for the institutions marked in `owned` (`None`: all):
-    /// the rules leave the others out, and their alerts are forgotten
-    /// without a transition, since another instance answers for them now.
-    pub fn answer_for(&mut self, owned: Option<Vec<bool>>) {
+    /// Answers only for the institutions marked in `owned` and the supply
+    /// breaks of the (city, product) keys of `keys` (`None`: all): the
+    /// rules leave the others out, and their alerts are forgotten without a
+    /// transition, since another instance answers for them now.
+    pub fn answer_for(&mut self, owned: Option<Vec<bool>>, keys: Option<KeyOwnership>) {
         self.state.answers_for = owned;
-        let (state, reference) = (&self.state, &self.reference);
-        let forgotten = self.book.forget(|alert| {
-            alert.labels.get("institution_code").and_then(|code| reference.institution(code)).is_none_or(|id| state.answers_for(id))
+        self.stage.set_ownership(keys);
+        let (state, reference, stage) = (&self.state, &self.reference, &self.stage);
+        let forgotten = self.book.forget(|alert| match alert.labels.get("institution_code") {
+            Some(code) => reference.institution(code).is_none_or(|id| state.answers_for(id)),
+            None if alert.name == AlertName::SupplyBreak => {
+                let label = |l: &str| alert.labels.get(l).map_or("", String::as_str);
+                stage.owns(label("city_code"), label("product_code"))
+            }
+            None => true,
         });
         if forgotten > 0 {
             tracing::info!(forgotten, "alerts handed over with their institutions");
         }
+    }
+
+    /// The changes of this engine's overdue facts that `vbp.facts` does not
+    /// hold yet (filled by each evaluation when `publish_facts`).
+    pub fn take_fact_changes(&mut self) -> Vec<FactChange> {
+        std::mem::take(&mut self.fact_changes)
     }
 
     /// Heap bytes of the ids remembered for de-duplication.
@@ -171,25 +231,35 @@ impl<O> Engine<O> {
         (self.held.len(), self.seen.len())
     }
 
-    /// Takes one decoded event; returns what was rejected because of it
-    /// (the event itself, or nothing).
-    pub fn ingest(&mut self, event: Event, origin: O) -> Vec<Rejected<O>> {
+    /// Takes one decoded event and says what became of it, with every
+    /// rejection it caused: its own, or those of waiting events it released
+    /// that then failed to apply.
+    pub fn ingest(&mut self, event: Event, origin: O) -> Ingested<O> {
         self.stats.decoded += 1;
         self.stats.latest_event = self.stats.latest_event.max(Some(event.occurred_at.timestamp_micros()));
         if self.seen.insert(id_digest(&event.event_id), event.occurred_at.timestamp_micros()).is_some() {
             self.stats.duplicates += 1;
-            return Vec::new();
+            return Ingested { fate: Fate::Duplicate, rejected: Vec::new() };
         }
         let mut rejected = Vec::new();
-        self.apply(event, origin, &mut rejected);
-        rejected
+        let fate = self.apply(event, origin, &mut rejected);
+        Ingested { fate, rejected }
     }
 
-    /// Applies one event and, transitively, whatever was waiting for it.
-    fn apply(&mut self, event: Event, origin: O, rejected: &mut Vec<Rejected<O>>) {
+    /// Counts an input that did not decode into an event, and hands it back
+    /// as a rejection for the dead-letter output.
+    pub fn undecodable(&mut self, origin: O, rejection: Rejection) -> Ingested<O> {
+        self.stats.reject(rejection.reason);
+        Ingested { fate: Fate::Rejected(rejection.reason), rejected: vec![Rejected { origin, rejection }] }
+    }
+
+    /// Applies one event and, transitively, whatever was waiting for it;
+    /// returns what became of the first.
+    fn apply(&mut self, event: Event, origin: O, rejected: &mut Vec<Rejected<O>>) -> Fate {
         let mut queue = vec![(event, origin)];
+        let mut first = None;
         while let Some((event, origin)) = queue.pop() {
-            match self.state.apply(&self.reference, &event) {
+            let fate = match self.state.apply(&self.reference, &event) {
                 Outcome::Applied => {
                     self.stats.applied += 1;
                     if let Some(arrived) = arrival(&event) {
@@ -198,14 +268,22 @@ impl<O> Engine<O> {
                         released.sort_by(|a, b| event_order(&b.event, &a.event));
                         queue.extend(released.into_iter().map(|h| (h.event, h.origin)));
                     }
+                    Fate::Applied
                 }
-                Outcome::Waiting(awaited) => self.held.hold(event, origin, awaited),
+                Outcome::Waiting(awaited) => {
+                    self.held.hold(event, origin, awaited);
+                    Fate::Waiting
+                }
                 Outcome::Rejected(rejection) => {
                     self.stats.reject(rejection.reason);
+                    let fate = Fate::Rejected(rejection.reason);
                     rejected.push(Rejected { origin, rejection });
+                    fate
                 }
-            }
+            };
+            first.get_or_insert(fate);
         }
+        first.unwrap_or(Fate::Applied)
     }
 
     /// Rejects as orphans the events that waited longer than the timeout
@@ -247,7 +325,14 @@ impl<O> Engine<O> {
         }
         let need = if self.want_rollups { Need::Everything } else { Need::Rules };
         let eval = rules::Evaluation::new(&self.statics, &self.reference, &self.state, &self.config, at, need)?;
-        let alerts = rules::evaluate_in(&eval).await?;
+        let shard = rules::evaluate_shard(&eval).await?;
+        let (reference, state) = (&self.reference, &self.state);
+        let answers_for = |code: &str| reference.institution(code).is_some_and(|id| state.answers_for(id));
+        let mut alerts = shard.alerts;
+        alerts.extend(self.stage.alerts(&shard.facts, answers_for, reference, &self.config));
+        if self.publish_facts {
+            self.fact_changes = self.stage.to_publish(&shard.facts, answers_for);
+        }
         if self.want_rollups {
             self.rollups = Some(rollups::compute(&eval).await?);
         }

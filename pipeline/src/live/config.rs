@@ -48,15 +48,16 @@ pub struct LiveConfig {
 pub struct KafkaConfig {
     pub bootstrap_servers: String,
     pub group_id: String,
-    /// `group`: partitions assigned by the consumer group (scale-out, see
-    /// deploy/SCALING.md). `all`: this instance reads every partition of
-    /// the three topics itself, for a single instance on a broker whose
-    /// group coordinator does not evict members that died without leaving.
-    pub assignment: String,
+    /// Who reads which partitions.
+    pub assignment: Assignment,
     pub orders_topic: String,
     pub deliveries_topic: String,
     pub payments_topic: String,
     pub dead_letter_topic: String,
+    /// The overdue facts every instance publishes for the supply-break
+    /// stage of the others (`assignment = "group"` only; compacted, as
+    /// many partitions as you like; deploy/SCALING.md).
+    pub facts_topic: String,
     /// `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl` (ssl needs the
     /// `tls` build feature).
     pub security_protocol: String,
@@ -70,6 +71,19 @@ pub struct KafkaConfig {
     pub ssl_key_location: String,
     /// Any other librdkafka property, passed as is.
     pub extra: BTreeMap<String, String>,
+}
+
+/// `kafka.assignment`: who reads which partitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Assignment {
+    /// Partitions assigned by the consumer group (scale-out, see
+    /// deploy/SCALING.md); instances share supply breaks on the facts topic.
+    Group,
+    /// This instance reads every partition of the three topics itself: a
+    /// single instance on a broker whose group coordinator does not evict
+    /// members that died without leaving.
+    All,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,11 +123,12 @@ impl Default for KafkaConfig {
         KafkaConfig {
             bootstrap_servers: "127.0.0.1:9092".into(),
             group_id: "vbp-watch".into(),
-            assignment: "group".into(),
+            assignment: Assignment::Group,
             orders_topic: "vbp.orders".into(),
             deliveries_topic: "vbp.deliveries".into(),
             payments_topic: "vbp.payments".into(),
             dead_letter_topic: "vbp.dead-letter".into(),
+            facts_topic: "vbp.facts".into(),
             security_protocol: "plaintext".into(),
             sasl_mechanism: String::new(),
             sasl_username: String::new(),
@@ -181,9 +196,6 @@ impl LiveConfig {
             bail!("tick_seconds, checkpoint_seconds and alertmanager.resend_seconds must be at least 1");
         }
         self.pinned_clock()?;
-        if !matches!(self.kafka.assignment.as_str(), "group" | "all") {
-            bail!("kafka.assignment must be `group` or `all`, not `{}`", self.kafka.assignment);
-        }
         Ok(())
     }
 
@@ -290,6 +302,9 @@ mod tests {
         std::fs::write(&file, "tick_secs = 3\n").unwrap();
         let flags = RunFlags { config: Some(file.clone()), ..RunFlags::default() };
         assert!(LiveConfig::load(&flags, |_| None).is_err());
+        std::fs::write(&file, "[kafka]\nassignment = \"some\"\n").unwrap();
+        let err = LiveConfig::load(&flags, |_| None).unwrap_err();
+        assert!(format!("{err:#}").contains("group"), "names the choices: {err:#}");
         std::fs::write(&file, "evaluate_at = \"2026-03-01\"\n").unwrap();
         let err = LiveConfig::load(&flags, |_| None).unwrap_err();
         assert!(format!("{err:#}").contains("evaluate_at"), "{err:#}");

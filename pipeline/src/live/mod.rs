@@ -29,26 +29,31 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
-use chrono::{DateTime, FixedOffset, Utc};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
-use vbp_detectors::time::CST;
 use vbp_schemas::{decode, DecodeLimits};
 
 use crate::checkpoint::{reference_fingerprint, CheckpointStore};
-use crate::engine::{Engine, EngineSnapshot, EngineSnapshotRef, Rejected};
+use crate::engine::{Engine, EngineSnapshot, EngineSnapshotRef};
 use crate::http::{self, Shared};
 use crate::metrics::Metrics;
 use crate::replay::load_reference;
+use crate::runner::clock::WallClock;
+use crate::runner::{Outputs, Runner};
 use crate::sinks::alertmanager::{Alertmanager, Owed};
 use crate::sinks::dead_letter_topic::DeadLetterTopic;
 use crate::sources::kafka::{partition_of, KafkaOrigin, KafkaSource, Positions};
+use crate::stage::topic::FactsTopic;
+use crate::stage::KeyOwnership;
 use config::LiveConfig;
 use transition_log::TransitionLog;
 
 /// How long a checkpoint waits for the broker to acknowledge dead letters
 /// before it is postponed to the next round.
 const FLUSH_WAIT: Duration = Duration::from_secs(5);
+
+/// How long the start waits to read the facts topic to its end.
+const FACTS_CATCH_UP: Duration = Duration::from_secs(30);
 
 #[derive(Serialize)]
 struct CheckpointRef<'a> {
@@ -81,19 +86,18 @@ pub async fn run(config: LiveConfig) -> Result<()> {
 
 struct Live {
     config: LiveConfig,
-    limits: DecodeLimits,
-    clock: Option<DateTime<FixedOffset>>,
-    engine: Engine<KafkaOrigin>,
+    clock: WallClock,
+    runner: Runner<KafkaOrigin, DeadLetterTopic>,
     positions: Positions,
     source: KafkaSource,
-    dead_letters: DeadLetterTopic,
     store: CheckpointStore,
     fingerprint: u64,
     /// Numbered transitions not yet in the log.
     outbox: Vec<(u64, String)>,
     next_seq: u64,
     log: TransitionLog,
-    alertmanager: Option<Alertmanager>,
+    /// `vbp.facts`, when other instances may share the group.
+    facts: Option<FactsTopic>,
     shared: Arc<Shared>,
     /// Something changed since the last checkpoint.
     dirty: bool,
@@ -158,20 +162,28 @@ impl Live {
         }
         let dead_letters = DeadLetterTopic::create(&config.kafka)?;
         let log = TransitionLog::open(&config.transitions_file)?;
+        let facts = if config.kafka.assignment == config::Assignment::Group {
+            let mut facts = FactsTopic::open(&config.kafka)?;
+            let heard = tokio::task::block_in_place(|| facts.catch_up(&mut engine.stage, FACTS_CATCH_UP))?;
+            eprintln!("vbp-watch: read {heard} overdue facts of the group from {}", config.kafka.facts_topic);
+            engine.publish_facts = true;
+            Some(facts)
+        } else {
+            None
+        };
+        let outputs = Outputs { transitions: None, alertmanager, http: Some(Arc::clone(&shared)) };
         let mut live = Live {
-            clock: config.pinned_clock()?,
+            clock: WallClock::new(config.pinned_clock()?),
             config,
-            limits,
-            engine,
+            runner: Runner::new(engine, dead_letters, outputs, limits),
             positions,
             source,
-            dead_letters,
             store,
             fingerprint,
             outbox,
             next_seq,
             log,
-            alertmanager,
+            facts,
             shared,
             dirty: false,
             behind_since: None,
@@ -180,13 +192,9 @@ impl Live {
             streams_generation: 0,
         };
         // Restored alerts are served at once; the first evaluation follows.
-        live.shared.publish_engine(&live.engine, live.now(), false);
+        live.shared.publish_engine(&live.runner.engine, live.clock.now(), false);
         live.deliver_outbox()?;
         Ok(live)
-    }
-
-    fn now(&self) -> DateTime<FixedOffset> {
-        self.clock.unwrap_or_else(|| Utc::now().with_timezone(&CST))
     }
 
     async fn run_until_shutdown(&mut self) -> Result<()> {
@@ -289,44 +297,17 @@ impl Live {
             self.shared.metrics.events.with_label_values(&[&topic, "skipped"]).inc();
             return Ok(());
         }
+        let fate = self.runner.take_message(origin)?;
         let metrics = &self.shared.metrics;
-        self.engine.stats.read += 1;
-        let (duplicates, applied) = (self.engine.stats.duplicates, self.engine.stats.applied);
-        let rejected = match decode(&origin.raw, &self.limits) {
-            Ok(event) => self.engine.ingest(event, origin),
-            Err(rejection) => {
-                self.engine.stats.reject(rejection.reason);
-                vec![Rejected { origin, rejection }]
-            }
-        };
-        let after = &self.engine.stats;
-        let outcome = if after.duplicates > duplicates {
-            "duplicate"
-        } else if rejected.iter().any(|r| (&r.origin.topic, r.origin.partition, r.origin.offset) == (&topic, partition, offset)) {
-            "rejected"
-        } else if after.applied > applied {
-            "applied"
-        } else {
-            "waiting"
-        };
-        metrics.events.with_label_values(&[&topic, outcome]).inc();
-        if let Some(latest) = after.latest_event {
+        metrics.events.with_label_values(&[&topic, fate.as_str()]).inc();
+        if let Some(latest) = self.runner.latest_event() {
             metrics.watermark_seconds.set(latest as f64 / 1e6);
         }
-        self.dead_letter(rejected)?;
         self.positions.advance(&topic, partition, offset);
         if let Some(next) = self.positions.next(&topic, partition) {
             self.source.resume_at(&topic, partition, next);
         }
         self.dirty = true;
-        Ok(())
-    }
-
-    fn dead_letter(&mut self, rejected: Vec<Rejected<KafkaOrigin>>) -> Result<()> {
-        for r in rejected {
-            self.shared.metrics.rejected.with_label_values(&[r.rejection.reason.code()]).inc();
-            self.dead_letters.send(&r.origin, r.rejection)?;
-        }
         Ok(())
     }
 
@@ -341,16 +322,17 @@ impl Live {
             return Ok(());
         }
         let count = self.source.partition_count(&topic)?;
-        let answers = if count == 0 || owned.len() == count {
-            None
+        let (answers, keys) = if count == 0 || owned.len() == count {
+            (None, None)
         } else {
-            let reference = self.engine.reference();
-            Some(reference.institutions.iter().map(|i| owned.contains(&(partition_of(i.code.as_bytes(), count) as i32))).collect())
+            let reference = self.runner.engine.reference();
+            let answers = reference.institutions.iter().map(|i| owned.contains(&(partition_of(i.code.as_bytes(), count) as i32))).collect();
+            (Some(answers), Some(KeyOwnership { partitions: owned.clone(), count }))
         };
         eprintln!("vbp-watch: owns partitions {owned:?} of {count} of {topic}");
         let list: Vec<i32> = owned.iter().copied().collect();
         self.shared.update_health(|h| h.partitions = list);
-        self.engine.answer_for(answers);
+        self.runner.engine.answer_for(answers, keys);
         self.owned = (owned, count);
         self.dirty = true;
         Ok(())
@@ -386,22 +368,20 @@ impl Live {
     }
 
     async fn evaluate(&mut self, caught_up: bool) -> Result<()> {
-        let at = self.now();
-        // Orphans only once caught up: while one topic is read ahead of
-        // another, the newest event time says nothing about what the
-        // lagging topic has still to deliver.
-        if caught_up {
-            let watermark = self.engine.stats.latest_event.unwrap_or(i64::MIN);
-            let orphans = self.engine.expire_orphans(watermark);
-            self.dead_letter(orphans)?;
+        let at = self.clock.now();
+        let watermark = WallClock::watermark(caught_up, self.runner.latest_event());
+        if let Some(facts) = &mut self.facts {
+            facts.drain(&mut self.runner.engine.stage);
         }
-        let transitions = self.engine.evaluate(at).await.with_context(|| format!("evaluation at {at} failed"))?;
-        self.shared.publish_engine(&self.engine, at, true);
+        let transitions = self.runner.evaluate(at, watermark).await?;
+        if let Some(facts) = &self.facts {
+            let changes = self.runner.engine.take_fact_changes();
+            if let Err(e) = facts.publish(&changes) {
+                tracing::warn!("{e:#}; the next evaluation publishes them again");
+            }
+        }
         if transitions.is_empty() {
             return Ok(());
-        }
-        if let Some(am) = &self.alertmanager {
-            am.send(&transitions);
         }
         for t in transitions {
             let mut line = t.to_json();
@@ -432,7 +412,8 @@ impl Live {
         if !self.dirty {
             return Ok(true);
         }
-        if !self.dead_letters.flush(FLUSH_WAIT).await? {
+        self.runner.dead_letter_refused_alerts()?;
+        if !self.runner.dead_letters_mut().flush(FLUSH_WAIT).await? {
             tracing::warn!("dead letters not acknowledged within {FLUSH_WAIT:?}; checkpoint postponed");
             return Ok(false);
         }
@@ -440,10 +421,10 @@ impl Live {
         let checkpoint = CheckpointRef {
             reference_fingerprint: self.fingerprint,
             positions: &self.positions,
-            engine: self.engine.snapshot(),
+            engine: self.runner.engine.snapshot(),
             outbox: &self.outbox,
             next_seq: self.next_seq,
-            alertmanager: self.alertmanager.as_ref().map(Alertmanager::owed).unwrap_or_default(),
+            alertmanager: self.runner.alertmanager().map(Alertmanager::owed).unwrap_or_default(),
         };
         let bytes = tokio::task::block_in_place(|| self.store.write(&checkpoint))?;
         let metrics = &self.shared.metrics;

@@ -4,9 +4,18 @@
 //! it (ARCHITECTURE): every alert firing is re-sent each `resend` with
 //! `endsAt` four resends ahead, and a resolved alert is re-sent with its
 //! past `endsAt` for 15 minutes after Alertmanager first accepted it. While
-//! Alertmanager is unreachable the sink retries with exponential backoff
-//! and keeps what it owes — bounded, and inside the checkpoint in live
-//! mode — so an outage delays warnings and never loses them.
+//! Alertmanager is unreachable or answers 5xx the sink retries with jittered
+//! exponential backoff and keeps what it owes — bounded, and inside the
+//! checkpoint in live mode — so an outage delays warnings and never loses
+//! them.
+//!
+//! An alert Alertmanager *refuses* (400, 413, 422: it will never take it) is
+//! not retried: the refused requests are halved until the refused alerts are
+//! found alone, those go to the dead-letter output with Alertmanager's answer
+//! (reason `refused_by_alertmanager`), and every other alert is delivered.
+//! Other 4xx answers (401, 403, 404, 405) say the sink is misconfigured, not
+//! that an alert is bad: they are retried at the longest backoff and logged,
+//! so a wrong URL does not empty the book into the dead letters.
 //!
 //! Times sent are wall-clock: Alertmanager judges `endsAt` against its own
 //! clock, whatever instant T the detectors evaluated at.
@@ -16,12 +25,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
+use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
-use vbp_detectors::alert::{Alert, Status, Transition};
+use vbp_detectors::alert::{Status, Transition};
+use vbp_schemas::{DeadLetter, Reason, Rejection, Source};
 
-use crate::checkpoint::{fnv1a, FNV_START};
 use crate::http::Shared;
 
 /// How long a resolved alert keeps being re-sent after its first delivery.
@@ -29,21 +39,6 @@ const RESOLVED_RESEND: Duration = Duration::from_secs(15 * 60);
 /// At most this many resolved alerts are kept while Alertmanager is away;
 /// past it the oldest are dropped (and counted).
 const MAX_RESOLVED: usize = 50_000;
-
-/// Alertmanager's identity of an alert: a stable hash of all its labels
-/// (a severity change is a different alert, as it is for Alertmanager).
-pub fn fingerprint(alert: &Alert) -> String {
-    fingerprint_of(&alert.all_labels())
-}
-
-/// The same from the labels of an alert object (SPEC §7 `labels`).
-pub fn fingerprint_of(labels: &BTreeMap<String, String>) -> String {
-    let mut hash = FNV_START;
-    for (k, v) in labels {
-        hash = fnv1a(v.as_bytes(), fnv1a(k.as_bytes(), hash));
-    }
-    format!("{hash:016x}")
-}
 
 /// One alert as Alertmanager gets it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,11 +53,32 @@ struct Posted {
     resolution_delivered_at: Option<i64>,
 }
 
-/// What the sink owes Alertmanager; the checkpoint keeps it.
+/// An alert Alertmanager refused, waiting for the dead-letter output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refused {
+    /// The alert as posted (SPEC §7 object of Alertmanager's API).
+    pub alert: String,
+    /// Alertmanager's status line and body.
+    pub answer: String,
+    pub endpoint: String,
+}
+
+impl Refused {
+    pub fn to_dead_letter(&self) -> DeadLetter {
+        let rejection = Rejection::new(Reason::RefusedByAlertmanager, format!("Alertmanager answered {}", self.answer));
+        DeadLetter::new(rejection, Source::Alertmanager { alertmanager: self.endpoint.clone() }, self.alert.as_bytes())
+    }
+}
+
+/// What the sink owes Alertmanager, and the alerts it refused; the
+/// checkpoint keeps both.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Owed {
     firing: BTreeMap<String, Posted>,
     resolved: BTreeMap<String, Posted>,
+    /// Refused alerts not yet written to the dead-letter output.
+    #[serde(default)]
+    refused: Vec<Refused>,
     /// Transitions recorded but not yet accepted by Alertmanager, with the
     /// instant they were recorded (for the push-latency histogram).
     #[serde(skip)]
@@ -74,7 +90,7 @@ impl Owed {
     pub fn record(&mut self, transitions: &[Transition], generator_base: &str) {
         let now = Utc::now().timestamp_millis();
         for t in transitions {
-            let fp = fingerprint(&t.alert);
+            let fp = t.alert.fingerprint();
             match t.status {
                 Status::Firing => {
                     let mut annotations = t.alert.annotations.clone();
@@ -100,23 +116,33 @@ impl Owed {
         self.waiting_since.get_or_insert_with(Instant::now);
     }
 
-    /// The alerts to post now; `endsAt` of firing ones `ahead` from now.
-    fn payload(&self, ahead: Duration, generator_base: &str) -> Vec<Value> {
+    /// The alerts to post now, each with its fingerprint; `endsAt` of
+    /// firing ones `ahead` from now.
+    fn payload(&self, ahead: Duration, generator_base: &str) -> Vec<(String, Value)> {
         let now = Utc::now().timestamp_millis();
         let ahead = i64::try_from(ahead.as_millis()).unwrap_or(i64::MAX);
         let all = self.firing.iter().map(|(fp, p)| (fp, p, now.saturating_add(ahead))).chain(
             self.resolved.iter().map(|(fp, p)| (fp, p, p.ends_at.unwrap_or(now))),
         );
         all.map(|(fp, p, ends_at)| {
-            json!({
+            let alert = json!({
                 "labels": p.labels,
                 "annotations": p.annotations,
                 "startsAt": rfc3339(p.starts_at),
                 "endsAt": rfc3339(ends_at),
                 "generatorURL": format!("{generator_base}/alerts/{fp}"),
-            })
+            });
+            (fp.clone(), alert)
         })
         .collect()
+    }
+
+    /// Alertmanager refused the alert `fp`: it is owed no more, and waits
+    /// for the dead-letter output instead.
+    fn refuse(&mut self, fp: &str, alert: &Value, answer: String, endpoint: &str) {
+        self.firing.remove(fp);
+        self.resolved.remove(fp);
+        self.refused.push(Refused { alert: alert.to_string(), answer, endpoint: endpoint.to_string() });
     }
 
     /// After Alertmanager accepted a post: start (or end) the resend
@@ -185,6 +211,11 @@ impl Alertmanager {
     pub fn owed(&self) -> Owed {
         self.owed.lock().map(|o| o.clone()).unwrap_or_default()
     }
+
+    /// Takes the alerts Alertmanager refused, for the dead-letter output.
+    pub fn take_refused(&self) -> Vec<Refused> {
+        self.owed.lock().map(|mut o| std::mem::take(&mut o.refused)).unwrap_or_default()
+    }
 }
 
 /// The most alerts one request carries. A first start, or thresholds set
@@ -192,24 +223,96 @@ impl Alertmanager {
 /// of them would outlast the timeout and be retried forever.
 const ALERTS_PER_POST: usize = 1000;
 
-/// Posts `payload` in requests of at most [`ALERTS_PER_POST`] alerts; fails
-/// at the first that fails (the next attempt sends everything again, which
-/// Alertmanager takes as a refresh).
-async fn post_all(client: &reqwest::Client, endpoint: &str, payload: &[Value]) -> Result<(), String> {
-    for chunk in payload.chunks(ALERTS_PER_POST) {
-        match client.post(endpoint).json(chunk).send().await {
-            Ok(r) if r.status().is_success() => {}
-            Ok(r) => return Err(format!("Alertmanager answered {}", r.status())),
-            Err(e) => return Err(format!("Alertmanager unreachable: {e}")),
+/// What one request's answer means for the alerts it carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Answer {
+    Accepted,
+    /// Alertmanager will not take (at least one of) these alerts, however
+    /// often they are sent.
+    Refused(String),
+    /// Try again later: Alertmanager away, overloaded or misconfigured.
+    Unavailable { reason: String, misconfigured: bool },
+}
+
+impl Answer {
+    fn of(status: StatusCode, body: &str) -> Answer {
+        let answer = format!("{status}: {}", body.trim().chars().take(500).collect::<String>());
+        match status {
+            s if s.is_success() => Answer::Accepted,
+            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNPROCESSABLE_ENTITY => Answer::Refused(answer),
+            s if s.is_client_error() && s != StatusCode::TOO_MANY_REQUESTS && s != StatusCode::REQUEST_TIMEOUT => {
+                Answer::Unavailable { reason: format!("Alertmanager answered {answer} (check the URL and credentials)"), misconfigured: true }
+            }
+            _ => Answer::Unavailable { reason: format!("Alertmanager answered {answer}"), misconfigured: false },
         }
     }
-    Ok(())
+}
+
+async fn post(client: &reqwest::Client, endpoint: &str, alerts: &[&Value]) -> Answer {
+    match client.post(endpoint).json(alerts).send().await {
+        Ok(r) => {
+            let status = r.status();
+            let body = r.text().await.unwrap_or_default();
+            Answer::of(status, &body)
+        }
+        Err(e) => Answer::Unavailable { reason: format!("Alertmanager unreachable: {e}"), misconfigured: false },
+    }
+}
+
+/// Why a round of posting stopped before everything was delivered.
+struct Unavailable {
+    reason: String,
+    misconfigured: bool,
+}
+
+/// Posts `payload` in requests of at most [`ALERTS_PER_POST`] alerts. A
+/// refused request is halved until each refused alert stands alone; those
+/// are returned with Alertmanager's answer, everything else is delivered.
+/// Stops at the first request that should be tried again (the next round
+/// sends everything again, which Alertmanager takes as a refresh).
+async fn post_all(
+    client: &reqwest::Client,
+    endpoint: &str,
+    payload: &[(String, Value)],
+) -> Result<Vec<(usize, String)>, Unavailable> {
+    let mut refused = Vec::new();
+    for start in (0..payload.len()).step_by(ALERTS_PER_POST) {
+        let mut spans = vec![(start, (start + ALERTS_PER_POST).min(payload.len()))];
+        while let Some((lo, hi)) = spans.pop() {
+            let alerts: Vec<&Value> = payload[lo..hi].iter().map(|(_, a)| a).collect();
+            match post(client, endpoint, &alerts).await {
+                Answer::Accepted => {}
+                Answer::Refused(answer) if hi - lo == 1 => refused.push((lo, answer)),
+                Answer::Refused(_) => {
+                    let mid = lo + (hi - lo) / 2;
+                    spans.push((mid, hi));
+                    spans.push((lo, mid));
+                }
+                Answer::Unavailable { reason, misconfigured } => return Err(Unavailable { reason, misconfigured }),
+            }
+        }
+    }
+    Ok(refused)
+}
+
+/// The first retry waits this long; each failure doubles it up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// `d` scaled by a random factor in [0.5, 1.5), so that many instances
+/// retrying one Alertmanager after its restart do not arrive together.
+fn jittered(d: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    let unit = (h.finish() >> 11) as f64 / (1u64 << 53) as f64;
+    d.mul_f64(0.5 + unit)
 }
 
 async fn post_loop(sink: Alertmanager, endpoint: String, resend: Duration, shared: Arc<Shared>) {
     let metrics = &shared.metrics;
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
-    let mut backoff = Duration::from_secs(1);
+    let mut backoff = FIRST_BACKOFF;
     loop {
         let payload = match sink.owed.lock() {
             Ok(owed) => owed.payload(resend * 4, &sink.generator_base),
@@ -217,9 +320,15 @@ async fn post_loop(sink: Alertmanager, endpoint: String, resend: Duration, share
         };
         let result = post_all(&client, &endpoint, &payload).await;
         let pause = match result {
-            Ok(()) => {
-                backoff = Duration::from_secs(1);
+            Ok(refused) => {
+                backoff = FIRST_BACKOFF;
                 if let Ok(mut owed) = sink.owed.lock() {
+                    for (i, answer) in refused {
+                        let (fp, alert) = &payload[i];
+                        tracing::warn!(fingerprint = %fp, "Alertmanager refused an alert ({answer}); it goes to the dead-letter output");
+                        metrics.push_refused.inc();
+                        owed.refuse(fp, alert, answer, &endpoint);
+                    }
                     let (since, dropped) = owed.delivered();
                     if let Some(since) = since {
                         metrics.push_latency_seconds.observe(since.elapsed().as_secs_f64());
@@ -229,11 +338,16 @@ async fn post_loop(sink: Alertmanager, endpoint: String, resend: Duration, share
                 }
                 resend
             }
-            Err(e) => {
+            Err(Unavailable { reason, misconfigured }) => {
                 metrics.push_failures.inc();
-                tracing::warn!("{e}; retrying in {backoff:?}");
-                let pause = backoff;
-                backoff = (backoff * 2).min(Duration::from_secs(60));
+                if misconfigured {
+                    backoff = MAX_BACKOFF;
+                    tracing::error!("{reason}; retrying in {backoff:?}");
+                } else {
+                    tracing::warn!("{reason}; retrying in about {backoff:?}");
+                }
+                let pause = jittered(backoff);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
                 pause
             }
         };
@@ -247,7 +361,7 @@ async fn post_loop(sink: Alertmanager, endpoint: String, resend: Duration, share
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vbp_detectors::alert::{AlertName, Severity};
+    use vbp_detectors::alert::{Alert, AlertName, Severity};
 
     fn transition(status: Status, severity: Severity) -> Transition {
         let mut labels = BTreeMap::new();
@@ -263,12 +377,12 @@ mod tests {
         owed.record(&[transition(Status::Firing, Severity::Warning)], "http://x");
         let p = owed.payload(Duration::from_secs(240), "http://x");
         assert_eq!(p.len(), 1);
-        assert_eq!(p[0]["labels"]["alertname"], "PaymentOverdue");
-        assert!(p[0]["generatorURL"].as_str().unwrap().starts_with("http://x/alerts/"));
+        assert_eq!(p[0].1["labels"]["alertname"], "PaymentOverdue");
+        assert!(p[0].1["generatorURL"].as_str().unwrap().starts_with("http://x/alerts/"));
         owed.record(&[transition(Status::Resolved, Severity::Warning)], "http://x");
         let p = owed.payload(Duration::from_secs(240), "http://x");
         assert_eq!(p.len(), 1, "the resolution is still owed");
-        assert!(p[0]["endsAt"].as_str().unwrap() <= rfc3339(Utc::now().timestamp_millis()).as_str());
+        assert!(p[0].1["endsAt"].as_str().unwrap() <= rfc3339(Utc::now().timestamp_millis()).as_str());
         owed.delivered();
         assert_eq!(owed.len(), 1, "re-sent for 15 minutes after delivery");
     }
@@ -277,7 +391,47 @@ mod tests {
     fn a_severity_change_is_two_alerts() {
         let w = transition(Status::Firing, Severity::Warning).alert;
         let c = transition(Status::Firing, Severity::Critical).alert;
-        assert_ne!(fingerprint(&w), fingerprint(&c));
-        assert_eq!(fingerprint(&w), fingerprint(&w.clone()));
+        assert_ne!(w.fingerprint(), c.fingerprint());
+        assert_eq!(w.fingerprint(), w.clone().fingerprint());
+    }
+
+    #[test]
+    fn only_answers_about_the_alerts_refuse_them() {
+        for code in [400, 413, 422] {
+            let status = StatusCode::from_u16(code).unwrap();
+            assert!(matches!(Answer::of(status, "bad"), Answer::Refused(_)), "{code}");
+        }
+        for code in [401, 403, 404, 405] {
+            let status = StatusCode::from_u16(code).unwrap();
+            assert!(matches!(Answer::of(status, ""), Answer::Unavailable { misconfigured: true, .. }), "{code}");
+        }
+        for code in [408, 429, 500, 502, 503] {
+            let status = StatusCode::from_u16(code).unwrap();
+            assert!(matches!(Answer::of(status, ""), Answer::Unavailable { misconfigured: false, .. }), "{code}");
+        }
+        assert_eq!(Answer::of(StatusCode::OK, ""), Answer::Accepted);
+    }
+
+    #[test]
+    fn backoff_is_jittered_within_half_to_one_and_a_half() {
+        let d = Duration::from_secs(8);
+        let pauses: Vec<Duration> = (0..200).map(|_| jittered(d)).collect();
+        assert!(pauses.iter().all(|p| *p >= d / 2 && *p < d * 3 / 2));
+        let distinct: std::collections::BTreeSet<_> = pauses.iter().collect();
+        assert!(distinct.len() > 100, "pauses should differ: {}", distinct.len());
+    }
+
+    #[test]
+    fn a_refused_alert_is_owed_no_more_and_becomes_a_dead_letter() {
+        let mut owed = Owed::default();
+        owed.record(&[transition(Status::Firing, Severity::Warning)], "http://x");
+        let (fp, alert) = owed.payload(Duration::from_secs(240), "http://x").remove(0);
+        owed.refuse(&fp, &alert, "400 Bad Request: invalid label set".into(), "http://am/api/v2/alerts");
+        assert_eq!(owed.len(), 0);
+        let letter = owed.refused[0].to_dead_letter();
+        assert_eq!(letter.reason, Reason::RefusedByAlertmanager);
+        assert!(letter.detail.contains("400 Bad Request"), "{}", letter.detail);
+        let raw: Value = serde_json::from_slice(&letter.raw).unwrap();
+        assert_eq!(raw["labels"]["alertname"], "PaymentOverdue");
     }
 }

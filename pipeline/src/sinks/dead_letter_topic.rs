@@ -13,7 +13,9 @@ use anyhow::{bail, Context, Result};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use vbp_schemas::{DeadLetter, Rejection, Source};
 
+use crate::engine::Rejected;
 use crate::live::config::KafkaConfig;
+use crate::runner::DeadLetterSink;
 use crate::sources::kafka::{client_config, KafkaOrigin};
 
 pub struct DeadLetterTopic {
@@ -37,10 +39,14 @@ impl DeadLetterTopic {
     /// Queues one dead letter, keyed like the message it rejects.
     pub fn send(&mut self, origin: &KafkaOrigin, rejection: Rejection) -> Result<()> {
         let source = Source::Kafka { topic: origin.topic.clone(), partition: origin.partition, offset: origin.offset };
-        let line = DeadLetter::new(rejection, source, origin.raw.as_slice()).to_json_line();
-        let mut record: FutureRecord<'_, [u8], str> = FutureRecord::to(&self.topic).payload(&line);
-        if let Some(key) = &origin.key {
-            record = record.key(key.as_slice());
+        let letter = DeadLetter::new(rejection, source, origin.raw.as_slice());
+        self.queue(&letter.to_json_line(), origin.key.as_deref(), &letter.source.to_string())
+    }
+
+    fn queue(&mut self, line: &str, key: Option<&[u8]>, what: &str) -> Result<()> {
+        let mut record: FutureRecord<'_, [u8], str> = FutureRecord::to(&self.topic).payload(line);
+        if let Some(key) = key {
+            record = record.key(key);
         }
         match self.producer.send_result(record) {
             Ok(delivery) => {
@@ -48,7 +54,7 @@ impl DeadLetterTopic {
                 self.sent += 1;
                 Ok(())
             }
-            Err((e, _)) => bail!("cannot queue a dead letter for {}/{}@{}: {e}", origin.topic, origin.partition, origin.offset),
+            Err((e, _)) => bail!("cannot queue a dead letter for {what}: {e}"),
         }
     }
 
@@ -66,5 +72,15 @@ impl DeadLetterTopic {
             self.pending.pop();
         }
         Ok(true)
+    }
+}
+
+impl DeadLetterSink<KafkaOrigin> for DeadLetterTopic {
+    fn write(&mut self, rejected: Rejected<KafkaOrigin>) -> Result<()> {
+        self.send(&rejected.origin, rejected.rejection)
+    }
+
+    fn write_record(&mut self, record: &DeadLetter) -> Result<()> {
+        self.queue(&record.to_json_line(), None, &record.source.to_string())
     }
 }

@@ -20,7 +20,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
-use crate::live::config::KafkaConfig;
+use crate::live::config::{Assignment, KafkaConfig};
 
 /// Where a message came from, with its bytes: what a dead letter and a
 /// waiting event need to be written or decoded again after a restart.
@@ -31,6 +31,12 @@ pub struct KafkaOrigin {
     pub offset: i64,
     pub key: Option<Vec<u8>>,
     pub raw: Vec<u8>,
+}
+
+impl crate::runner::RawMessage for KafkaOrigin {
+    fn raw(&self) -> &[u8] {
+        &self.raw
+    }
 }
 
 /// The librdkafka settings shared by the consumer and the producer:
@@ -167,7 +173,7 @@ impl KafkaSource {
             .set("statistics.interval.ms", stats_interval.as_millis().max(100).to_string())
             .create_with_context(WatermarkContext::default())
             .context("cannot create the Kafka consumer")?;
-        if kafka.assignment == "all" {
+        if kafka.assignment == Assignment::All {
             let mut list = TopicPartitionList::new();
             for topic in topics {
                 let metadata = consumer

@@ -163,7 +163,7 @@ pub fn run(opts: &SimulateOptions) -> Result<SimulateSummary> {
 
     let cat = catalogue::build(seed, scale.groups)?;
     let mut pop = institutions::build(seed, &scale, &cat);
-    let cal = Calendar::china_2025_2026();
+    let cal = Calendar::china_2025_2026()?;
     let window = behaviour::Window { start: window_start, days, as_of };
     let mut plan = behaviour::build(seed, &cat, &mut pop, &cal, window);
     for p in plan.inst.iter_mut().flatten() {

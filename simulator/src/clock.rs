@@ -84,16 +84,20 @@ pub struct Calendar {
 
 impl Calendar {
     /// The 2025–2026 State Council arrangements, from the calendar the
-    /// detectors ship (`detectors/data/cn-holidays.csv`): one source of truth
+    /// contract ships (`schemas/data/cn-holidays.csv`): one source of truth
     /// for the holidays, while the simulator's own date arithmetic stays
     /// independent of the code it checks.
-    pub fn china_2025_2026() -> Calendar {
-        use vbp_detectors::calendar::{Calendar as Shipped, DayKind as Kind};
-        let listed = Shipped::shipped()
-            .listed()
+    ///
+    /// # Errors
+    /// When the shipped file is malformed (a build defect).
+    pub fn china_2025_2026() -> anyhow::Result<Calendar> {
+        use vbp_schemas::reference_files::{shipped_holidays, DayKind as Kind};
+        let listed = shipped_holidays()
+            .map_err(|e| anyhow::anyhow!("schemas/data/cn-holidays.csv: {e}"))?
+            .into_iter()
             .map(|(d, k)| (d, if k == Kind::Holiday { DayKind::Holiday } else { DayKind::Workday }))
             .collect();
-        Calendar { listed }
+        Ok(Calendar { listed })
     }
 
     /// Rows of `calendar.csv`, in date order.
@@ -203,7 +207,7 @@ mod tests {
 
     #[test]
     fn spring_festival_2026() {
-        let c = Calendar::china_2025_2026();
+        let c = Calendar::china_2025_2026().unwrap();
         assert!(c.is_working_day(ymd(2026, 2, 14)));
         assert!(!c.is_working_day(ymd(2026, 2, 16)));
         assert!(!c.is_working_day(ymd(2026, 2, 23)));

@@ -11,9 +11,11 @@ use super::clock::Calendar;
 use super::geography::{CITIES, PROVINCE};
 use super::institutions::Population;
 
-/// Column headers, exactly as SPEC §3 lists them.
-fn headers(file: &str) -> &'static [&'static str] {
-    vbp_detectors::reference::COLUMNS.iter().find(|(f, _)| *f == file).map(|(_, h)| *h).expect("known file")
+/// Column headers, exactly as the contract lists them (SPEC §3).
+fn headers(file: &str) -> Result<&'static [&'static str]> {
+    vbp_schemas::reference_files::layout(file)
+        .map(|l| l.columns)
+        .with_context(|| format!("{file} is not a reference file of SPEC §3"))
 }
 
 /// Base units ×100 as a short decimal: 2800 → "28", 350 → "3.5".
@@ -38,7 +40,7 @@ impl Csv {
         let w =
             csv::WriterBuilder::new().from_path(&path).with_context(|| format!("cannot create {}", path.display()))?;
         let mut c = Csv { w, path: path.display().to_string() };
-        c.row(headers(file))?;
+        c.row(headers(file)?)?;
         Ok(c)
     }
 

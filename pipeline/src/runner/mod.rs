@@ -1,0 +1,225 @@
+//! The runner: the one place where an input becomes state and an
+//! evaluation becomes published transitions, for every mode.
+//!
+//! ```text
+//! input (raw bytes or a decoded event, with its origin O)
+//!   │ take / take_raw
+//!   ▼
+//! decode ─► Engine::ingest ─► Fate (applied, waiting, duplicate, rejected)
+//!   │ rejection                    │ rejections (its own, or released events')
+//!   └──────────────┬───────────────┘
+//!                  ▼
+//!           dead-letter sink (a file in replay and demo, vbp.dead-letter live)
+//!
+//! Clock: an evaluation instant T, and the Watermark of the input
+//!   │ evaluate(T, watermark)
+//!   ▼
+//! expire orphans older than watermark − timeout ─► dead-letter sink
+//! Engine::evaluate(T) ─► transitions ─► NDJSON file, Alertmanager, /api/alerts and /metrics
+//! ```
+//!
+//! `replay`, `demo` and `run` build a runner with their own sinks and drive
+//! it from their own clock ([`clock`]); none of them expires orphans, calls
+//! the engine's evaluation or publishes on its own, so those rules exist
+//! once. What stays in a driver is only what its source needs: the two
+//! passes of replay over files, the Kafka positions, checkpoints and
+//! partition ownership of live mode.
+
+pub mod clock;
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, FixedOffset};
+use vbp_detectors::alert::Transition;
+use vbp_detectors::state::Micros;
+use vbp_schemas::{decode, DeadLetter, DecodeLimits, Event, Source};
+
+use crate::engine::{Engine, Fate, Ingested, Rejected};
+use crate::http::Shared;
+use crate::sinks::alertmanager::Alertmanager;
+use crate::sinks::NdjsonSink;
+use crate::sources::ndjson::{LineOrigin, NdjsonFiles};
+
+pub use clock::{EventClock, Watermark};
+
+/// An origin that carries the input's original bytes (a Kafka message).
+pub trait RawMessage {
+    fn raw(&self) -> &[u8];
+}
+
+/// Where rejected inputs go, with their original bytes (SPEC §4).
+pub trait DeadLetterSink<O> {
+    /// A rejected input, with its origin.
+    fn write(&mut self, rejected: Rejected<O>) -> Result<()>;
+    /// A record of no input: an alert Alertmanager refused.
+    fn write_record(&mut self, record: &DeadLetter) -> Result<()>;
+}
+
+/// Dead letters of NDJSON files, to an NDJSON file: the original line is
+/// read back from its position, so nothing but positions is kept meanwhile.
+pub struct FileDeadLetters {
+    files: Arc<NdjsonFiles>,
+    out: NdjsonSink,
+}
+
+impl FileDeadLetters {
+    pub fn new(files: Arc<NdjsonFiles>, out: NdjsonSink) -> Self {
+        FileDeadLetters { files, out }
+    }
+
+    pub fn finish(&mut self) -> Result<()> {
+        self.out.finish()
+    }
+
+    pub fn files(&self) -> &Arc<NdjsonFiles> {
+        &self.files
+    }
+}
+
+impl DeadLetterSink<LineOrigin> for FileDeadLetters {
+    fn write(&mut self, r: Rejected<LineOrigin>) -> Result<()> {
+        let raw = self.files.raw(&r.origin)?;
+        let source = Source::File { file: self.files.path(&r.origin).display().to_string(), line: r.origin.line };
+        self.write_record(&DeadLetter::new(r.rejection, source, raw))
+    }
+
+    fn write_record(&mut self, record: &DeadLetter) -> Result<()> {
+        self.out.write_line(&record.to_json_line())
+    }
+}
+
+/// Where a runner's results go besides its dead letters.
+#[derive(Default)]
+pub struct Outputs {
+    /// Every transition, one SPEC §7 object per line (replay, demo).
+    pub transitions: Option<NdjsonSink>,
+    /// Firing and resolved alerts pushed to Alertmanager.
+    pub alertmanager: Option<Alertmanager>,
+    /// The HTTP pages and /metrics of demo and live mode.
+    pub http: Option<Arc<Shared>>,
+}
+
+/// The engine with its sinks; see the module doc.
+pub struct Runner<O, D> {
+    pub engine: Engine<O>,
+    dead_letters: D,
+    outputs: Outputs,
+    limits: DecodeLimits,
+}
+
+impl<O, D: DeadLetterSink<O>> Runner<O, D> {
+    pub fn new(engine: Engine<O>, dead_letters: D, outputs: Outputs, limits: DecodeLimits) -> Self {
+        Runner { engine, dead_letters, outputs, limits }
+    }
+
+    pub fn http(&self) -> Option<&Arc<Shared>> {
+        self.outputs.http.as_ref()
+    }
+
+    pub fn alertmanager(&self) -> Option<&Alertmanager> {
+        self.outputs.alertmanager.as_ref()
+    }
+
+    pub fn dead_letters_mut(&mut self) -> &mut D {
+        &mut self.dead_letters
+    }
+
+    /// Decodes and takes one message as it arrived.
+    pub fn take_message(&mut self, message: O) -> Result<Fate>
+    where
+        O: RawMessage,
+    {
+        self.engine.stats.read += 1;
+        let ingested = match decode(message.raw(), &self.limits) {
+            Ok(event) => self.engine.ingest(event, message),
+            Err(rejection) => self.engine.undecodable(message, rejection),
+        };
+        self.settle(ingested)
+    }
+
+    /// Takes one event decoded already (replay's second pass).
+    pub fn take(&mut self, event: Event, origin: O) -> Result<Fate> {
+        let ingested = self.engine.ingest(event, origin);
+        self.settle(ingested)
+    }
+
+    /// Sends an input that did not decode to the dead-letter output.
+    pub fn reject_undecodable(&mut self, origin: O, rejection: vbp_schemas::Rejection) -> Result<()> {
+        let ingested = self.engine.undecodable(origin, rejection);
+        self.settle(ingested).map(|_| ())
+    }
+
+    fn settle(&mut self, ingested: Ingested<O>) -> Result<Fate> {
+        self.dead_letter(ingested.rejected)?;
+        Ok(ingested.fate)
+    }
+
+    fn dead_letter(&mut self, rejected: Vec<Rejected<O>>) -> Result<()> {
+        for r in rejected {
+            if let Some(http) = &self.outputs.http {
+                http.metrics.rejected.with_label_values(&[r.rejection.reason.code()]).inc();
+            }
+            self.dead_letters.write(r)?;
+        }
+        Ok(())
+    }
+
+    /// Evaluates every rule at `at` once the input is complete up to
+    /// `watermark`: what waited longer than the orphan timeout before the
+    /// watermark is rejected first, then the transitions are published to
+    /// every output and returned (live mode also logs them durably).
+    pub async fn evaluate(&mut self, at: DateTime<FixedOffset>, watermark: Watermark) -> Result<Vec<Transition>> {
+        if let Watermark::At(complete_to) = watermark {
+            let orphans = self.engine.expire_orphans(complete_to);
+            self.dead_letter(orphans)?;
+        }
+        let transitions = self.engine.evaluate(at).await.with_context(|| format!("evaluation at {at} failed"))?;
+        if let Some(out) = &mut self.outputs.transitions {
+            for t in &transitions {
+                out.write_line(&t.to_json().to_string())?;
+            }
+        }
+        if let Some(am) = &self.outputs.alertmanager {
+            am.send(&transitions);
+        }
+        self.dead_letter_refused_alerts()?;
+        if let Some(http) = &self.outputs.http {
+            http.publish_engine(&self.engine, at, true);
+        }
+        Ok(transitions)
+    }
+
+    /// Writes the alerts Alertmanager refused since the last call to the
+    /// dead-letter output (at each evaluation, and before a checkpoint).
+    pub fn dead_letter_refused_alerts(&mut self) -> Result<()> {
+        let Some(am) = &self.outputs.alertmanager else { return Ok(()) };
+        for refused in am.take_refused() {
+            if let Some(http) = &self.outputs.http {
+                http.metrics.rejected.with_label_values(&[vbp_schemas::Reason::RefusedByAlertmanager.code()]).inc();
+            }
+            self.dead_letters.write_record(&refused.to_dead_letter())?;
+        }
+        Ok(())
+    }
+
+    /// The input ended (replay, demo): whatever still waits is an orphan.
+    pub fn end_of_input(&mut self) -> Result<()> {
+        let orphans = self.engine.drain_orphans();
+        self.dead_letter(orphans)
+    }
+
+    /// Flushes the transition file (the dead-letter sink is the driver's).
+    pub fn finish(&mut self) -> Result<()> {
+        self.dead_letter_refused_alerts()?;
+        match &mut self.outputs.transitions {
+            Some(out) => out.finish(),
+            None => Ok(()),
+        }
+    }
+
+    /// The newest event time taken, if any.
+    pub fn latest_event(&self) -> Option<Micros> {
+        self.engine.stats.latest_event
+    }
+}

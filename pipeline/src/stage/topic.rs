@@ -1,0 +1,182 @@
+//! `vbp.facts`: the overdue facts of every instance, for the supply-break
+//! stage of every other (see the module above).
+//!
+//! One message per fact, key `["city","product","institution"]` (JSON), so
+//! a compacted topic keeps the latest of each; the value is the fact as
+//! JSON, or empty (a tombstone) when it no longer holds. Every instance
+//! reads every partition from the start with a consumer of its own (no
+//! group, nothing committed): the topic *is* the stage's state, so a
+//! restart reads it again instead of checkpointing it. Before the first
+//! evaluation the instance reads to the end of the topic, so a restored
+//! supply break is not resolved for want of facts not read yet.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, ThreadedProducer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+use super::{FactChange, FactKey, SupplyStage};
+use crate::live::config::KafkaConfig;
+use crate::sources::kafka::client_config;
+
+pub struct FactsTopic {
+    topic: String,
+    producer: ThreadedProducer<DefaultProducerContext>,
+    consumer: BaseConsumer,
+    /// Messages that were not facts (another writer on the topic).
+    pub unreadable: u64,
+}
+
+impl FactsTopic {
+    /// Connects, and assigns every partition of the topic from its start.
+    pub fn open(kafka: &KafkaConfig) -> Result<Self> {
+        let topic = kafka.facts_topic.clone();
+        let producer: ThreadedProducer<DefaultProducerContext> = client_config(kafka)
+            .set("message.timeout.ms", "0")
+            .set("acks", "all")
+            .create()
+            .context("cannot create the producer of the facts topic")?;
+        let consumer: BaseConsumer = client_config(kafka)
+            .set("group.id", format!("{}-facts", kafka.group_id))
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false")
+            .create()
+            .context("cannot create the consumer of the facts topic")?;
+        let metadata = consumer
+            .fetch_metadata(Some(&topic), Duration::from_secs(30))
+            .with_context(|| format!("cannot read the partitions of {topic} (create it like the input topics)"))?;
+        let mut list = TopicPartitionList::new();
+        for t in metadata.topics().iter().filter(|t| t.name() == topic) {
+            for p in t.partitions() {
+                list.add_partition_offset(&topic, p.id(), Offset::Beginning)?;
+            }
+        }
+        anyhow::ensure!(list.count() > 0, "topic {topic} has no partitions: create it like the input topics");
+        consumer.assign(&list).with_context(|| format!("cannot assign the partitions of {topic}"))?;
+        Ok(FactsTopic { topic, producer, consumer, unreadable: 0 })
+    }
+
+    /// Reads until every partition is read to the end it had when called,
+    /// or `limit` passes (then says so and goes on: later reads catch up).
+    pub fn catch_up(&mut self, stage: &mut SupplyStage, limit: Duration) -> Result<usize> {
+        let started = Instant::now();
+        let mut ends = Vec::new();
+        let assigned = self.consumer.assignment().context("cannot read the facts assignment")?;
+        for e in assigned.elements() {
+            let (_, high) = self
+                .consumer
+                .fetch_watermarks(&self.topic, e.partition(), Duration::from_secs(10))
+                .with_context(|| format!("cannot read the end of {}/{}", self.topic, e.partition()))?;
+            ends.push((e.partition(), high));
+        }
+        let mut heard = 0;
+        loop {
+            let positions = self.consumer.position().context("cannot read the facts positions")?;
+            let done = ends.iter().all(|(partition, high)| {
+                let at = positions.find_partition(&self.topic, *partition).map(|e| e.offset());
+                *high == 0 || matches!(at, Some(Offset::Offset(o)) if o >= *high)
+            });
+            if done {
+                return Ok(heard);
+            }
+            if started.elapsed() > limit {
+                tracing::warn!(topic = %self.topic, "facts topic not read to its end within {limit:?}; going on");
+                return Ok(heard);
+            }
+            heard += self.poll(stage, Duration::from_millis(100));
+        }
+    }
+
+    /// Takes every fact already fetched, without waiting.
+    pub fn drain(&mut self, stage: &mut SupplyStage) -> usize {
+        let mut heard = 0;
+        loop {
+            let n = self.poll(stage, Duration::ZERO);
+            if n == 0 {
+                return heard;
+            }
+            heard += n;
+        }
+    }
+
+    /// One poll: 1 when a message was taken, else 0.
+    fn poll(&mut self, stage: &mut SupplyStage, wait: Duration) -> usize {
+        match self.consumer.poll(wait) {
+            Some(Ok(message)) => {
+                match decode(message.key(), message.payload()) {
+                    Some(change) => stage.hear(change),
+                    None => {
+                        self.unreadable += 1;
+                        tracing::warn!(topic = %self.topic, offset = message.offset(), "a message on the facts topic is not a fact; ignored");
+                    }
+                }
+                1
+            }
+            Some(Err(e)) => {
+                tracing::warn!(topic = %self.topic, "reading facts: {e}");
+                0
+            }
+            None => 0,
+        }
+    }
+
+    /// Queues the changes; librdkafka delivers them in the background and
+    /// retries until the broker has them (a lost one is sent again by a
+    /// later evaluation, which publishes whatever the topic lacks).
+    pub fn publish(&self, changes: &[FactChange]) -> Result<()> {
+        for change in changes {
+            let key = serde_json::to_string(&change.key()).context("a fact key")?;
+            let value = match change {
+                FactChange::Upsert(fact) => Some(serde_json::to_string(fact).context("a fact")?),
+                FactChange::Remove(_) => None,
+            };
+            let mut record: BaseRecord<'_, str, str> = BaseRecord::to(&self.topic).key(&key);
+            if let Some(value) = &value {
+                record = record.payload(value);
+            }
+            self.producer.send(record).map_err(|(e, _)| anyhow::anyhow!("cannot queue a fact on {}: {e}", self.topic))?;
+        }
+        Ok(())
+    }
+}
+
+/// A message of the topic as a change: a fact, or a tombstone.
+fn decode(key: Option<&[u8]>, payload: Option<&[u8]>) -> Option<FactChange> {
+    let key: FactKey = serde_json::from_slice(key?).ok()?;
+    match payload {
+        None | Some([]) => Some(FactChange::Remove(key)),
+        Some(bytes) => {
+            let fact: vbp_detectors::rules::supply_break::OverdueFact = serde_json::from_slice(bytes).ok()?;
+            let matches = (fact.city_code.as_str(), fact.product_code.as_str(), fact.institution_code.as_str())
+                == (key.0.as_str(), key.1.as_str(), key.2.as_str());
+            matches.then_some(FactChange::Upsert(fact))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fact_and_a_tombstone_read_back_and_a_stranger_does_not() {
+        let fact = vbp_detectors::rules::supply_break::OverdueFact {
+            city_code: "610100".into(),
+            product_code: "P1".into(),
+            institution_code: "H1".into(),
+            province_code: "610000".into(),
+            enterprise: "E".into(),
+            outstanding_packs: rust_decimal::Decimal::new(125, 1),
+            oldest_deadline: 1_767_000_000_000_000,
+        };
+        let key = serde_json::to_vec(&FactChange::Upsert(fact.clone()).key()).unwrap();
+        let value = serde_json::to_vec(&fact).unwrap();
+        assert_eq!(decode(Some(&key), Some(&value)), Some(FactChange::Upsert(fact.clone())));
+        assert_eq!(decode(Some(&key), None), Some(FactChange::Remove(("610100".into(), "P1".into(), "H1".into()))));
+        assert_eq!(decode(Some(b"nope"), Some(&value)), None);
+        let other_key = serde_json::to_vec(&("610100", "P1", "H2")).unwrap();
+        assert_eq!(decode(Some(&other_key), Some(&value)), None, "a value under another key is not trusted");
+    }
+}
