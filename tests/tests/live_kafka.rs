@@ -252,9 +252,9 @@ fn supply_break_institutions(firing: &[Value]) -> Vec<Vec<String>> {
 /// it gains where its own state ends (offset 0 for one it never read).
 /// Together they raise exactly what replay raises, each alert once, a
 /// supply break whose hospitals are held by different members included.
-fn members_of_one_group_raise_what_replay_raises(n: usize, seed: u64) {
+fn members_of_one_group_raise_what_replay_raises(n: usize, seed: u64, kill_one: bool) {
     const PARTITIONS: usize = 4;
-    let name = format!("live-group-{n}");
+    let name = format!("live-group-{n}{}", if kill_one { "-kill" } else { "" });
     let dir = scratch(&name);
     let p = province(&dir, seed);
     // province() wrote replay's outputs there.
@@ -262,6 +262,7 @@ fn members_of_one_group_raise_what_replay_raises(n: usize, seed: u64) {
     assert!(!breaks.is_empty(), "seed {seed} plants no supply break: the test would prove nothing");
     let broker = broker_with_topics(&name, PARTITIONS as u32);
     broker.produce_files(&files(&p));
+    let mut configs = Vec::new();
     let mut group = Vec::new();
     for i in 0..n {
         let own = dir.join(format!("member-{i}"));
@@ -269,9 +270,22 @@ fn members_of_one_group_raise_what_replay_raises(n: usize, seed: u64) {
         let mut o = options(&p, &own, &broker, "group");
         o.state_dir = own.join("state");
         o.transitions_file = own.join("transitions.ndjson");
+        // Static membership: a member restarted under its old identity
+        // takes its partitions back (a killed member never leaves the group).
+        o.extra = format!("extra = {{ \"group.instance.id\" = \"member-{i}\" }}");
         let port = free_port();
         let config = o.write(&own, port);
         group.push(LivePipeline::start(&config, port, &own.join("live.log")));
+        configs.push((config, port, own.join("live.log")));
+    }
+    if kill_one {
+        // Mid-run: the last member dies while it reads its partitions, and
+        // comes back with its state directory under its old identity.
+        std::thread::sleep(Duration::from_secs(3));
+        group[n - 1].kill9();
+        std::thread::sleep(Duration::from_secs(2));
+        let (config, port, log) = &configs[n - 1];
+        group[n - 1] = LivePipeline::start(config, *port, log);
     }
     let logs = |group: &[LivePipeline]| group.iter().map(LivePipeline::log_text).collect::<Vec<_>>().join("\n----\n");
     // All caught up on a split assignment: each owns some partitions, together all.
@@ -324,17 +338,25 @@ fn members_of_one_group_raise_what_replay_raises(n: usize, seed: u64) {
 
 #[test]
 fn two_instances_in_one_group_together_raise_the_same_alerts_a_split_supply_break_included() {
-    members_of_one_group_raise_what_replay_raises(2, SPLIT_SEED);
+    members_of_one_group_raise_what_replay_raises(2, SPLIT_SEED, false);
 }
 
 #[test]
 fn three_instances_in_one_group_together_raise_the_same_alerts_a_split_supply_break_included() {
-    members_of_one_group_raise_what_replay_raises(3, SPLIT_SEED);
+    members_of_one_group_raise_what_replay_raises(3, SPLIT_SEED, false);
+}
+
+/// tansu 0.6 never evicts a member that died without leaving; a restart
+/// under the same `group.instance.id` (static membership, KIP-345, as a
+/// real deployment names each instance) takes its partitions back.
+#[test]
+fn a_member_killed_mid_run_and_restarted_under_its_identity_leaves_the_group_raising_the_same_alerts() {
+    members_of_one_group_raise_what_replay_raises(2, SPLIT_SEED, true);
 }
 
 /// A seed whose planted supply break has hospitals on partitions 0–1 and
 /// 2–3 of four, so that two or three members split it (asserted above).
-const SPLIT_SEED: u64 = 25;
+const SPLIT_SEED: u64 = 26;
 
 /// Issue 5: the dashboard panels marked "live only" (consumer lag, input
 /// rates by outcome, rejections, checkpoints) return data when Prometheus
