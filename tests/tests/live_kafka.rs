@@ -279,10 +279,17 @@ fn members_of_one_group_raise_what_replay_raises(n: usize, seed: u64, kill_one: 
         configs.push((config, port, own.join("live.log")));
     }
     if kill_one {
-        // Mid-run: the last member dies while it reads its partitions, and
-        // comes back with its state directory under its old identity.
-        std::thread::sleep(Duration::from_secs(3));
-        group[n - 1].kill9();
+        // Mid-run: the last member dies once it owns partitions and has
+        // checkpointed some of them, and comes back with its state
+        // directory under its old identity.
+        let victim = &mut group[n - 1];
+        let started = std::time::Instant::now();
+        while !victim.health().is_some_and(|h| h["partitions"].as_array().is_some_and(|a| !a.is_empty())) {
+            assert!(started.elapsed() < CATCH_UP, "member {} never got partitions:\n{}", n - 1, victim.log_text());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        victim.kill9();
         std::thread::sleep(Duration::from_secs(2));
         let (config, port, log) = &configs[n - 1];
         group[n - 1] = LivePipeline::start(config, *port, log);
