@@ -321,13 +321,23 @@ fn members_of_one_group_raise_what_replay_raises(n: usize, seed: u64, kill_one: 
     };
     let split = breaks.iter().any(|hospitals| hospitals.iter().map(|h| member_of(h)).collect::<BTreeSet<_>>().len() > 1);
     assert!(split, "no supply break of seed {seed} is split over the members {owners:?}: {breaks:?}");
-    // Each evaluates again every tick and hears the others' facts: wait
-    // until together they raise replay's set, then check how they split it.
+    // Each evaluates again every tick (1 s) and hears the others' facts:
+    // wait until together they raise replay's set and keep raising it for
+    // five ticks, so that no alert left over from an evaluation before the
+    // split (when one member answered for everything) can pass for one.
     let settled = std::time::Instant::now();
+    let mut stable_since: Option<std::time::Instant> = None;
     let sets = loop {
         let sets: Vec<BTreeSet<String>> = group.iter().map(|m| facts(&m.alerts())).collect();
         let together: BTreeSet<String> = sets.iter().flatten().cloned().collect();
-        if together == p.replay_firing || settled.elapsed() > Duration::from_secs(90) {
+        if together == p.replay_firing {
+            if stable_since.get_or_insert_with(std::time::Instant::now).elapsed() >= Duration::from_secs(5) {
+                break sets;
+            }
+        } else {
+            stable_since = None;
+        }
+        if settled.elapsed() > Duration::from_secs(90) {
             break sets;
         }
         std::thread::sleep(Duration::from_millis(500));
