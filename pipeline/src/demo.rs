@@ -76,7 +76,7 @@ pub async fn run(options: &DemoOptions) -> Result<()> {
     };
     let pause = Duration::from_secs_f64(options.day_seconds.max(0.0));
     let alertmanager = options.alertmanager_url.as_deref().map(|url| {
-        Alertmanager::start(url, format!("http://{bound}"), Duration::from_secs(60), Owed::default(), Arc::clone(&shared))
+        Alertmanager::start(url, format!("http://{bound}"), Duration::from_secs(60), Owed::default(), shared.metrics.alertmanager.clone())
     });
     let outputs = Outputs { transitions: None, alertmanager, http: Some(Arc::clone(&shared)) };
     let summary = replay::run_with(&replay_options, outputs, pause).await?;

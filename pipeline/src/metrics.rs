@@ -13,6 +13,8 @@ use prometheus::{
 use vbp_detectors::rollups::Rollups;
 use vbp_detectors::state::StateSizes;
 
+use crate::sinks::alertmanager::SinkMetrics;
+
 pub struct Metrics {
     pub registry: Registry,
     /// Messages by topic and outcome (applied, duplicate, rejected, waiting, skipped).
@@ -29,11 +31,8 @@ pub struct Metrics {
     pub watermark_seconds: Gauge,
     pub last_evaluation_seconds: Gauge,
     pub broker_errors: IntCounter,
-    pub push_failures: IntCounter,
-    pub push_dropped: IntCounter,
-    pub push_refused: IntCounter,
-    pub push_latency_seconds: Histogram,
-    pub alertmanager_owed: IntGauge,
+    /// The Alertmanager sink's own series.
+    pub alertmanager: SinkMetrics,
     business: Business,
 }
 
@@ -126,24 +125,8 @@ impl Metrics {
         let last_evaluation_seconds =
             Gauge::new("vbp_last_evaluation_timestamp_seconds", "Wall-clock time of the last evaluation, Unix time")?;
         let broker_errors = IntCounter::new("vbp_broker_errors_total", "Errors reported by the Kafka client")?;
-        let push_failures = IntCounter::new("vbp_alertmanager_push_failures_total", "Failed posts to Alertmanager")?;
-        let push_dropped =
-            IntCounter::new("vbp_alertmanager_dropped_total", "Resolved alerts dropped unsent past the bound")?;
-        let push_latency_seconds = Histogram::with_opts(
-            HistogramOpts::new("vbp_alertmanager_push_latency_seconds", "From an evaluation's transitions to Alertmanager accepting them")
-                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 120.0]),
-        )?;
-        let alertmanager_owed = IntGauge::new("vbp_alertmanager_owed_alerts", "Alerts the sink keeps re-sending")?;
+        let alertmanager = SinkMetrics::register(&registry)?;
         let business = Business::new(&registry)?;
-        registry.register(Box::new(push_failures.clone()))?;
-        registry.register(Box::new(push_dropped.clone()))?;
-        let push_refused = IntCounter::new(
-            "vbp_alertmanager_refused_total",
-            "Alerts Alertmanager refused with a 4xx answer, sent to the dead-letter output",
-        )?;
-        registry.register(Box::new(push_refused.clone()))?;
-        registry.register(Box::new(push_latency_seconds.clone()))?;
-        registry.register(Box::new(alertmanager_owed.clone()))?;
         registry.register(Box::new(events.clone()))?;
         registry.register(Box::new(rejected.clone()))?;
         registry.register(Box::new(consumer_lag.clone()))?;
@@ -170,11 +153,7 @@ impl Metrics {
             watermark_seconds,
             last_evaluation_seconds,
             broker_errors,
-            push_failures,
-            push_dropped,
-            push_refused,
-            push_latency_seconds,
-            alertmanager_owed,
+            alertmanager,
             business,
         })
     }

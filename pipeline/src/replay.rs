@@ -196,7 +196,7 @@ impl Replay {
 
     pub fn finish(&mut self) -> Result<()> {
         self.runner.dead_letters_mut().finish()?;
-        self.runner.finish()
+        Ok(self.runner.finish()?)
     }
 }
 

@@ -4,14 +4,12 @@
 //! holds back none of the others, sent with it or after it.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use vbp_detectors::alert::{Alert, AlertName, Severity, Status, Transition};
 use vbp_schemas::Reason;
 use vbp_tests::observability::{labels_of, wait_for, Alertmanager};
 use vbp_tests::scratch;
-use vbp_watch::http::Shared;
 use vbp_watch::metrics::Metrics;
 use vbp_watch::sinks::alertmanager::{Alertmanager as Sink, Owed};
 
@@ -40,8 +38,8 @@ fn one_alert_alertmanager_refuses_does_not_hold_back_the_others() {
     let am = Alertmanager::start(&dir, CONFIG);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let _guard = runtime.enter();
-    let shared = Shared::new(Metrics::new().unwrap());
-    let sink = Sink::start(&am.url(), "http://127.0.0.1:9".into(), Duration::from_secs(60), Owed::default(), Arc::clone(&shared));
+    let metrics = Metrics::new().unwrap();
+    let sink = Sink::start(&am.url(), "http://127.0.0.1:9".into(), Duration::from_secs(60), Owed::default(), metrics.alertmanager.clone());
 
     // Seven alerts in one request; the fourth has a label with an empty
     // name, which Alertmanager's API refuses (400, "invalid label set").
@@ -69,6 +67,6 @@ fn one_alert_alertmanager_refuses_does_not_hold_back_the_others() {
     });
     assert_eq!(sink.owed().len(), 7, "the refused alert is owed no more");
     assert!(sink.take_refused().is_empty(), "refused once, never re-sent");
-    assert_eq!(shared.metrics.push_refused.get(), 1);
-    assert_eq!(shared.metrics.push_failures.get(), 0, "a refusal is not a failure to retry");
+    assert_eq!(metrics.alertmanager.refused.get(), 1);
+    assert_eq!(metrics.alertmanager.failures.get(), 0, "a refusal is not a failure to retry");
 }

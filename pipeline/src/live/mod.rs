@@ -154,7 +154,7 @@ impl Live {
         };
         let alertmanager = (!config.alertmanager.url.is_empty()).then(|| {
             let resend = Duration::from_secs(config.alertmanager.resend_seconds);
-            Alertmanager::start(&config.alertmanager.url, config.external_url(), resend, owed, Arc::clone(&shared))
+            Alertmanager::start(&config.alertmanager.url, config.external_url(), resend, owed, shared.metrics.alertmanager.clone())
         });
         let source = KafkaSource::subscribe(&config.kafka, &config.input_topics(), Duration::from_secs(config.tick_seconds))?;
         for ((topic, partition), next) in positions.iter() {

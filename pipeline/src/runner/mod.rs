@@ -29,8 +29,9 @@ pub mod clock;
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, FixedOffset};
+use datafusion::error::DataFusionError;
 use vbp_detectors::alert::Transition;
 use vbp_detectors::state::Micros;
 use vbp_schemas::{decode, DeadLetter, DecodeLimits, Event, Source};
@@ -42,6 +43,22 @@ use crate::sinks::NdjsonSink;
 use crate::sources::ndjson::{LineOrigin, NdjsonFiles};
 
 pub use clock::{EventClock, Watermark};
+
+/// What stops a runner. Rejected input never does (it is a dead letter);
+/// an output that cannot be written, or an evaluation that fails, does.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error("cannot write to the dead-letter output: {0:#}")]
+    DeadLetters(#[source] anyhow::Error),
+    #[error("cannot write the alert transitions: {0:#}")]
+    Transitions(#[source] anyhow::Error),
+    #[error("the evaluation at {at} failed: {source}")]
+    Evaluation {
+        at: DateTime<FixedOffset>,
+        #[source]
+        source: DataFusionError,
+    },
+}
 
 /// An origin that carries the input's original bytes (a Kafka message).
 pub trait RawMessage {
@@ -126,7 +143,7 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
     }
 
     /// Decodes and takes one message as it arrived.
-    pub fn take_message(&mut self, message: O) -> Result<Fate>
+    pub fn take_message(&mut self, message: O) -> Result<Fate, RunnerError>
     where
         O: RawMessage,
     {
@@ -139,28 +156,28 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
     }
 
     /// Takes one event decoded already (replay's second pass).
-    pub fn take(&mut self, event: Event, origin: O) -> Result<Fate> {
+    pub fn take(&mut self, event: Event, origin: O) -> Result<Fate, RunnerError> {
         let ingested = self.engine.ingest(event, origin);
         self.settle(ingested)
     }
 
     /// Sends an input that did not decode to the dead-letter output.
-    pub fn reject_undecodable(&mut self, origin: O, rejection: vbp_schemas::Rejection) -> Result<()> {
+    pub fn reject_undecodable(&mut self, origin: O, rejection: vbp_schemas::Rejection) -> Result<(), RunnerError> {
         let ingested = self.engine.undecodable(origin, rejection);
         self.settle(ingested).map(|_| ())
     }
 
-    fn settle(&mut self, ingested: Ingested<O>) -> Result<Fate> {
+    fn settle(&mut self, ingested: Ingested<O>) -> Result<Fate, RunnerError> {
         self.dead_letter(ingested.rejected)?;
         Ok(ingested.fate)
     }
 
-    fn dead_letter(&mut self, rejected: Vec<Rejected<O>>) -> Result<()> {
+    fn dead_letter(&mut self, rejected: Vec<Rejected<O>>) -> Result<(), RunnerError> {
         for r in rejected {
             if let Some(http) = &self.outputs.http {
                 http.metrics.rejected.with_label_values(&[r.rejection.reason.code()]).inc();
             }
-            self.dead_letters.write(r)?;
+            self.dead_letters.write(r).map_err(RunnerError::DeadLetters)?;
         }
         Ok(())
     }
@@ -169,15 +186,15 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
     /// `watermark`: what waited longer than the orphan timeout before the
     /// watermark is rejected first, then the transitions are published to
     /// every output and returned (live mode also logs them durably).
-    pub async fn evaluate(&mut self, at: DateTime<FixedOffset>, watermark: Watermark) -> Result<Vec<Transition>> {
+    pub async fn evaluate(&mut self, at: DateTime<FixedOffset>, watermark: Watermark) -> Result<Vec<Transition>, RunnerError> {
         if let Watermark::At(complete_to) = watermark {
             let orphans = self.engine.expire_orphans(complete_to);
             self.dead_letter(orphans)?;
         }
-        let transitions = self.engine.evaluate(at).await.with_context(|| format!("evaluation at {at} failed"))?;
+        let transitions = self.engine.evaluate(at).await.map_err(|source| RunnerError::Evaluation { at, source })?;
         if let Some(out) = &mut self.outputs.transitions {
             for t in &transitions {
-                out.write_line(&t.to_json().to_string())?;
+                out.write_line(&t.to_json().to_string()).map_err(RunnerError::Transitions)?;
             }
         }
         if let Some(am) = &self.outputs.alertmanager {
@@ -192,28 +209,28 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
 
     /// Writes the alerts Alertmanager refused since the last call to the
     /// dead-letter output (at each evaluation, and before a checkpoint).
-    pub fn dead_letter_refused_alerts(&mut self) -> Result<()> {
+    pub fn dead_letter_refused_alerts(&mut self) -> Result<(), RunnerError> {
         let Some(am) = &self.outputs.alertmanager else { return Ok(()) };
         for refused in am.take_refused() {
             if let Some(http) = &self.outputs.http {
                 http.metrics.rejected.with_label_values(&[vbp_schemas::Reason::RefusedByAlertmanager.code()]).inc();
             }
-            self.dead_letters.write_record(&refused.to_dead_letter())?;
+            self.dead_letters.write_record(&refused.to_dead_letter()).map_err(RunnerError::DeadLetters)?;
         }
         Ok(())
     }
 
     /// The input ended (replay, demo): whatever still waits is an orphan.
-    pub fn end_of_input(&mut self) -> Result<()> {
+    pub fn end_of_input(&mut self) -> Result<(), RunnerError> {
         let orphans = self.engine.drain_orphans();
         self.dead_letter(orphans)
     }
 
     /// Flushes the transition file (the dead-letter sink is the driver's).
-    pub fn finish(&mut self) -> Result<()> {
+    pub fn finish(&mut self) -> Result<(), RunnerError> {
         self.dead_letter_refused_alerts()?;
         match &mut self.outputs.transitions {
-            Some(out) => out.finish(),
+            Some(out) => out.finish().map_err(RunnerError::Transitions),
             None => Ok(()),
         }
     }

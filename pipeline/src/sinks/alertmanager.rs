@@ -32,7 +32,7 @@ use tokio::sync::Notify;
 use vbp_detectors::alert::{Status, Transition};
 use vbp_schemas::{DeadLetter, Reason, Rejection, Source};
 
-use crate::http::Shared;
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
 
 /// How long a resolved alert keeps being re-sent after its first delivery.
 const RESOLVED_RESEND: Duration = Duration::from_secs(15 * 60);
@@ -179,6 +179,40 @@ fn rfc3339(millis: i64) -> String {
     chrono::DateTime::from_timestamp_millis(millis).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// The sink's series on /metrics (registered once, in the pipeline's registry).
+#[derive(Clone)]
+pub struct SinkMetrics {
+    pub failures: IntCounter,
+    pub dropped: IntCounter,
+    pub refused: IntCounter,
+    pub latency_seconds: Histogram,
+    pub owed: IntGauge,
+}
+
+impl SinkMetrics {
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let m = SinkMetrics {
+            failures: IntCounter::new("vbp_alertmanager_push_failures_total", "Failed posts to Alertmanager")?,
+            dropped: IntCounter::new("vbp_alertmanager_dropped_total", "Resolved alerts dropped unsent past the bound")?,
+            refused: IntCounter::new(
+                "vbp_alertmanager_refused_total",
+                "Alerts Alertmanager refused with a 4xx answer, sent to the dead-letter output",
+            )?,
+            latency_seconds: Histogram::with_opts(
+                HistogramOpts::new("vbp_alertmanager_push_latency_seconds", "From an evaluation's transitions to Alertmanager accepting them")
+                    .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 120.0]),
+            )?,
+            owed: IntGauge::new("vbp_alertmanager_owed_alerts", "Alerts the sink keeps re-sending")?,
+        };
+        registry.register(Box::new(m.failures.clone()))?;
+        registry.register(Box::new(m.dropped.clone()))?;
+        registry.register(Box::new(m.refused.clone()))?;
+        registry.register(Box::new(m.latency_seconds.clone()))?;
+        registry.register(Box::new(m.owed.clone()))?;
+        Ok(m)
+    }
+}
+
 /// The sink: a background task posting what is [`Owed`].
 #[derive(Clone)]
 pub struct Alertmanager {
@@ -189,10 +223,10 @@ pub struct Alertmanager {
 
 impl Alertmanager {
     /// Starts the posting task for `url` (e.g. `http://127.0.0.1:9093`).
-    pub fn start(url: &str, generator_base: String, resend: Duration, owed: Owed, shared: Arc<Shared>) -> Self {
+    pub fn start(url: &str, generator_base: String, resend: Duration, owed: Owed, metrics: SinkMetrics) -> Self {
         let sink = Alertmanager { owed: Arc::new(Mutex::new(owed)), wake: Arc::new(Notify::new()), generator_base };
         let endpoint = format!("{}/api/v2/alerts", url.trim_end_matches('/'));
-        tokio::spawn(post_loop(sink.clone(), endpoint, resend, shared));
+        tokio::spawn(post_loop(sink.clone(), endpoint, resend, metrics));
         sink
     }
 
@@ -309,8 +343,7 @@ fn jittered(d: Duration) -> Duration {
     d.mul_f64(0.5 + unit)
 }
 
-async fn post_loop(sink: Alertmanager, endpoint: String, resend: Duration, shared: Arc<Shared>) {
-    let metrics = &shared.metrics;
+async fn post_loop(sink: Alertmanager, endpoint: String, resend: Duration, metrics: SinkMetrics) {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
     let mut backoff = FIRST_BACKOFF;
     loop {
@@ -326,20 +359,20 @@ async fn post_loop(sink: Alertmanager, endpoint: String, resend: Duration, share
                     for (i, answer) in refused {
                         let (fp, alert) = &payload[i];
                         tracing::warn!(fingerprint = %fp, "Alertmanager refused an alert ({answer}); it goes to the dead-letter output");
-                        metrics.push_refused.inc();
+                        metrics.refused.inc();
                         owed.refuse(fp, alert, answer, &endpoint);
                     }
                     let (since, dropped) = owed.delivered();
                     if let Some(since) = since {
-                        metrics.push_latency_seconds.observe(since.elapsed().as_secs_f64());
+                        metrics.latency_seconds.observe(since.elapsed().as_secs_f64());
                     }
-                    metrics.push_dropped.inc_by(dropped);
-                    metrics.alertmanager_owed.set(owed.len() as i64);
+                    metrics.dropped.inc_by(dropped);
+                    metrics.owed.set(owed.len() as i64);
                 }
                 resend
             }
             Err(Unavailable { reason, misconfigured }) => {
-                metrics.push_failures.inc();
+                metrics.failures.inc();
                 if misconfigured {
                     backoff = MAX_BACKOFF;
                     tracing::error!("{reason}; retrying in {backoff:?}");

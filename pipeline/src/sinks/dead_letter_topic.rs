@@ -14,9 +14,8 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use vbp_schemas::{DeadLetter, Rejection, Source};
 
 use crate::engine::Rejected;
-use crate::live::config::KafkaConfig;
 use crate::runner::DeadLetterSink;
-use crate::sources::kafka::{client_config, KafkaOrigin};
+use crate::sources::kafka::{client_config, KafkaConfig, KafkaOrigin};
 
 pub struct DeadLetterTopic {
     producer: FutureProducer,

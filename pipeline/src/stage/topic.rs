@@ -12,14 +12,44 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, ThreadedProducer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::{FactChange, FactKey, SupplyStage};
-use crate::live::config::KafkaConfig;
-use crate::sources::kafka::client_config;
+use crate::sources::kafka::{client_config, KafkaConfig};
+
+/// What stops the facts topic from being used; each says what to check.
+#[derive(Debug, thiserror::Error)]
+pub enum FactsTopicError {
+    #[error("cannot create the {what} of the facts topic: {source}")]
+    Client {
+        what: &'static str,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("cannot read the partitions of {topic}: {source} (is the broker up, and the topic created like the input topics?)")]
+    Metadata {
+        topic: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("topic {topic} has no partitions: create it (compacted) like the input topics, see deploy/SCALING.md")]
+    Missing { topic: String },
+    #[error("cannot read {topic}: {source}")]
+    Read {
+        topic: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("cannot queue a fact on {topic}: {source}")]
+    Publish {
+        topic: String,
+        #[source]
+        source: KafkaError,
+    },
+}
 
 pub struct FactsTopic {
     topic: String,
@@ -31,49 +61,50 @@ pub struct FactsTopic {
 
 impl FactsTopic {
     /// Connects, and assigns every partition of the topic from its start.
-    pub fn open(kafka: &KafkaConfig) -> Result<Self> {
+    pub fn open(kafka: &KafkaConfig) -> Result<Self, FactsTopicError> {
         let topic = kafka.facts_topic.clone();
         let producer: ThreadedProducer<DefaultProducerContext> = client_config(kafka)
             .set("message.timeout.ms", "0")
             .set("acks", "all")
             .create()
-            .context("cannot create the producer of the facts topic")?;
+            .map_err(|source| FactsTopicError::Client { what: "producer", source })?;
         let consumer: BaseConsumer = client_config(kafka)
             .set("group.id", format!("{}-facts", kafka.group_id))
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
             .create()
-            .context("cannot create the consumer of the facts topic")?;
-        let metadata = consumer
-            .fetch_metadata(Some(&topic), Duration::from_secs(30))
-            .with_context(|| format!("cannot read the partitions of {topic} (create it like the input topics)"))?;
+            .map_err(|source| FactsTopicError::Client { what: "consumer", source })?;
+        let metadata_error = |source: KafkaError| FactsTopicError::Metadata { topic: topic.clone(), source };
+        let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(30)).map_err(metadata_error)?;
         let mut list = TopicPartitionList::new();
         for t in metadata.topics().iter().filter(|t| t.name() == topic) {
             for p in t.partitions() {
-                list.add_partition_offset(&topic, p.id(), Offset::Beginning)?;
+                list.add_partition_offset(&topic, p.id(), Offset::Beginning).map_err(metadata_error)?;
             }
         }
-        anyhow::ensure!(list.count() > 0, "topic {topic} has no partitions: create it like the input topics");
-        consumer.assign(&list).with_context(|| format!("cannot assign the partitions of {topic}"))?;
+        if list.count() == 0 {
+            return Err(FactsTopicError::Missing { topic: topic.clone() });
+        }
+        consumer.assign(&list).map_err(metadata_error)?;
         Ok(FactsTopic { topic, producer, consumer, unreadable: 0 })
     }
 
     /// Reads until every partition is read to the end it had when called,
     /// or `limit` passes (then says so and goes on: later reads catch up).
-    pub fn catch_up(&mut self, stage: &mut SupplyStage, limit: Duration) -> Result<usize> {
+    pub fn catch_up(&mut self, stage: &mut SupplyStage, limit: Duration) -> Result<usize, FactsTopicError> {
         let started = Instant::now();
+        let name = self.topic.clone();
+        let read_error = |source: KafkaError| FactsTopicError::Read { topic: name.clone(), source };
         let mut ends = Vec::new();
-        let assigned = self.consumer.assignment().context("cannot read the facts assignment")?;
+        let assigned = self.consumer.assignment().map_err(read_error)?;
         for e in assigned.elements() {
-            let (_, high) = self
-                .consumer
-                .fetch_watermarks(&self.topic, e.partition(), Duration::from_secs(10))
-                .with_context(|| format!("cannot read the end of {}/{}", self.topic, e.partition()))?;
+            let (_, high) =
+                self.consumer.fetch_watermarks(&self.topic, e.partition(), Duration::from_secs(10)).map_err(read_error)?;
             ends.push((e.partition(), high));
         }
         let mut heard = 0;
         loop {
-            let positions = self.consumer.position().context("cannot read the facts positions")?;
+            let positions = self.consumer.position().map_err(read_error)?;
             let done = ends.iter().all(|(partition, high)| {
                 let at = positions.find_partition(&self.topic, *partition).map(|e| e.offset());
                 *high == 0 || matches!(at, Some(Offset::Offset(o)) if o >= *high)
@@ -125,18 +156,21 @@ impl FactsTopic {
     /// Queues the changes; librdkafka delivers them in the background and
     /// retries until the broker has them (a lost one is sent again by a
     /// later evaluation, which publishes whatever the topic lacks).
-    pub fn publish(&self, changes: &[FactChange]) -> Result<()> {
+    pub fn publish(&self, changes: &[FactChange]) -> Result<(), FactsTopicError> {
         for change in changes {
-            let key = serde_json::to_string(&change.key()).context("a fact key")?;
+            // Strings, a decimal and an integer: serialising cannot fail.
+            let key = serde_json::to_string(&change.key()).unwrap_or_default();
             let value = match change {
-                FactChange::Upsert(fact) => Some(serde_json::to_string(fact).context("a fact")?),
+                FactChange::Upsert(fact) => Some(serde_json::to_string(fact).unwrap_or_default()),
                 FactChange::Remove(_) => None,
             };
             let mut record: BaseRecord<'_, str, str> = BaseRecord::to(&self.topic).key(&key);
             if let Some(value) = &value {
                 record = record.payload(value);
             }
-            self.producer.send(record).map_err(|(e, _)| anyhow::anyhow!("cannot queue a fact on {}: {e}", self.topic))?;
+            self.producer
+                .send(record)
+                .map_err(|(source, _)| FactsTopicError::Publish { topic: self.topic.clone(), source })?;
         }
         Ok(())
     }

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use rdkafka::config::ClientConfig;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::statistics::Statistics;
@@ -20,7 +19,9 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
-use crate::live::config::{Assignment, KafkaConfig};
+pub mod config;
+
+pub use config::{client_config, Assignment, KafkaConfig};
 
 /// Where a message came from, with its bytes: what a dead letter and a
 /// waiting event need to be written or decoded again after a restart.
@@ -39,30 +40,6 @@ impl crate::runner::RawMessage for KafkaOrigin {
     }
 }
 
-/// The librdkafka settings shared by the consumer and the producer:
-/// servers, security (SASL, TLS) and any extra property.
-pub fn client_config(kafka: &KafkaConfig) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", &kafka.bootstrap_servers);
-    config.set("security.protocol", &kafka.security_protocol);
-    let optional = [
-        ("sasl.mechanism", &kafka.sasl_mechanism),
-        ("sasl.username", &kafka.sasl_username),
-        ("sasl.password", &kafka.sasl_password),
-        ("ssl.ca.location", &kafka.ssl_ca_location),
-        ("ssl.certificate.location", &kafka.ssl_certificate_location),
-        ("ssl.key.location", &kafka.ssl_key_location),
-    ];
-    for (key, value) in optional {
-        if !value.is_empty() {
-            config.set(key, value);
-        }
-    }
-    for (key, value) in &kafka.extra {
-        config.set(key, value);
-    }
-    config
-}
 
 /// The next offset to apply of every (topic, partition) seen: the
 /// checkpoint's record of how far the state goes.
