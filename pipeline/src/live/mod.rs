@@ -25,7 +25,7 @@
 pub mod config;
 mod transition_log;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -104,19 +104,6 @@ struct Live {
     behind_since: Option<Instant>,
     /// Partitions of the orders topic owned at the last look, and how many it has.
     owned: (BTreeSet<i32>, usize),
-    /// How far each partition's stream is checked, since the rebalance
-    /// generation `streams_generation`.
-    streams: HashMap<(String, i32), Stream>,
-    streams_generation: u64,
-}
-
-/// Where a partition's stream stands against the state (see `continues_state`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stream {
-    /// Moved to where the state ends (`None`: the partition's start); the
-    /// next message is trusted if it does not start past that.
-    Moved(Option<i64>),
-    Verified,
 }
 
 impl Live {
@@ -188,8 +175,6 @@ impl Live {
             dirty: false,
             behind_since: None,
             owned: (BTreeSet::new(), 0),
-            streams: HashMap::new(),
-            streams_generation: 0,
         };
         // Restored alerts are served at once; the first evaluation follows.
         live.shared.publish_engine(&live.runner.engine, live.clock.now(), false);
@@ -230,67 +215,9 @@ impl Live {
         Ok(())
     }
 
-    /// Whether a message continues this instance's state. The first message
-    /// of a partition after an assignment may start elsewhere than the state
-    /// ends (the group committed further, or nothing of it was ever read
-    /// here): the partition is then moved to where the state ends, and the
-    /// first message after that move is trusted, offset gaps included
-    /// (compaction and transaction markers leave gaps in real logs).
-    fn continues_state(&mut self, topic: &str, partition: i32, offset: i64) -> bool {
-        let generation = self.source.generation();
-        if generation != self.streams_generation {
-            self.streams.clear();
-            self.streams_generation = generation;
-        }
-        let key = (topic.to_string(), partition);
-        let expected = self.positions.next(topic, partition);
-        match self.streams.get(&key).copied() {
-            Some(Stream::Verified) => return true,
-            Some(Stream::Moved(Some(target))) if offset > target => {
-                // The broker answered the seek from a later record batch
-                // (tansu does, for an offset inside a batch): read the whole
-                // partition again; what the state has is skipped.
-                tracing::warn!(topic, partition, from = offset, to = target, "the broker skipped past the seek; reading the partition from its start");
-                if self.seek(topic, partition, None) {
-                    self.streams.insert(key, Stream::Moved(None));
-                }
-                return false;
-            }
-            Some(Stream::Moved(_)) => {
-                self.streams.insert(key, Stream::Verified);
-                return true;
-            }
-            None => {}
-        }
-        let starts_right = match expected {
-            Some(next) => offset <= next,
-            None => offset == 0,
-        };
-        if starts_right {
-            self.streams.insert(key, Stream::Verified);
-            return true;
-        }
-        tracing::info!(topic, partition, from = offset, to = ?expected, "moving a partition to where the state ends");
-        if self.seek(topic, partition, expected) {
-            self.streams.insert(key, Stream::Moved(expected));
-        }
-        false
-    }
-
-    /// Seeks, or says why not: the next message of the partition tries again.
-    fn seek(&self, topic: &str, partition: i32, offset: Option<i64>) -> bool {
-        match self.source.seek(topic, partition, offset) {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!("{e:#}; trying again at the next message");
-                false
-            }
-        }
-    }
-
     fn on_message(&mut self, origin: KafkaOrigin) -> Result<()> {
         let (topic, partition, offset) = (origin.topic.clone(), origin.partition, origin.offset);
-        if !self.continues_state(&topic, partition, offset) {
+        if !self.source.continues(&self.positions, &topic, partition, offset) {
             return Ok(());
         }
         if self.positions.next(&topic, partition).is_some_and(|next| offset < next) {

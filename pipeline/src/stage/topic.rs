@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::{FactChange, FactKey, SupplyStage};
@@ -155,8 +155,14 @@ impl FactsTopic {
 
     /// Queues the changes; librdkafka delivers them in the background and
     /// retries until the broker has them (a lost one is sent again by a
-    /// later evaluation, which publishes whatever the topic lacks).
+    /// later evaluation, which publishes whatever the topic lacks). While
+    /// earlier changes are still in flight (the broker away) nothing more is
+    /// queued: the next evaluation after they land works out what is left,
+    /// so an outage does not pile up copies of the same facts.
     pub fn publish(&self, changes: &[FactChange]) -> Result<(), FactsTopicError> {
+        if self.producer.in_flight_count() > 0 {
+            return Ok(());
+        }
         for change in changes {
             // Strings, a decimal and an integer: serialising cannot fail.
             let key = serde_json::to_string(&change.key()).unwrap_or_default();

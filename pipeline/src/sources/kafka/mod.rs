@@ -125,10 +125,24 @@ impl ConsumerContext for WatermarkContext {
 }
 
 /// The consumer group member.
-#[derive(Clone)]
 pub struct KafkaSource {
     consumer: Arc<StreamConsumer<WatermarkContext>>,
+    /// How far each partition's stream is checked against the state, since
+    /// the rebalance generation `streams_generation`.
+    streams: HashMap<(String, i32), Stream>,
+    streams_generation: u64,
 }
+
+/// Where a partition's stream stands against the state (see `KafkaSource::continues`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    /// Moved to where the state ends (`None`: the partition's start); the
+    /// next message is trusted if it does not start past that.
+    Moved(Option<i64>),
+    Verified,
+}
+
+
 
 /// How far behind the end of one partition the pipeline is; `None` until
 /// the broker's high watermark is known.
@@ -167,7 +181,7 @@ impl KafkaSource {
         } else {
             consumer.subscribe(topics).context("cannot subscribe to the input topics")?;
         }
-        Ok(KafkaSource { consumer: Arc::new(consumer) })
+        Ok(KafkaSource { consumer: Arc::new(consumer), streams: HashMap::new(), streams_generation: 0 })
     }
 
     /// The next message, owned. Errors are the broker's (connection lost,
@@ -239,6 +253,64 @@ impl KafkaSource {
         let owned = self.consumer.assignment().context("cannot read the partition assignment")?;
         let starts = self.consumer.context().starts(&owned, Some((topic, partition, offset.unwrap_or(0))));
         self.consumer.assign(&starts).with_context(|| format!("cannot move {topic}/{partition} to offset {}", offset.unwrap_or(0)))
+    }
+
+    /// Whether a message continues the state that `positions` describe. The first message
+    /// of a partition after an assignment may start elsewhere than the state
+    /// ends (the group committed further, or nothing of it was ever read
+    /// here): the partition is then moved to where the state ends, and the
+    /// first message after that move is trusted, offset gaps included
+    /// (compaction and transaction markers leave gaps in real logs).
+    pub fn continues(&mut self, positions: &Positions, topic: &str, partition: i32, offset: i64) -> bool {
+        let generation = self.generation();
+        if generation != self.streams_generation {
+            self.streams.clear();
+            self.streams_generation = generation;
+        }
+        let key = (topic.to_string(), partition);
+        let expected = positions.next(topic, partition);
+        match self.streams.get(&key).copied() {
+            Some(Stream::Verified) => return true,
+            Some(Stream::Moved(Some(target))) if offset > target => {
+                // The broker answered the seek from a later record batch
+                // (tansu does, for an offset inside a batch): read the whole
+                // partition again; what the state has is skipped.
+                tracing::warn!(topic, partition, from = offset, to = target, "the broker skipped past the seek; reading the partition from its start");
+                if self.try_seek(topic, partition, None) {
+                    self.streams.insert(key, Stream::Moved(None));
+                }
+                return false;
+            }
+            Some(Stream::Moved(_)) => {
+                self.streams.insert(key, Stream::Verified);
+                return true;
+            }
+            None => {}
+        }
+        let starts_right = match expected {
+            Some(next) => offset <= next,
+            None => offset == 0,
+        };
+        if starts_right {
+            self.streams.insert(key, Stream::Verified);
+            return true;
+        }
+        tracing::info!(topic, partition, from = offset, to = ?expected, "moving a partition to where the state ends");
+        if self.try_seek(topic, partition, expected) {
+            self.streams.insert(key, Stream::Moved(expected));
+        }
+        false
+    }
+
+    /// Seeks, or says why not: the next message of the partition tries again.
+    fn try_seek(&self, topic: &str, partition: i32, offset: Option<i64>) -> bool {
+        match self.seek(topic, partition, offset) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!("{e:#}; trying again at the next message");
+                false
+            }
+        }
     }
 
     /// Lag of every owned partition: the last reported high watermark
