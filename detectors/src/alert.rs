@@ -215,10 +215,10 @@ impl AlertBook {
     /// Drops the alerts `keep` rejects without a transition: when another
     /// instance takes over their institutions it answers for them now, and
     /// a "resolved" from here would be false.
-    pub fn forget(&mut self, keep: impl Fn(&Alert) -> bool) -> usize {
-        let before = self.firing.len();
-        self.firing.retain(|_, f| keep(&f.alert));
-        before - self.firing.len()
+    pub fn forget(&mut self, keep: impl Fn(&Alert) -> bool) -> Vec<Alert> {
+        let (kept, forgotten) = std::mem::take(&mut self.firing).into_iter().partition(|(_, f)| keep(&f.alert));
+        self.firing = kept;
+        forgotten.into_values().map(|f: Firing| f.alert).collect()
     }
 
     /// The alerts firing now, by alert id.

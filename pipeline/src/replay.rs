@@ -195,8 +195,9 @@ impl Replay {
     }
 
     pub fn finish(&mut self) -> Result<()> {
-        self.runner.dead_letters_mut().finish()?;
-        Ok(self.runner.finish()?)
+        // The runner first: it writes refused alerts to the dead letters.
+        self.runner.finish()?;
+        self.runner.dead_letters_mut().finish()
     }
 }
 

@@ -49,7 +49,7 @@ fn engine(reference: &Arc<ReferenceData>, events: &[Event], partitions: Option<B
             .iter()
             .map(|i| partitions.contains(&(partition_of(i.code.as_bytes(), PARTITIONS) as i32)))
             .collect();
-        engine.answer_for(Some(owned), Some(KeyOwnership { partitions, count: PARTITIONS }));
+        let _ = engine.answer_for(Some(owned), Some(KeyOwnership { partitions, count: PARTITIONS }));
         engine.publish_facts = true;
     }
     for e in events {

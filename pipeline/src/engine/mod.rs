@@ -23,7 +23,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset};
 use datafusion::error::DataFusionError;
 use tracing::instrument;
-use vbp_detectors::alert::{AlertBook, AlertName, Transition};
+use vbp_detectors::alert::{Alert, AlertBook, AlertName, Transition};
 use vbp_detectors::config::DetectorConfig;
 use vbp_detectors::reference::ReferenceData;
 use vbp_detectors::rollups::{self, Rollups};
@@ -147,6 +147,8 @@ pub struct Engine<O> {
     /// Keep [`Engine::take_fact_changes`] filled for `vbp.facts` (live mode
     /// with other instances in the group).
     pub publish_facts: bool,
+    /// At the next evaluation, publish every fact, not only the changes.
+    pub republish_facts: bool,
     fact_changes: Vec<FactChange>,
 }
 
@@ -170,6 +172,7 @@ impl<O> Engine<O> {
             swept_to: Micros::MIN,
             stage: SupplyStage::default(),
             publish_facts: false,
+            republish_facts: false,
             fact_changes: Vec::new(),
         })
     }
@@ -197,8 +200,9 @@ impl<O> Engine<O> {
     /// Answers only for the institutions marked in `owned` and the supply
     /// breaks of the (city, product) keys of `keys` (`None`: all): the
     /// rules leave the others out, and their alerts are forgotten without a
-    /// transition, since another instance answers for them now.
-    pub fn answer_for(&mut self, owned: Option<Vec<bool>>, keys: Option<KeyOwnership>) {
+    /// transition, since another instance answers for them now. Returns the
+    /// alerts forgotten, for the sinks to stop re-sending them.
+    pub fn answer_for(&mut self, owned: Option<Vec<bool>>, keys: Option<KeyOwnership>) -> Vec<Alert> {
         self.state.answers_for = owned;
         self.stage.set_ownership(keys);
         let (state, reference, stage) = (&self.state, &self.reference, &self.stage);
@@ -210,9 +214,10 @@ impl<O> Engine<O> {
             }
             None => true,
         });
-        if forgotten > 0 {
-            tracing::info!(forgotten, "alerts handed over with their institutions");
+        if !forgotten.is_empty() {
+            tracing::info!(forgotten = forgotten.len(), "alerts handed over with their institutions");
         }
+        forgotten
     }
 
     /// The changes of this engine's overdue facts that `vbp.facts` does not
@@ -331,7 +336,7 @@ impl<O> Engine<O> {
         let mut alerts = shard.alerts;
         alerts.extend(self.stage.alerts(&shard.facts, answers_for, reference, &self.config));
         if self.publish_facts {
-            self.fact_changes = self.stage.to_publish(&shard.facts, answers_for);
+            self.fact_changes = self.stage.to_publish(&shard.facts, answers_for, std::mem::take(&mut self.republish_facts));
         }
         if self.want_rollups {
             self.rollups = Some(rollups::compute(&eval).await?);

@@ -244,12 +244,15 @@ impl Live {
         let topic = self.config.kafka.orders_topic.clone();
         let owned = self.source.owned_partitions(&topic)?;
         // Nothing assigned is a rebalance in progress (or not joined yet),
-        // not a decision to answer for no one: keep what we have.
-        if owned.is_empty() || (owned == self.owned.0 && self.owned.1 > 0) {
+        // not a decision to answer for no one: keep what we have — unless
+        // the group did assign this member nothing (more members than
+        // partitions): then it answers for no institution and no key.
+        let nobody = owned.is_empty() && self.source.assigned_nothing();
+        if (owned.is_empty() && !nobody) || (owned == self.owned.0 && self.owned.1 > 0) {
             return Ok(());
         }
         let count = self.source.partition_count(&topic)?;
-        let (answers, keys) = if count == 0 || owned.len() == count {
+        let (answers, keys) = if count == 0 || (owned.len() == count && !nobody) {
             (None, None)
         } else {
             let reference = self.runner.engine.reference();
@@ -259,7 +262,10 @@ impl Live {
         eprintln!("vbp-watch: owns partitions {owned:?} of {count} of {topic}");
         let list: Vec<i32> = owned.iter().copied().collect();
         self.shared.update_health(|h| h.partitions = list);
-        self.runner.engine.answer_for(answers, keys);
+        let handed_over = self.runner.engine.answer_for(answers, keys);
+        if let Some(am) = self.runner.alertmanager() {
+            am.hand_over(&handed_over);
+        }
         self.owned = (owned, count);
         self.dirty = true;
         Ok(())
@@ -288,7 +294,11 @@ impl Live {
         let behind_since = if caught_up { None } else { Some(*self.behind_since.get_or_insert_with(Instant::now)) };
         self.behind_since = behind_since;
         let overdue = behind_since.is_some_and(|t| t.elapsed() >= Duration::from_secs(self.config.max_evaluation_delay_seconds));
-        if caught_up || overdue {
+        // A group member that has never been assigned a partition answers
+        // for no one yet: evaluating would raise every institution's alerts
+        // from an empty state, and publishing would erase the group's facts.
+        let assigned = self.owned.1 > 0;
+        if assigned && (caught_up || overdue) {
             self.evaluate(caught_up).await?;
         }
         Ok(())
@@ -299,6 +309,7 @@ impl Live {
         let watermark = WallClock::watermark(caught_up, self.runner.latest_event());
         if let Some(facts) = &mut self.facts {
             facts.drain(&mut self.runner.engine.stage);
+            self.runner.engine.republish_facts |= facts.refresh_due();
         }
         let transitions = self.runner.evaluate(at, watermark).await?;
         if let Some(facts) = &self.facts {

@@ -246,6 +246,17 @@ impl Alertmanager {
         self.owed.lock().map(|o| o.clone()).unwrap_or_default()
     }
 
+    /// Stops re-sending `alerts`, with no resolution: another instance
+    /// answers for them now and sends them itself (same labels, so
+    /// Alertmanager sees one alert).
+    pub fn hand_over(&self, alerts: &[vbp_detectors::alert::Alert]) {
+        if let Ok(mut owed) = self.owed.lock() {
+            for alert in alerts {
+                owed.firing.remove(&alert.fingerprint());
+            }
+        }
+    }
+
     /// Takes the alerts Alertmanager refused, for the dead-letter output.
     pub fn take_refused(&self) -> Vec<Refused> {
         self.owed.lock().map(|mut o| std::mem::take(&mut o.refused)).unwrap_or_default()
@@ -452,6 +463,17 @@ mod tests {
         assert!(pauses.iter().all(|p| *p >= d / 2 && *p < d * 3 / 2));
         let distinct: std::collections::BTreeSet<_> = pauses.iter().collect();
         assert!(distinct.len() > 100, "pauses should differ: {}", distinct.len());
+    }
+
+    #[tokio::test]
+    async fn an_alert_handed_over_is_no_longer_re_sent_nor_resolved() {
+        let metrics = SinkMetrics::register(&Registry::new()).unwrap();
+        let sink = Alertmanager::start("http://127.0.0.1:9", "http://x".into(), Duration::from_secs(60), Owed::default(), metrics);
+        let firing = transition(Status::Firing, Severity::Warning);
+        sink.send(std::slice::from_ref(&firing));
+        assert_eq!(sink.owed().len(), 1);
+        sink.hand_over(std::slice::from_ref(&firing.alert));
+        assert_eq!(sink.owed().len(), 0, "neither re-sent as firing nor sent as resolved");
     }
 
     #[test]

@@ -123,12 +123,14 @@ impl SupplyStage {
 
     /// What to publish so that the topic says of the institutions this
     /// instance answers for exactly `local`: upserts of the new and changed
-    /// facts, removals of those that no longer hold. Sorted by key.
-    pub fn to_publish(&self, local: &[OverdueFact], answers_for: impl Fn(&str) -> bool) -> Vec<FactChange> {
+    /// facts (of every fact when `all`, a periodic refresh in case the
+    /// topic's retention removed some), removals of those that no longer
+    /// hold. Sorted by key.
+    pub fn to_publish(&self, local: &[OverdueFact], answers_for: impl Fn(&str) -> bool, all: bool) -> Vec<FactChange> {
         let mut changes = Vec::new();
         let wanted: BTreeMap<FactKey, &OverdueFact> = local.iter().map(|f| (key_of(f), f)).collect();
         for (key, fact) in &wanted {
-            if self.heard.get(key) != Some(*fact) {
+            if all || self.heard.get(key) != Some(*fact) {
                 changes.push(FactChange::Upsert((*fact).clone()));
             }
         }
@@ -164,17 +166,18 @@ mod tests {
         let mut stage = SupplyStage::default();
         let mine = |i: &str| i.starts_with('A');
         let local = vec![fact("6101", "P", "A1", 5), fact("6101", "P", "A2", 3)];
-        let first = stage.to_publish(&local, mine);
+        let first = stage.to_publish(&local, mine, false);
         assert_eq!(first.len(), 2);
         for c in first {
             stage.hear(c);
         }
-        assert!(stage.to_publish(&local, mine).is_empty(), "nothing changed");
+        assert!(stage.to_publish(&local, mine, false).is_empty(), "nothing changed");
+        assert_eq!(stage.to_publish(&local, mine, true).len(), 2, "a refresh sends every fact again");
         // Another instance's fact is never removed by this one.
         stage.hear(FactChange::Upsert(fact("6101", "P", "B1", 1)));
         let later = vec![fact("6101", "P", "A1", 6)];
         assert_eq!(
-            stage.to_publish(&later, mine),
+            stage.to_publish(&later, mine, false),
             vec![FactChange::Upsert(fact("6101", "P", "A1", 6)), FactChange::Remove(("6101".into(), "P".into(), "A2".into()))]
         );
     }

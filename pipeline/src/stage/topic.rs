@@ -57,7 +57,13 @@ pub struct FactsTopic {
     consumer: BaseConsumer,
     /// Messages that were not facts (another writer on the topic).
     pub unreadable: u64,
+    last_refresh: Instant,
 }
+
+/// How often every fact is published again, not only the changes: a topic
+/// left on delete retention (or compacted too eagerly) loses facts that
+/// did not change for that long, and every reader would miss them.
+const REFRESH_EVERY: Duration = Duration::from_secs(3600);
 
 impl FactsTopic {
     /// Connects, and assigns every partition of the topic from its start.
@@ -71,7 +77,9 @@ impl FactsTopic {
         let consumer: BaseConsumer = client_config(kafka)
             .set("group.id", format!("{}-facts", kafka.group_id))
             .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "false")
+            // The start reads to the end of every partition; an empty or
+            // compacted one says so with an end-of-partition event.
+            .set("enable.partition.eof", "true")
             .create()
             .map_err(|source| FactsTopicError::Client { what: "consumer", source })?;
         let metadata_error = |source: KafkaError| FactsTopicError::Metadata { topic: topic.clone(), source };
@@ -86,7 +94,7 @@ impl FactsTopic {
             return Err(FactsTopicError::Missing { topic: topic.clone() });
         }
         consumer.assign(&list).map_err(metadata_error)?;
-        Ok(FactsTopic { topic, producer, consumer, unreadable: 0 })
+        Ok(FactsTopic { topic, producer, consumer, unreadable: 0, last_refresh: Instant::now() })
     }
 
     /// Reads until every partition is read to the end it had when called,
@@ -103,11 +111,12 @@ impl FactsTopic {
             ends.push((e.partition(), high));
         }
         let mut heard = 0;
+        let mut at_end = std::collections::BTreeSet::new();
         loop {
             let positions = self.consumer.position().map_err(read_error)?;
             let done = ends.iter().all(|(partition, high)| {
                 let at = positions.find_partition(&self.topic, *partition).map(|e| e.offset());
-                *high == 0 || matches!(at, Some(Offset::Offset(o)) if o >= *high)
+                *high == 0 || at_end.contains(partition) || matches!(at, Some(Offset::Offset(o)) if o >= *high)
             });
             if done {
                 return Ok(heard);
@@ -116,24 +125,38 @@ impl FactsTopic {
                 tracing::warn!(topic = %self.topic, "facts topic not read to its end within {limit:?}; going on");
                 return Ok(heard);
             }
-            heard += self.poll(stage, Duration::from_millis(100));
+            match self.poll(stage, Duration::from_millis(100)) {
+                Polled::Fact => heard += 1,
+                Polled::End(partition) => {
+                    at_end.insert(partition);
+                }
+                Polled::Nothing => {}
+            }
         }
+    }
+
+    /// Whether the next publication should carry every fact (hourly).
+    pub fn refresh_due(&mut self) -> bool {
+        let due = self.last_refresh.elapsed() >= REFRESH_EVERY;
+        if due {
+            self.last_refresh = Instant::now();
+        }
+        due
     }
 
     /// Takes every fact already fetched, without waiting.
     pub fn drain(&mut self, stage: &mut SupplyStage) -> usize {
         let mut heard = 0;
         loop {
-            let n = self.poll(stage, Duration::ZERO);
-            if n == 0 {
-                return heard;
+            match self.poll(stage, Duration::ZERO) {
+                Polled::Fact => heard += 1,
+                Polled::End(_) => {}
+                Polled::Nothing => return heard,
             }
-            heard += n;
         }
     }
 
-    /// One poll: 1 when a message was taken, else 0.
-    fn poll(&mut self, stage: &mut SupplyStage, wait: Duration) -> usize {
+    fn poll(&mut self, stage: &mut SupplyStage, wait: Duration) -> Polled {
         match self.consumer.poll(wait) {
             Some(Ok(message)) => {
                 match decode(message.key(), message.payload()) {
@@ -143,13 +166,14 @@ impl FactsTopic {
                         tracing::warn!(topic = %self.topic, offset = message.offset(), "a message on the facts topic is not a fact; ignored");
                     }
                 }
-                1
+                Polled::Fact
             }
+            Some(Err(KafkaError::PartitionEOF(partition))) => Polled::End(partition),
             Some(Err(e)) => {
                 tracing::warn!(topic = %self.topic, "reading facts: {e}");
-                0
+                Polled::Nothing
             }
-            None => 0,
+            None => Polled::Nothing,
         }
     }
 
@@ -180,6 +204,15 @@ impl FactsTopic {
         }
         Ok(())
     }
+}
+
+/// What one poll of the facts consumer gave.
+enum Polled {
+    /// A message (a fact, a tombstone, or something ignored).
+    Fact,
+    /// The end of a partition, as it stands now.
+    End(i32),
+    Nothing,
 }
 
 /// A message of the topic as a change: a fact, or a tombstone.

@@ -77,6 +77,9 @@ pub struct WatermarkContext {
     /// rebalance starts there, or at offset 0 when the state holds nothing
     /// of it — not where the group last committed.
     resume_at: Mutex<HashMap<(String, i32), i64>>,
+    /// The last rebalance assigned this member no partition at all (more
+    /// members than partitions), as opposed to a rebalance in progress.
+    assigned_nothing: std::sync::atomic::AtomicBool,
 }
 
 impl ClientContext for WatermarkContext {
@@ -117,6 +120,7 @@ impl ConsumerContext for WatermarkContext {
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         let Rebalance::Assign(assigned) = rebalance else { return };
+        self.assigned_nothing.store(assigned.count() == 0, Ordering::SeqCst);
         let starts = self.starts(assigned, None);
         if let Err(err) = consumer.assign(&starts) {
             tracing::warn!("cannot start the assigned partitions where the state ends: {err}; the first message will seek");
@@ -237,6 +241,12 @@ impl KafkaSource {
     /// How many rebalances this member has been through.
     pub fn generation(&self) -> u64 {
         self.consumer.context().generation.load(Ordering::SeqCst)
+    }
+
+    /// Whether the group's last rebalance gave this member no partition
+    /// (it then answers for no one), rather than none being assigned yet.
+    pub fn assigned_nothing(&self) -> bool {
+        self.consumer.context().assigned_nothing.load(Ordering::SeqCst)
     }
 
     /// Moves the fetch position of one partition to `offset` (`None`:
