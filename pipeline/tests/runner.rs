@@ -2,29 +2,22 @@
 //! `run` drive them: what becomes of each input, and when orphans expire
 //! under each clock. The reference data is a small simulated province.
 
+mod province;
+
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use vbp_detectors::config::DetectorConfig;
 use vbp_detectors::reference::ReferenceData;
 use vbp_schemas::{decode, DeadLetter, DecodeLimits, Event, Reason};
-use vbp_simulator::{Scale, SimulateOptions};
 use vbp_watch::engine::{Engine, Fate, Rejected};
-use vbp_watch::replay::load_reference;
 use vbp_watch::runner::clock::WallClock;
 use vbp_watch::runner::{DeadLetterSink, EventClock, Outputs, Runner, Watermark};
 
-/// The small simulated province's reference data, written once per run.
+/// The small simulated province's reference data, simulated once per run.
 fn reference() -> Arc<ReferenceData> {
     static REFERENCE: OnceLock<Arc<ReferenceData>> = OnceLock::new();
-    Arc::clone(REFERENCE.get_or_init(|| {
-        let out = std::env::temp_dir().join(format!("vbp-runner-tests-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&out);
-        vbp_simulator::run(&SimulateOptions { out: out.clone(), scale: Scale::Small, seed: 3, days: Some(10) }).unwrap();
-        let reference = load_reference(&out.join("reference")).unwrap();
-        let _ = std::fs::remove_dir_all(&out);
-        reference
-    }))
+    Arc::clone(REFERENCE.get_or_init(|| province::simulate("runner-tests", 3, Some(10)).reference))
 }
 
 /// A known institution and one of its agreement's products.

@@ -5,40 +5,20 @@
 //! alert once, a supply break whose hospitals are split between them
 //! included. The live tests do the same through tansu.
 
+mod province;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use vbp_detectors::alert::AlertName;
 use vbp_detectors::config::DetectorConfig;
 use vbp_detectors::reference::ReferenceData;
-use vbp_schemas::{decode, DecodeLimits, Event};
-use vbp_simulator::{Scale, SimulateOptions};
-use vbp_watch::engine::{event_order, Engine};
-use vbp_watch::replay::load_reference;
+use vbp_schemas::Event;
+use vbp_watch::engine::Engine;
 use vbp_watch::sources::kafka::partition_of;
 use vbp_watch::stage::KeyOwnership;
 
 const PARTITIONS: usize = 4;
-
-/// The small simulated province of seed 26 (its planted supply break has
-/// hospitals on partitions 1, 1 and 3 of four), sorted, up to `as_of`.
-fn province() -> (Arc<ReferenceData>, Vec<Event>, chrono::DateTime<chrono::FixedOffset>) {
-    let out = std::env::temp_dir().join(format!("vbp-stage-tests-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    vbp_simulator::run(&SimulateOptions { out: out.clone(), scale: Scale::Small, seed: 26, days: None }).unwrap();
-    let reference = load_reference(&out.join("reference")).unwrap();
-    let planted: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("planted.json")).unwrap()).unwrap();
-    let as_of = chrono::DateTime::parse_from_rfc3339(planted["as_of"].as_str().unwrap()).unwrap();
-    let mut events = Vec::new();
-    for topic in ["orders", "deliveries", "payments"] {
-        let text = std::fs::read(out.join("events").join(format!("{topic}.ndjson"))).unwrap();
-        events.extend(text.split(|b| *b == b'\n').filter_map(|line| decode(line, &DecodeLimits::default()).ok()));
-    }
-    events.retain(|e| e.occurred_at <= as_of);
-    events.sort_by(event_order);
-    let _ = std::fs::remove_dir_all(&out);
-    (reference, events, as_of)
-}
 
 /// An engine fed every event, answering for the institutions and keys of `partitions` (`None`: all).
 fn engine(reference: &Arc<ReferenceData>, events: &[Event], partitions: Option<BTreeSet<i32>>) -> Engine<()> {
@@ -73,7 +53,9 @@ fn supply_breaks(engine: &Engine<()>) -> Vec<Vec<String>> {
 
 #[tokio::test]
 async fn two_halves_exchanging_overdue_facts_raise_exactly_what_one_engine_raises() {
-    let (reference, events, as_of) = province();
+    // Seed 26: its planted supply break has hospitals on partitions 1, 1
+    // and 3 of four.
+    let province::Province { reference, events, as_of } = province::simulate("stage-tests", 26, None);
     let mut whole = engine(&reference, &events, None);
     whole.evaluate(as_of).await.unwrap();
     let expected = firing(&whole);

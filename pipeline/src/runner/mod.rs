@@ -174,12 +174,17 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
 
     fn dead_letter(&mut self, rejected: Vec<Rejected<O>>) -> Result<(), RunnerError> {
         for r in rejected {
-            if let Some(http) = &self.outputs.http {
-                http.metrics.rejected.with_label_values(&[r.rejection.reason.code()]).inc();
-            }
+            self.count_rejection(r.rejection.reason);
             self.dead_letters.write(r).map_err(RunnerError::DeadLetters)?;
         }
         Ok(())
+    }
+
+    /// `vbp_rejected_total{reason}`, where /metrics is served.
+    fn count_rejection(&self, reason: vbp_schemas::Reason) {
+        if let Some(http) = &self.outputs.http {
+            http.metrics.rejected.with_label_values(&[reason.code()]).inc();
+        }
     }
 
     /// Evaluates every rule at `at` once the input is complete up to
@@ -212,9 +217,7 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
     pub fn dead_letter_refused_alerts(&mut self) -> Result<(), RunnerError> {
         let Some(am) = &self.outputs.alertmanager else { return Ok(()) };
         for refused in am.take_refused() {
-            if let Some(http) = &self.outputs.http {
-                http.metrics.rejected.with_label_values(&[vbp_schemas::Reason::RefusedByAlertmanager.code()]).inc();
-            }
+            self.count_rejection(vbp_schemas::Reason::RefusedByAlertmanager);
             self.dead_letters.write_record(&refused.to_dead_letter()).map_err(RunnerError::DeadLetters)?;
         }
         Ok(())
