@@ -22,11 +22,11 @@ def decode_floor(out):
     return {"lines": int(field("lines")), "events_per_s": field("events/s"), "mb_per_s": field("MB/s")}
 
 
-def replay(out):
-    text = (out / "replay.txt").read_text()
+def replay(out, suffix=""):
+    text = (out / f"replay{suffix}.txt").read_text()
     m = re.search(r"read (\d+) lines \(([0-9.]+) MB\)", text)
     lines, mb = int(m.group(1)), float(m.group(2))
-    t = read_json(out / "replay.time.json")
+    t = read_json(out / f"replay{suffix}.time.json")
     cpu = t["user_s"] + t["sys_s"]
     return {"lines": lines, "mb": mb, **t, "events_per_s": lines / t["wall_s"], "events_per_cpu_s": lines / cpu,
             "mb_per_s": mb / t["wall_s"]}
@@ -51,6 +51,7 @@ def main():
 
     a = decode_floor(out)
     b = replay(out)
+    b2 = replay(out, ".2")
     footprint = read_json(out / "footprint.json")
     duck = read_json(out / "duckdb.json")
     duck_time = read_json(out / "duckdb.time.json")
@@ -59,7 +60,7 @@ def main():
     ours = firing_counts(out / "firing.ndjson")
     results = {
         "date": date.today().isoformat(), "scale": args.scale, "profile": args.profile,
-        "a_decode_floor": a, "b_replay": b, "c_footprint": footprint, "d_e_broker": broker, "d_latency": latency,
+        "a_decode_floor": a, "b_replay": b, "b_replay_2_threads": b2, "c_footprint": footprint, "d_e_broker": broker, "d_latency": latency,
         "duckdb": {**duck, "time": duck_time}, "firing": {"vbp_watch": ours, "duckdb": duck.get("firing")},
     }
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
@@ -69,11 +70,13 @@ def main():
     duck_rate = duck["events"] / duck_time["wall_s"]
     rows = [
         ("(a) decode floor, one core", f"{a['events_per_s']:,.0f} events/s, {a['mb_per_s']:.0f} MB/s", "—"),
-        ("(b) replay --as-of, whole process", f"{b['events_per_s']:,.0f} events/s wall, {b['mb_per_s']:.1f} MB/s ({b['wall_s']:.1f} s)", "—"),
+        ("(b) replay --as-of --threads 1, whole process", f"{b['events_per_s']:,.0f} events/s wall, {b['mb_per_s']:.1f} MB/s ({b['wall_s']:.1f} s)", "—"),
+        ("(b) replay --as-of --threads 2, whole process", f"{b2['events_per_s']:,.0f} events/s wall ({b2['wall_s']:.1f} s, {b2['max_rss_kb'] / 1e6:.2f} GB RSS)", "—"),
+        ("(b) --threads 2 ÷ --threads 1", f"{b2['events_per_s'] / b['events_per_s']:.2f}×", "> 1×"),
         ("(b) replay per CPU-second", f"{b['events_per_cpu_s']:,.0f} events/s", "≥ 250,000"),
         ("(b) ratio to (a)", f"{b['events_per_s'] / a['events_per_s']:.2f}×", "≥ 0.5×"),
         ("DuckDB, same question, whole process", f"{duck_rate:,.0f} events/s ({duck_time['wall_s']:.1f} s, {duck_time['max_rss_kb'] / 1e6:.2f} GB RSS)", "replay ≥ DuckDB"),
-        ("(b) replay / DuckDB", f"{b['events_per_s'] / duck_rate:.2f}×", "≥ 1×"),
+        ("(b) replay / DuckDB, --threads 1 / 2", f"{b['events_per_s'] / duck_rate:.2f}× / {b2['events_per_s'] / duck_rate:.2f}×", "≥ 1×"),
         ("(c) peak RSS of replay", f"{b['max_rss_kb'] / 1e6:.2f} GB", "—"),
         ("(c) state per agreement", f"{per['agreement']:.0f} B", "≤ 300 B"),
         ("(c) state per order line (open or retained)", f"{per['order_line']:.0f} B", "≤ 300 B"),

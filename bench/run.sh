@@ -60,9 +60,17 @@ timed() { /usr/bin/time -f '{"wall_s": %e, "user_s": %U, "sys_s": %S, "max_rss_k
 echo "== (a) decode floor" >&2
 "$decode" "${events[@]}" >"$out/decode.txt"
 
-echo "== (b) replay --as-of $as_of" >&2
-timed "$out/replay.time.json" "$vbp" replay --reference "$data/reference" --events "${events[@]}" --as-of "$as_of" \
-    --firing-out "$out/firing.ndjson" --alerts-out "$out/transitions.ndjson" --dead-letter "$out/dead.ndjson" 2>"$out/replay.txt"
+# (b) at one thread, then two: the outputs must be the same bytes.
+for threads in 1 2; do
+    echo "== (b) replay --as-of $as_of --threads $threads" >&2
+    suffix=$([ "$threads" = 1 ] && echo "" || echo ".$threads")
+    timed "$out/replay$suffix.time.json" "$vbp" replay --reference "$data/reference" --events "${events[@]}" --as-of "$as_of" \
+        --threads "$threads" --firing-out "$out/firing$suffix.ndjson" --alerts-out "$out/transitions$suffix.ndjson" \
+        --dead-letter "$out/dead$suffix.ndjson" 2>"$out/replay$suffix.txt"
+done
+for f in firing transitions dead; do
+    cmp "$out/$f.ndjson" "$out/$f.2.ndjson" || { echo "bench/run.sh: --threads 2 wrote other $f than --threads 1" >&2; exit 1; }
+done
 
 echo "== (c, e) state footprint and checkpoint restore" >&2
 timed "$out/footprint.time.json" "$vbp" footprint --reference "$data/reference" --events "${events[@]}" --as-of "$as_of" \

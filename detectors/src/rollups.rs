@@ -47,6 +47,24 @@ pub struct Rollups {
     pub delivery: BTreeMap<(String, String), DeliveryRate>,
 }
 
+impl Rollups {
+    /// Adds another shard's figures: every figure is a sum, so the sums of
+    /// the shards' sums are the whole state's.
+    pub fn add(&mut self, other: Rollups) {
+        for (key, mut figures) in other.divisions {
+            let sum = self.divisions.entry(key).or_default();
+            for (_, field) in COLUMNS {
+                *field(sum) += *field(&mut figures);
+            }
+        }
+        for (key, rate) in other.delivery {
+            let sum = self.delivery.entry(key).or_default();
+            sum.due_lines += rate.due_lines;
+            sum.on_time_lines += rate.on_time_lines;
+        }
+    }
+}
+
 /// The per-district sums, one query each.
 fn queries(eval: &Evaluation) -> [(&'static str, String); 4] {
     let (today, at) = (eval.today_days(), eval.at_micros());

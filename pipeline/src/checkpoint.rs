@@ -18,7 +18,7 @@ use anyhow::{bail, Context, Result};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-const MAGIC: &[u8] = b"vbp-watch checkpoint v3\n";
+const MAGIC: &[u8] = b"vbp-watch checkpoint v4\n";
 
 /// One checkpoint file in a directory.
 #[derive(Debug, Clone)]

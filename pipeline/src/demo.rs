@@ -41,6 +41,10 @@ pub struct DemoOptions {
     /// Also push the alerts to this Alertmanager (e.g. http://127.0.0.1:9093).
     #[arg(long)]
     pub alertmanager_url: Option<String>,
+    /// Shards of the state, applied and evaluated on as many threads
+    /// (default: the cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<std::num::NonZeroUsize>,
     /// Exit when the stream ends instead of serving until Ctrl-C.
     #[arg(long)]
     pub exit_when_done: bool,
@@ -73,6 +77,7 @@ pub async fn run(options: &DemoOptions) -> Result<()> {
         progress: false,
         midnights: true,
         rollups: true,
+        threads: options.threads.unwrap_or_else(replay::cores),
     };
     let pause = Duration::from_secs_f64(options.day_seconds.max(0.0));
     let alertmanager = options.alertmanager_url.as_deref().map(|url| {

@@ -26,8 +26,9 @@ pub async fn run(options: &ReplayOptions, dir: &Path) -> Result<Value> {
     replay.finish()?;
     let replay_seconds = started.elapsed().as_secs_f64();
     let engine = replay.engine();
-    let sizes = engine.state().sizes();
-    let bytes = engine.state().heap_bytes();
+    let state = engine.state().context("the footprint is measured on one shard: replay it with one thread")?;
+    let sizes = engine.sizes();
+    let bytes = state.heap_bytes();
     let (_, ids) = engine.pending();
     let seen_bytes = engine.seen_heap_bytes();
     let total = bytes.purchases + bytes.orders + bytes.deliveries + seen_bytes;
@@ -48,7 +49,7 @@ pub async fn run(options: &ReplayOptions, dir: &Path) -> Result<Value> {
         .restore(snapshot, |origin| decode(&files.raw(origin).unwrap_or_default(), &options.limits))
         .map_err(|e| anyhow::anyhow!("cannot restore the checkpoint: {e}"))?;
     let restore_seconds = t.elapsed().as_secs_f64();
-    let same = restored.state().sizes() == sizes && restored.pending().1 == ids;
+    let same = restored.sizes() == sizes && restored.pending().1 == ids;
     std::fs::remove_file(store.path()).ok();
     anyhow::ensure!(same, "the restored state differs from the one written");
 

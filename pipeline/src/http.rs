@@ -89,7 +89,7 @@ impl Shared {
             metrics.set_rollups(rollups);
         }
         let (held, remembered) = engine.pending();
-        metrics.set_state_sizes(&engine.state().sizes(), held, remembered);
+        metrics.set_state_sizes(&engine.sizes(), held, remembered);
         if let Some(latest) = engine.stats.latest_event {
             metrics.watermark_seconds.set(latest as f64 / 1e6);
         }

@@ -4,6 +4,7 @@
 //! A thin dispatcher: parsing the command line is all that happens here;
 //! every command runs in the `vbp_watch` library or the simulator crate.
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -87,6 +88,10 @@ struct ReplayArgs {
     /// Rejected lines with reason, source and original text, NDJSON.
     #[arg(long)]
     dead_letter: Option<PathBuf>,
+    /// Shards of the state, applied and evaluated on as many threads
+    /// (default: the cores). Any count writes the same files.
+    #[arg(long, value_name = "N")]
+    threads: Option<NonZeroUsize>,
 }
 
 fn parse_instant(s: &str) -> Result<DateTime<FixedOffset>, String> {
@@ -114,6 +119,7 @@ impl InputArgs {
             progress: true,
             midnights,
             rollups: false,
+            threads: NonZeroUsize::MIN,
         })
     }
 }
@@ -129,6 +135,7 @@ async fn run(cli: Cli) -> Result<()> {
             options.alerts_out = args.alerts_out;
             options.firing_out = args.firing_out;
             options.dead_letter = args.dead_letter;
+            options.threads = args.threads.unwrap_or_else(replay::cores);
             let summary = replay::run(&options).await?;
             eprint!("{}", summary.render());
         }

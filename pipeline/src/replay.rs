@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,7 +24,7 @@ use vbp_detectors::reference::ReferenceData;
 use vbp_detectors::time::local_date;
 use vbp_schemas::{decode, DecodeLimits, Event};
 
-use crate::engine::{event_order, Engine, Stats};
+use crate::engine::{event_order, Engine, Routes, Stats};
 use crate::runner::{EventClock, FileDeadLetters, Outputs, Runner, Watermark};
 use crate::sinks::NdjsonSink;
 use crate::sources::ndjson::{LineOrigin, NdjsonFiles};
@@ -45,6 +46,8 @@ pub struct ReplayOptions {
     pub midnights: bool,
     /// Compute the dashboards' roll-ups at each evaluation (demo mode).
     pub rollups: bool,
+    /// Shards of the state, applied and evaluated on as many threads.
+    pub threads: NonZeroUsize,
 }
 
 /// The outcome of a run, for the summary.
@@ -59,6 +62,11 @@ pub struct ReplaySummary {
     pub remembered_ids: usize,
     /// Wall seconds of pass 1 (read, decode, index by day).
     pub index_seconds: f64,
+}
+
+/// The default thread count: the cores this process may use.
+pub fn cores() -> NonZeroUsize {
+    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
 }
 
 /// Loads reference data, or says in one line why not.
@@ -121,10 +129,14 @@ impl Replay {
 
     /// Pass 1: reads and decodes every line once, writing rejections as
     /// it goes, and keeps only the position of each event at or before
-    /// `as_of` (24 bytes), bucketed by its local date.
+    /// `as_of` (24 bytes), bucketed by its local date. With several
+    /// threads it also learns which shard each order and delivery id
+    /// goes to, and shards the engine.
     fn index_by_day(&mut self, options: &ReplayOptions) -> Result<BTreeMap<NaiveDate, Vec<LineOrigin>>> {
         self.progress.set_message("indexing");
         let mut days: BTreeMap<NaiveDate, Vec<LineOrigin>> = BTreeMap::new();
+        let shards = options.threads.get();
+        let mut routes = Routes::new(shards);
         let (files, runner, progress) = (Arc::clone(&self.files), &mut self.runner, &self.progress);
         let cutoff = options.as_of.map(|t| t.timestamp_micros());
         files.for_each_line(|origin, bytes| {
@@ -134,11 +146,18 @@ impl Replay {
                 Ok(event) if cutoff.is_some_and(|c| event.occurred_at.timestamp_micros() > c) => {
                     runner.engine.stats.after_as_of += 1;
                 }
-                Ok(event) => days.entry(local_date(event.occurred_at)).or_default().push(origin),
+                Ok(event) => {
+                    if shards > 1 {
+                        routes.learn(&event);
+                    }
+                    days.entry(local_date(event.occurred_at)).or_default().push(origin);
+                }
                 Err(rejection) => runner.reject_undecodable(origin, rejection)?,
             }
             Ok(())
         })?;
+        routes.finish();
+        self.runner.engine.shard(routes);
         Ok(days)
     }
 
@@ -174,15 +193,22 @@ impl Replay {
                 }
             }
         });
+        // The events between two evaluations are taken as one run, which
+        // the shards apply side by side.
+        let mut run = Vec::new();
         for events in days_rx {
             for (event, origin) in events? {
-                for at in self.clock.due_before(event.occurred_at) {
+                let due = self.clock.due_before(event.occurred_at);
+                if !due.is_empty() {
+                    self.take_run(&mut run)?;
+                }
+                for at in due {
                     self.evaluate(at).await?;
                     last_eval = Some(at);
                 }
-                self.runner.take(event, origin)?;
-                self.progress.inc(1);
+                run.push((event, origin));
             }
+            self.take_run(&mut run)?;
         }
         for at in self.clock.due_at_end() {
             self.evaluate(at).await?;
@@ -192,6 +218,13 @@ impl Replay {
         self.runner.end_of_input()?;
         self.progress.finish_and_clear();
         Ok(last_eval)
+    }
+
+    fn take_run(&mut self, run: &mut Vec<(Event, LineOrigin)>) -> Result<()> {
+        let taken = run.len() as u64;
+        self.runner.take_all(std::mem::take(run))?;
+        self.progress.inc(taken);
+        Ok(())
     }
 
     pub fn finish(&mut self) -> Result<()> {
@@ -246,7 +279,7 @@ pub async fn run_with(options: &ReplayOptions, outputs: Outputs, pace: Duration)
         firing_at_end,
         seconds: started.elapsed().as_secs_f64(),
         bytes,
-        sizes: replay.engine().state().sizes(),
+        sizes: replay.engine().sizes(),
         remembered_ids,
         index_seconds: replay.index_seconds,
     })

@@ -21,7 +21,8 @@ pub async fn run(options: &ReplayOptions, query: &str, format: OutputFormat) -> 
     let engine = replay.engine();
     // T: --as-of, else the latest event applied.
     let at = options.as_of.map(|t| t.timestamp_micros()).or(engine.stats.latest_event).unwrap_or(0);
-    let ctx = tables::session(engine.statics(), engine.reference(), engine.state(), engine.config(), at, tables::Need::Everything)?;
+    let state = engine.state().context("`sql` queries the state of one shard: replay it with one thread")?;
+    let ctx = tables::session(engine.statics(), engine.reference(), state, engine.config(), at, tables::Need::Everything)?;
     let batches = ctx.sql(query).await.context("the query does not plan")?.collect().await.context("the query failed")?;
     match format {
         OutputFormat::Table => Ok(pretty_format_batches(&batches)?.to_string()),

@@ -189,3 +189,51 @@ fn sql_queries_the_state_tables_as_of_t() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_column"));
 }
+
+/// Replays `events` with `--threads N` and returns the bytes of the
+/// transition, firing and dead-letter files.
+fn replay_files(reference: &Path, events: &[String], as_of: &str, threads: usize, out: &Path) -> [Vec<u8>; 3] {
+    std::fs::create_dir_all(out).unwrap();
+    let files = ["alerts.ndjson", "firing.ndjson", "dead-letter.ndjson"].map(|f| out.join(f));
+    let mut args = vec!["replay".to_string(), "--reference".into(), reference.display().to_string(), "--events".into()];
+    args.extend(events.iter().cloned());
+    args.extend(["--as-of".into(), as_of.into(), "--threads".into(), threads.to_string()]);
+    for (flag, file) in ["--alerts-out", "--firing-out", "--dead-letter"].iter().zip(&files) {
+        args.extend([flag.to_string(), file.display().to_string()]);
+    }
+    run_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    files.map(|f| std::fs::read(f).expect("replay writes its outputs"))
+}
+
+#[test]
+fn two_and_three_threads_write_the_bytes_one_thread_writes() {
+    let dir = scratch("threads");
+    let sim = dir.join("sim");
+    simulate_small(&sim, 7);
+    let planted = planted(&sim);
+    let as_of = planted["as_of"].as_str().expect("as_of");
+    // The files as simulated, and all their lines shuffled into one file:
+    // deliveries, acceptances and payments then come before their orders,
+    // and each must still reach its order's shard.
+    let mut lines: Vec<Vec<u8>> = event_files(&sim)
+        .iter()
+        .flat_map(|f| std::fs::read(f).expect("event file").split(|b| *b == b'\n').map(<[u8]>::to_vec).collect::<Vec<_>>())
+        .filter(|l| !l.is_empty())
+        .collect();
+    shuffle(&mut lines, 7);
+    let shuffled = dir.join("shuffled.ndjson");
+    std::fs::write(&shuffled, lines.join(&b'\n')).unwrap();
+    let inputs = [("simulated", event_files(&sim), 2), ("shuffled", vec![shuffled.display().to_string()], 3)];
+    for (name, events, threads) in inputs {
+        let one = replay_files(&sim.join("reference"), &events, as_of, 1, &dir.join(format!("{name}-1")));
+        let [transitions, firing, dead] = &one;
+        let count = |bytes: &[u8]| bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
+        assert!(count(transitions) > 10 && count(firing) > 10, "{name}: too few alerts to compare");
+        assert!(count(dead) > 10, "{name}: too few dead letters to compare");
+        assert!(String::from_utf8_lossy(firing).contains("\"SupplyBreak\""), "{name}: no supply break to compare");
+        let many = replay_files(&sim.join("reference"), &events, as_of, threads, &dir.join(format!("{name}-{threads}")));
+        for (what, (a, b)) in ["transitions", "firing", "dead letters"].iter().zip(one.iter().zip(&many)) {
+            assert!(a == b, "{name}: --threads {threads} writes other {what} than --threads 1");
+        }
+    }
+}

@@ -405,3 +405,20 @@ pub struct StateSizes {
     pub unpaid_deliveries: usize,
     pub agreements: usize,
 }
+
+impl std::ops::Add for StateSizes {
+    type Output = StateSizes;
+
+    /// The sizes of two shards together. Every shard keeps a purchase sum
+    /// for every agreement (zero for the institutions of other shards), so
+    /// agreements are not added up.
+    fn add(self, o: StateSizes) -> StateSizes {
+        StateSizes {
+            order_lines: self.order_lines + o.order_lines,
+            open_order_lines: self.open_order_lines + o.open_order_lines,
+            deliveries: self.deliveries + o.deliveries,
+            unpaid_deliveries: self.unpaid_deliveries + o.unpaid_deliveries,
+            agreements: self.agreements.max(o.agreements),
+        }
+    }
+}

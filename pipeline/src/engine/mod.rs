@@ -14,6 +14,8 @@
 //! original bytes to the dead-letter output.
 
 mod held;
+pub mod router;
+mod shard;
 mod snapshot;
 mod stats;
 
@@ -25,16 +27,19 @@ use datafusion::error::DataFusionError;
 use tracing::instrument;
 use vbp_detectors::alert::{Alert, AlertBook, AlertName, Transition};
 use vbp_detectors::config::DetectorConfig;
-use vbp_detectors::reference::ReferenceData;
+use vbp_detectors::reference::{InstitutionId, ReferenceData};
 use vbp_detectors::rollups::{self, Rollups};
-use vbp_detectors::rules;
+use vbp_detectors::rules::supply_break::OverdueFact;
+use vbp_detectors::rules::{self, ShardAnswer};
+use vbp_detectors::state::{Micros, State, StateSizes};
 use vbp_detectors::tables::{Need, StaticTables};
-use vbp_detectors::state::{Awaited, Micros, Outcome, State};
-use vbp_schemas::{Event, EventBody, Reason, Rejection};
+use vbp_schemas::{Event, Reason, Rejection};
 
 use crate::stage::{FactChange, KeyOwnership, SupplyStage};
 
 pub use held::{Held, HeldEvent};
+pub use router::{Router, Routes};
+pub use shard::{Applied, Shard};
 pub use snapshot::{EngineSnapshot, EngineSnapshotRef};
 pub use stats::Stats;
 
@@ -126,10 +131,16 @@ pub struct Engine<O> {
     reference: Arc<ReferenceData>,
     config: DetectorConfig,
     statics: StaticTables,
-    state: State,
-    /// `event_id` → event time, for de-duplication within the retention.
+    /// The state, sharded by institution ([`router`]); one shard unless
+    /// [`Engine::shard`] asked for more.
+    shards: Vec<Shard<O>>,
+    router: Router,
+    /// The institutions this instance answers for (`None`: all); see
+    /// [`Engine::answer_for`].
+    owned: Option<Vec<bool>>,
+    /// `event_id` → event time, for de-duplication within the retention
+    /// (one set for every shard: a repeat is a repeat wherever it goes).
     seen: SeenIds,
-    held: Held<O>,
     book: AlertBook,
     orphan_timeout: Micros,
     pub stats: Stats,
@@ -154,15 +165,15 @@ pub struct Engine<O> {
 
 impl<O> Engine<O> {
     pub fn new(reference: Arc<ReferenceData>, config: DetectorConfig) -> Result<Self, DataFusionError> {
-        let state = State::new(&reference);
         let statics = StaticTables::build(&reference, &config)?;
         Ok(Engine {
+            shards: vec![Shard::new(&reference, None)],
+            owned: None,
+            router: Router::new(Routes::new(1)),
             reference,
             config,
             statics,
-            state,
             seen: SeenIds::default(),
-            held: Held::default(),
             book: AlertBook::default(),
             orphan_timeout: DEFAULT_ORPHAN_TIMEOUT_MICROS,
             stats: Stats::default(),
@@ -177,6 +188,22 @@ impl<O> Engine<O> {
         })
     }
 
+    /// Cuts the (still empty) state into the shards of `routes` (learnt
+    /// from the input, [`Routes`]), applied and evaluated on as many threads.
+    pub fn shard(&mut self, routes: Routes) {
+        self.router = Router::new(routes);
+        let n = self.router.shards();
+        let shard_of = self.router.homes(self.reference.institutions.iter().map(|i| i.code.as_str()));
+        self.shards = (0..n as u16)
+            .map(|s| {
+                let home = (n > 1).then(|| shard_of.iter().map(|&of| of == s).collect());
+                let mut shard = Shard::new(&self.reference, home);
+                shard.answer_for(self.owned.as_deref());
+                shard
+            })
+            .collect();
+    }
+
     pub fn statics(&self) -> &StaticTables {
         &self.statics
     }
@@ -185,8 +212,17 @@ impl<O> Engine<O> {
         &self.reference
     }
 
-    pub fn state(&self) -> &State {
-        &self.state
+    /// The whole state, when it is one shard (`sql`, `footprint`).
+    pub fn state(&self) -> Option<&State> {
+        match self.shards.as_slice() {
+            [only] => Some(only.state()),
+            _ => None,
+        }
+    }
+
+    /// What the state holds, over every shard.
+    pub fn sizes(&self) -> StateSizes {
+        self.shards.iter().map(|s| s.state.sizes()).fold(StateSizes::default(), |a, b| a + b)
     }
 
     pub fn config(&self) -> &DetectorConfig {
@@ -203,11 +239,15 @@ impl<O> Engine<O> {
     /// transition, since another instance answers for them now. Returns the
     /// alerts forgotten, for the sinks to stop re-sending them.
     pub fn answer_for(&mut self, owned: Option<Vec<bool>>, keys: Option<KeyOwnership>) -> Vec<Alert> {
-        self.state.answers_for = owned;
+        for shard in &mut self.shards {
+            shard.answer_for(owned.as_deref());
+        }
+        self.owned = owned;
         self.stage.set_ownership(keys);
-        let (state, reference, stage) = (&self.state, &self.reference, &self.stage);
+        let (reference, stage) = (&self.reference, &self.stage);
+        let answers_for = |id: InstitutionId| owns(self.owned.as_deref(), id);
         let forgotten = self.book.forget(|alert| match alert.labels.get("institution_code") {
-            Some(code) => reference.institution(code).is_none_or(|id| state.answers_for(id)),
+            Some(code) => reference.institution(code).is_none_or(answers_for),
             None if alert.name == AlertName::SupplyBreak => {
                 let label = |l: &str| alert.labels.get(l).map_or("", String::as_str);
                 stage.owns(label("city_code"), label("product_code"))
@@ -218,6 +258,11 @@ impl<O> Engine<O> {
             tracing::info!(forgotten = forgotten.len(), "alerts handed over with their institutions");
         }
         forgotten
+    }
+
+    /// Whether this engine answers for the institution of `code`.
+    fn answers_for(&self, code: &str) -> bool {
+        self.reference.institution(code).is_some_and(|id| owns(self.owned.as_deref(), id))
     }
 
     /// The changes of this engine's overdue facts that `vbp.facts` does not
@@ -233,22 +278,62 @@ impl<O> Engine<O> {
 
     /// Events waiting for their order or delivery, and ids remembered.
     pub fn pending(&self) -> (usize, usize) {
-        (self.held.len(), self.seen.len())
+        (self.shards.iter().map(|s| s.held.len()).sum(), self.seen.len())
     }
 
     /// Takes one decoded event and says what became of it, with every
     /// rejection it caused: its own, or those of waiting events it released
     /// that then failed to apply.
     pub fn ingest(&mut self, event: Event, origin: O) -> Ingested<O> {
-        self.stats.decoded += 1;
-        self.stats.latest_event = self.stats.latest_event.max(Some(event.occurred_at.timestamp_micros()));
-        if self.seen.insert(id_digest(&event.event_id), event.occurred_at.timestamp_micros()).is_some() {
-            self.stats.duplicates += 1;
+        if self.is_repeat(&event) {
             return Ingested { fate: Fate::Duplicate, rejected: Vec::new() };
         }
-        let mut rejected = Vec::new();
-        let fate = self.apply(event, origin, &mut rejected);
-        Ingested { fate, rejected }
+        let shard = self.router.shard_of(&event);
+        let applied = self.shards[shard].apply(&self.reference, event, origin);
+        self.count(applied)
+    }
+
+    /// Takes a run of decoded events in order: each shard applies its own
+    /// on a thread of its own, and each input's fate comes back in input
+    /// order, exactly what [`Engine::ingest`] one by one would return.
+    pub fn ingest_all(&mut self, events: Vec<(Event, O)>) -> Vec<Ingested<O>>
+    where
+        O: Send,
+    {
+        let mut fates: Vec<Option<Ingested<O>>> = Vec::with_capacity(events.len());
+        let mut runs: Vec<Vec<(usize, Event, O)>> = (0..self.shards.len()).map(|_| Vec::new()).collect();
+        for (index, (event, origin)) in events.into_iter().enumerate() {
+            if self.is_repeat(&event) {
+                fates.push(Some(Ingested { fate: Fate::Duplicate, rejected: Vec::new() }));
+            } else {
+                fates.push(None);
+                runs[self.router.shard_of(&event)].push((index, event, origin));
+            }
+        }
+        let reference = &*self.reference;
+        let applied = on_each(&mut self.shards, runs, |shard, run| shard.apply_all(reference, run));
+        for (index, applied) in applied.into_iter().flatten() {
+            fates[index] = Some(self.count(applied));
+        }
+        fates.into_iter().flatten().collect()
+    }
+
+    /// Counts a decoded event, and whether its id was seen before.
+    fn is_repeat(&mut self, event: &Event) -> bool {
+        let at = event.occurred_at.timestamp_micros();
+        self.stats.decoded += 1;
+        self.stats.latest_event = self.stats.latest_event.max(Some(at));
+        let repeat = self.seen.insert(id_digest(&event.event_id), at).is_some();
+        self.stats.duplicates += u64::from(repeat);
+        repeat
+    }
+
+    fn count(&mut self, applied: Applied<O>) -> Ingested<O> {
+        self.stats.applied += applied.applied;
+        for r in &applied.rejected {
+            self.stats.reject(r.rejection.reason);
+        }
+        Ingested { fate: applied.fate, rejected: applied.rejected }
     }
 
     /// Counts an input that did not decode into an event, and hands it back
@@ -258,61 +343,23 @@ impl<O> Engine<O> {
         Ingested { fate: Fate::Rejected(rejection.reason), rejected: vec![Rejected { origin, rejection }] }
     }
 
-    /// Applies one event and, transitively, whatever was waiting for it;
-    /// returns what became of the first.
-    fn apply(&mut self, event: Event, origin: O, rejected: &mut Vec<Rejected<O>>) -> Fate {
-        let mut queue = vec![(event, origin)];
-        let mut first = None;
-        while let Some((event, origin)) = queue.pop() {
-            let fate = match self.state.apply(&self.reference, &event) {
-                Outcome::Applied => {
-                    self.stats.applied += 1;
-                    if let Some(arrived) = arrival(&event) {
-                        let mut released = self.held.release(&arrived);
-                        // Apply in event order: pop takes from the end.
-                        released.sort_by(|a, b| event_order(&b.event, &a.event));
-                        queue.extend(released.into_iter().map(|h| (h.event, h.origin)));
-                    }
-                    Fate::Applied
-                }
-                Outcome::Waiting(awaited) => {
-                    self.held.hold(event, origin, awaited);
-                    Fate::Waiting
-                }
-                Outcome::Rejected(rejection) => {
-                    self.stats.reject(rejection.reason);
-                    let fate = Fate::Rejected(rejection.reason);
-                    rejected.push(Rejected { origin, rejection });
-                    fate
-                }
-            };
-            first.get_or_insert(fate);
-        }
-        first.unwrap_or(Fate::Applied)
-    }
-
     /// Rejects as orphans the events that waited longer than the timeout
     /// before `watermark` (event time).
     pub fn expire_orphans(&mut self, watermark: Micros) -> Vec<Rejected<O>> {
-        let expired = self.held.expire_before(watermark.saturating_sub(self.orphan_timeout));
-        self.orphans(expired, "for longer than the orphan timeout")
+        self.orphans(watermark.saturating_sub(self.orphan_timeout), "for longer than the orphan timeout")
     }
 
     /// Rejects as orphans all events still waiting (end of a finite input).
     pub fn drain_orphans(&mut self) -> Vec<Rejected<O>> {
-        let expired = self.held.drain();
-        self.orphans(expired, "by the end of the input")
+        self.orphans(Micros::MAX, "by the end of the input")
     }
 
-    fn orphans(&mut self, expired: Vec<HeldEvent<O>>, when: &str) -> Vec<Rejected<O>> {
-        expired
-            .into_iter()
-            .map(|h| {
-                self.stats.reject(Reason::Orphan);
-                let detail = format!("{} {when}", h.awaited.describe());
-                Rejected { origin: h.origin, rejection: Rejection::new(Reason::Orphan, detail) }
-            })
-            .collect()
+    /// The orphans of every shard, in event order.
+    fn orphans(&mut self, cutoff: Micros, when: &str) -> Vec<Rejected<O>> {
+        let mut expired: Vec<HeldEvent<O>> = self.shards.iter_mut().flat_map(|s| s.expire_before(cutoff)).collect();
+        expired.sort_by(|a, b| event_order(&a.event, &b.event));
+        self.stats.rejected.entry(Reason::Orphan).and_modify(|n| *n += expired.len() as u64).or_insert(expired.len() as u64);
+        expired.into_iter().map(|h| shard::orphan(h, when)).collect()
     }
 
     /// Evaluates every rule at `at` and returns the alert transitions.
@@ -324,23 +371,20 @@ impl<O> Engine<O> {
         let newest = self.stats.latest_event.unwrap_or(i64::MIN).min(at.timestamp_micros());
         let horizon = newest.saturating_sub(DEFAULT_RETENTION_MICROS);
         if horizon.saturating_sub(self.swept_to) >= SWEEP_EVERY_MICROS {
-            self.state.forget_finished_before(horizon);
+            for shard in &mut self.shards {
+                shard.state.forget_finished_before(horizon);
+            }
             self.seen.retain(|_, t| *t >= horizon);
             self.swept_to = horizon;
         }
-        let need = if self.want_rollups { Need::Everything } else { Need::Rules };
-        let eval = rules::Evaluation::new(&self.statics, &self.reference, &self.state, &self.config, at, need)?;
-        let shard = rules::evaluate_shard(&eval).await?;
-        let (reference, state) = (&self.reference, &self.state);
-        let answers_for = |code: &str| reference.institution(code).is_some_and(|id| state.answers_for(id));
-        let mut alerts = shard.alerts;
-        alerts.extend(self.stage.alerts(&shard.facts, answers_for, reference, &self.config));
+        let (mut alerts, facts, rollups) = self.answer_shards(at).await?;
+        let republish = std::mem::take(&mut self.republish_facts);
+        let answers_for = |code: &str| self.answers_for(code);
+        alerts.extend(self.stage.alerts(&facts, answers_for, &self.reference, &self.config));
         if self.publish_facts {
-            self.fact_changes = self.stage.to_publish(&shard.facts, answers_for, std::mem::take(&mut self.republish_facts));
+            self.fact_changes = self.stage.to_publish(&facts, answers_for, republish);
         }
-        if self.want_rollups {
-            self.rollups = Some(rollups::compute(&eval).await?);
-        }
+        self.rollups = rollups;
         let transitions = self.book.observe(at, alerts);
         self.last_evaluation_seconds = started.elapsed().as_secs_f64();
         self.stats.evaluations += 1;
@@ -351,14 +395,89 @@ impl<O> Engine<O> {
         tracing::Span::current().record("firing", self.book.len());
         Ok(transitions)
     }
+
+    /// Every shard's answer at `at`, merged as one shard would give it:
+    /// alerts sorted by id, facts by (city, product, institution), roll-ups
+    /// summed. Shards evaluate on threads of their own when the runtime has
+    /// worker threads to spare.
+    async fn answer_shards(&self, at: DateTime<FixedOffset>) -> Result<(Vec<Alert>, Vec<OverdueFact>, Option<Rollups>), DataFusionError> {
+        let need = if self.want_rollups { Need::Everything } else { Need::Rules };
+        let question = Question { statics: &self.statics, reference: &self.reference, config: &self.config, need, at };
+        let answers = if self.shards.len() > 1 && multi_threaded() {
+            let runtime = tokio::runtime::Handle::current();
+            tokio::task::block_in_place(|| {
+                std::thread::scope(|scope| {
+                    let threads: Vec<_> =
+                        self.shards.iter().map(|s| &s.state).map(|state| scope.spawn(|| runtime.block_on(question.ask(state)))).collect();
+                    threads.into_iter().map(|t| t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+                })
+            })
+        } else {
+            let mut answers = Vec::with_capacity(self.shards.len());
+            for shard in &self.shards {
+                answers.push(question.ask(&shard.state).await);
+            }
+            answers
+        };
+        let (mut alerts, mut facts, mut rollups) = (Vec::new(), Vec::new(), None::<Rollups>);
+        for answer in answers {
+            let (shard, shard_rollups) = answer?;
+            alerts.extend(shard.alerts);
+            facts.extend(shard.facts);
+            if let Some(r) = shard_rollups {
+                rollups.get_or_insert_with(Rollups::default).add(r);
+            }
+        }
+        if self.shards.len() > 1 {
+            alerts.sort_by_key(|a| a.id());
+            facts.sort_by(|a, b| {
+                (&a.city_code, &a.product_code, &a.institution_code).cmp(&(&b.city_code, &b.product_code, &b.institution_code))
+            });
+        }
+        Ok((alerts, facts, rollups))
+    }
+
 }
 
-/// What an applied event makes available to waiting events.
-fn arrival(event: &Event) -> Option<Awaited> {
-    match &event.body {
-        EventBody::OrderPlaced(e) => Some(Awaited::Order(e.order_id.clone())),
-        EventBody::DeliveryReceived(e) => Some(Awaited::Delivery(e.delivery_id.clone())),
-        EventBody::DeliveryAccepted(e) => Some(Awaited::Acceptance(e.delivery_id.clone())),
-        EventBody::OrderCancelled(_) | EventBody::PaymentMade(_) => None,
+/// What every shard is asked at one evaluation.
+#[derive(Clone, Copy)]
+struct Question<'a> {
+    statics: &'a StaticTables,
+    reference: &'a ReferenceData,
+    config: &'a DetectorConfig,
+    need: Need,
+    at: DateTime<FixedOffset>,
+}
+
+impl Question<'_> {
+    /// One shard's alerts and facts, and its roll-ups when they are wanted.
+    async fn ask(self, state: &State) -> Result<(ShardAnswer, Option<Rollups>), DataFusionError> {
+        let eval = rules::Evaluation::new(self.statics, self.reference, state, self.config, self.at, self.need)?;
+        let answer = rules::evaluate_shard(&eval).await?;
+        let rollups = if self.need == Need::Everything { Some(rollups::compute(&eval).await?) } else { None };
+        Ok((answer, rollups))
     }
+}
+
+/// Whether `owned` (`None`: all) marks `institution`.
+fn owns(owned: Option<&[bool]>, institution: InstitutionId) -> bool {
+    owned.is_none_or(|o| o.get(institution.index()).copied().unwrap_or(false))
+}
+
+/// Whether the current runtime has worker threads (it may block one).
+fn multi_threaded() -> bool {
+    tokio::runtime::Handle::try_current().is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
+/// Runs `f` on each shard with its input, on a thread per shard when there
+/// are several, and returns the results in shard order.
+fn on_each<S: Send, I: Send, T: Send>(shards: &mut [S], inputs: Vec<I>, f: impl Fn(&mut S, I) -> T + Sync) -> Vec<T> {
+    if shards.len() == 1 {
+        return shards.iter_mut().zip(inputs).map(|(s, i)| f(s, i)).collect();
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = shards.iter_mut().zip(inputs).map(|(s, i)| scope.spawn(move || f(s, i))).collect();
+        threads.into_iter().map(|t| t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    })
 }

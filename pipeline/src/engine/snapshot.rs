@@ -1,5 +1,5 @@
-//! What a checkpoint keeps of an [`Engine`]: the state, the ids remembered
-//! for de-duplication, the events still waiting and the alert book.
+//! What a checkpoint keeps of an [`Engine`]: each shard's state and waiting
+//! events, the ids remembered for de-duplication and the alert book.
 //!
 //! Waiting events are kept as their origin (which, in live mode, carries
 //! the original bytes) and decoded again on restore: the typed event needs
@@ -16,30 +16,43 @@ use super::{Engine, SeenIds, Stats};
 /// Borrowed view written to a checkpoint, so writing one copies nothing.
 #[derive(Serialize)]
 pub struct EngineSnapshotRef<'a, O> {
-    state: &'a State,
+    shards: Vec<ShardSnapshotRef<'a, O>>,
     seen: &'a SeenIds,
-    held: Vec<(&'a O, &'a Awaited)>,
     book: &'a AlertBook,
     latest_event: Option<Micros>,
 }
 
 /// The same, read back.
+#[derive(Serialize)]
+struct ShardSnapshotRef<'a, O> {
+    state: &'a State,
+    held: Vec<(&'a O, &'a Awaited)>,
+}
+
 #[derive(Deserialize)]
 pub struct EngineSnapshot<O> {
-    state: State,
+    shards: Vec<ShardSnapshot<O>>,
     #[serde(deserialize_with = "vbp_detectors::presized::deserialize")]
     seen: SeenIds,
-    held: Vec<(O, Awaited)>,
     book: AlertBook,
     latest_event: Option<Micros>,
+}
+
+#[derive(Deserialize)]
+struct ShardSnapshot<O> {
+    state: State,
+    held: Vec<(O, Awaited)>,
 }
 
 impl<O> Engine<O> {
     pub fn snapshot(&self) -> EngineSnapshotRef<'_, O> {
         EngineSnapshotRef {
-            state: &self.state,
+            shards: self
+                .shards
+                .iter()
+                .map(|s| ShardSnapshotRef { state: &s.state, held: s.held.iter().map(|h| (&h.origin, &h.awaited)).collect() })
+                .collect(),
             seen: &self.seen,
-            held: self.held.iter().map(|h| (&h.origin, &h.awaited)).collect(),
             book: &self.book,
             latest_event: self.stats.latest_event,
         }
@@ -53,14 +66,25 @@ impl<O> Engine<O> {
         snapshot: EngineSnapshot<O>,
         decode: impl Fn(&O) -> Result<Event, Rejection>,
     ) -> Result<(), String> {
-        self.state = snapshot.state.restored(&self.reference)?;
+        if snapshot.shards.len() != self.shards.len() {
+            return Err(format!(
+                "the checkpoint holds {} shards of state and this engine has {}; run with as many threads as wrote it",
+                snapshot.shards.len(),
+                self.shards.len()
+            ));
+        }
+        for (shard, saved) in self.shards.iter_mut().zip(snapshot.shards) {
+            let answers_for = shard.state.answers_for.take();
+            shard.state = saved.state.restored(&self.reference)?;
+            shard.state.answers_for = answers_for;
+            for (origin, awaited) in saved.held {
+                let event = decode(&origin).map_err(|r| format!("a waiting event no longer decodes: {r}"))?;
+                shard.held.hold(event, origin, awaited);
+            }
+        }
         self.seen = snapshot.seen;
         self.book = snapshot.book;
         self.stats = Stats { latest_event: snapshot.latest_event, ..Stats::default() };
-        for (origin, awaited) in snapshot.held {
-            let event = decode(&origin).map_err(|r| format!("a waiting event no longer decodes: {r}"))?;
-            self.held.hold(event, origin, awaited);
-        }
         Ok(())
     }
 }

@@ -161,6 +161,18 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
         self.settle(ingested)
     }
 
+    /// Takes a run of decoded events in order, which the engine's shards
+    /// apply side by side; the dead letters are written in input order.
+    pub fn take_all(&mut self, events: Vec<(Event, O)>) -> Result<(), RunnerError>
+    where
+        O: Send,
+    {
+        for ingested in self.engine.ingest_all(events) {
+            self.settle(ingested)?;
+        }
+        Ok(())
+    }
+
     /// Sends an input that did not decode to the dead-letter output.
     pub fn reject_undecodable(&mut self, origin: O, rejection: vbp_schemas::Rejection) -> Result<(), RunnerError> {
         let ingested = self.engine.undecodable(origin, rejection);
