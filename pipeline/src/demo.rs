@@ -37,10 +37,10 @@ pub struct DemoOptions {
     pub day_seconds: f64,
     /// Address of the page, /metrics and /api/alerts.
     #[arg(long, default_value = "127.0.0.1:9464")]
-    pub http_listen: String,
+    pub http_listen: std::net::SocketAddr,
     /// Also push the alerts to this Alertmanager (e.g. http://127.0.0.1:9093).
     #[arg(long)]
-    pub alertmanager_url: Option<String>,
+    pub alertmanager_url: Option<url::Url>,
     /// Shards of the state, applied and evaluated on as many threads
     /// (default: the cores).
     #[arg(long, value_name = "N")]
@@ -61,7 +61,7 @@ pub async fn run(options: &DemoOptions) -> Result<()> {
     let reference = replay::load_reference(&options.out.join("reference"))?;
     let shared = Shared::new(Metrics::new()?);
     shared.set_division_names(reference.divisions.list().iter().cloned().collect());
-    let bound = http::serve(&options.http_listen, Arc::clone(&shared)).await?;
+    let bound = http::serve(options.http_listen, Arc::clone(&shared)).await?;
     eprintln!("vbp-watch demo: open http://{bound}/ (alerts by district), /metrics, /api/alerts");
     let as_of = DateTime::parse_from_rfc3339(&simulated.as_of).context("the simulator's as_of")?;
     let events = ["orders", "deliveries", "payments"].map(|t| options.out.join("events").join(format!("{t}.ndjson")));
@@ -80,7 +80,7 @@ pub async fn run(options: &DemoOptions) -> Result<()> {
         threads: options.threads.unwrap_or_else(replay::cores),
     };
     let pause = Duration::from_secs_f64(options.day_seconds.max(0.0));
-    let alertmanager = options.alertmanager_url.as_deref().map(|url| {
+    let alertmanager = options.alertmanager_url.as_ref().map(|url| {
         Alertmanager::start(url, format!("http://{bound}"), Duration::from_secs(60), Owed::default(), shared.metrics.alertmanager.clone())
     });
     let outputs = Outputs { transitions: None, alertmanager, http: Some(Arc::clone(&shared)) };

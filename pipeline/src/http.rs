@@ -126,7 +126,7 @@ impl Shared {
 
 /// Binds `addr` and serves until the process ends; returns the bound
 /// address (port 0 picks a free one).
-pub async fn serve(addr: &str, shared: Arc<Shared>) -> Result<SocketAddr> {
+pub async fn serve(addr: SocketAddr, shared: Arc<Shared>) -> Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let bound = listener.local_addr()?;
     let app = Router::new()

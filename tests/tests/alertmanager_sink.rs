@@ -39,7 +39,7 @@ fn one_alert_alertmanager_refuses_does_not_hold_back_the_others() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let _guard = runtime.enter();
     let metrics = Metrics::new().unwrap();
-    let sink = Sink::start(&am.url(), "http://127.0.0.1:9".into(), Duration::from_secs(60), Owed::default(), metrics.alertmanager.clone());
+    let sink = Sink::start(&am.url().parse().expect("Alertmanager has a URL"), "http://127.0.0.1:9".into(), Duration::from_secs(60), Owed::default(), metrics.alertmanager.clone());
 
     // Seven alerts in one request; the fourth has a label with an empty
     // name, which Alertmanager's API refuses (400, "invalid label set").

@@ -6,14 +6,17 @@
 //! (`[kafka] group_id` → `VBP_KAFKA_GROUP_ID`), so an operator never has to
 //! guess which ones exist: all of them do.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
+use url::Url;
 use vbp_detectors::config::DetectorConfig;
 
-pub use crate::sources::kafka::config::{Assignment, KafkaConfig};
+pub use crate::sources::kafka::config::{Assignment, KafkaConfig, SecurityProtocol};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -23,22 +26,25 @@ pub struct LiveConfig {
     /// Where checkpoints are written (atomically) and read back on start.
     pub state_dir: PathBuf,
     /// Address of /metrics, /healthz and /api/alerts; loopback by default.
-    pub http_listen: String,
-    /// Seconds between evaluations (SPEC §5: 10).
-    pub tick_seconds: u64,
-    /// Seconds between checkpoints while events flow.
-    pub checkpoint_seconds: u64,
+    pub http_listen: SocketAddr,
+    /// Between evaluations (SPEC §5: 10 s).
+    #[serde(rename = "tick_seconds", with = "seconds")]
+    pub tick: Duration,
+    /// Between checkpoints while events flow.
+    #[serde(rename = "checkpoint_seconds", with = "seconds")]
+    pub checkpoint_every: Duration,
     /// Messages longer than this many bytes are rejected as `too_large`.
     pub max_message_bytes: usize,
     /// While the consumer is behind the end of its partitions it applies
     /// events without evaluating, so a catch-up after downtime raises no
-    /// alert from half-read state; past this many seconds it evaluates anyway.
-    pub max_evaluation_delay_seconds: u64,
+    /// alert from half-read state; past this long it evaluates anyway.
+    #[serde(rename = "max_evaluation_delay_seconds", with = "seconds")]
+    pub max_evaluation_delay: Duration,
     /// Pins the evaluation instant T (RFC 3339) instead of the wall clock:
     /// for drills and tests that replay a known period through Kafka.
-    pub evaluate_at: String,
+    pub evaluate_at: Option<DateTime<FixedOffset>>,
     /// Appends every alert transition (SPEC §7 object plus `seq`) here.
-    pub transitions_file: String,
+    pub transitions_file: Option<PathBuf>,
     pub kafka: KafkaConfig,
     pub alertmanager: AlertmanagerConfig,
     pub detectors: DetectorConfig,
@@ -47,14 +53,33 @@ pub struct LiveConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlertmanagerConfig {
-    /// Base URL, e.g. `http://127.0.0.1:9093`; empty: alerts are only
+    /// Base URL, e.g. `http://127.0.0.1:9093`; absent: alerts are only
     /// served at /api/alerts and written to `transitions_file`.
-    pub url: String,
-    /// Seconds between re-sends of firing alerts (`endsAt` is 4 ahead).
-    pub resend_seconds: u64,
+    pub url: Option<Url>,
+    /// Between re-sends of firing alerts (`endsAt` is 4 ahead).
+    #[serde(rename = "resend_seconds", with = "seconds")]
+    pub resend: Duration,
     /// This pipeline's address as bureaus reach it, for `generatorURL`;
-    /// empty: `http://<http_listen>`.
-    pub external_url: String,
+    /// absent: `http://<http_listen>`.
+    pub external_url: Option<Url>,
+}
+
+/// A duration written as whole seconds, at least 1.
+mod seconds {
+    use std::time::Duration;
+
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        match u64::deserialize(d)? {
+            0 => Err(D::Error::custom("must be at least 1 second")),
+            n => Ok(Duration::from_secs(n)),
+        }
+    }
 }
 
 impl Default for LiveConfig {
@@ -62,13 +87,13 @@ impl Default for LiveConfig {
         LiveConfig {
             reference: PathBuf::from("reference"),
             state_dir: PathBuf::from("state"),
-            http_listen: "127.0.0.1:9464".into(),
-            tick_seconds: 10,
-            checkpoint_seconds: 5,
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            tick: Duration::from_secs(10),
+            checkpoint_every: Duration::from_secs(5),
             max_message_bytes: vbp_schemas::DecodeLimits::default().max_message_bytes,
-            max_evaluation_delay_seconds: 300,
-            evaluate_at: String::new(),
-            transitions_file: String::new(),
+            max_evaluation_delay: Duration::from_secs(300),
+            evaluate_at: None,
+            transitions_file: None,
             kafka: KafkaConfig::default(),
             alertmanager: AlertmanagerConfig::default(),
             detectors: DetectorConfig::default(),
@@ -78,7 +103,7 @@ impl Default for LiveConfig {
 
 impl Default for AlertmanagerConfig {
     fn default() -> Self {
-        AlertmanagerConfig { url: String::new(), resend_seconds: 60, external_url: String::new() }
+        AlertmanagerConfig { url: None, resend: Duration::from_secs(60), external_url: None }
     }
 }
 
@@ -97,9 +122,9 @@ pub struct RunFlags {
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
     #[arg(long)]
-    pub alertmanager_url: Option<String>,
+    pub alertmanager_url: Option<Url>,
     #[arg(long)]
-    pub http_listen: Option<String>,
+    pub http_listen: Option<SocketAddr>,
 }
 
 impl LiveConfig {
@@ -109,47 +134,37 @@ impl LiveConfig {
             Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
             None => String::new(),
         };
-        let file: toml::Table = toml::from_str(&text).context("the configuration is not valid TOML")?;
-        let mut merged = toml::Table::try_from(LiveConfig::default()).context("default configuration")?;
-        merge(&mut merged, file);
-        apply_env(&mut merged, &mut Vec::new(), &env)?;
-        let mut config: LiveConfig =
-            toml::Value::Table(merged).try_into().context("bad configuration (file or VBP_ variable)")?;
+        let mut merged: toml::Table = toml::from_str(&text).context("the configuration is not valid TOML")?;
+        let settings = serde_json::to_value(LiveConfig::default()).context("default configuration")?;
+        apply_env(&mut merged, &settings, &mut Vec::new(), &env);
+        // Parsed from text, so that a bad value is shown with its key.
+        let merged = toml::to_string(&merged).context("configuration")?;
+        let mut config: LiveConfig = toml::from_str(&merged).context("bad configuration (file or VBP_ variable)")?;
         let f = flags.clone();
         if let Some(v) = f.bootstrap_servers { config.kafka.bootstrap_servers = v; }
         if let Some(v) = f.group_id { config.kafka.group_id = v; }
         if let Some(v) = f.reference { config.reference = v; }
         if let Some(v) = f.state_dir { config.state_dir = v; }
-        if let Some(v) = f.alertmanager_url { config.alertmanager.url = v; }
+        if let Some(v) = f.alertmanager_url { config.alertmanager.url = Some(v); }
         if let Some(v) = f.http_listen { config.http_listen = v; }
         config.check()?;
         Ok(config)
     }
 
     fn check(&self) -> Result<()> {
-        if self.tick_seconds == 0 || self.checkpoint_seconds == 0 || self.alertmanager.resend_seconds == 0 {
-            bail!("tick_seconds, checkpoint_seconds and alertmanager.resend_seconds must be at least 1");
+        for (name, url) in [("alertmanager.url", &self.alertmanager.url), ("alertmanager.external_url", &self.alertmanager.external_url)] {
+            if let Some(url) = url.as_ref().filter(|u| !matches!(u.scheme(), "http" | "https")) {
+                bail!("{name} `{url}` must be an http:// or https:// URL");
+            }
         }
-        self.pinned_clock()?;
         Ok(())
-    }
-
-    /// `evaluate_at`, parsed; `None` means the wall clock.
-    pub fn pinned_clock(&self) -> Result<Option<DateTime<FixedOffset>>> {
-        if self.evaluate_at.is_empty() {
-            return Ok(None);
-        }
-        DateTime::parse_from_rfc3339(&self.evaluate_at)
-            .map(Some)
-            .with_context(|| format!("evaluate_at `{}` is not an RFC 3339 instant with an offset", self.evaluate_at))
     }
 
     /// The base of `generatorURL`s.
     pub fn external_url(&self) -> String {
-        if self.alertmanager.external_url.is_empty() {
-            format!("http://{}", self.http_listen)
-        } else {
-            self.alertmanager.external_url.trim_end_matches('/').to_string()
+        match &self.alertmanager.external_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.http_listen),
         }
     }
 
@@ -159,37 +174,28 @@ impl LiveConfig {
     }
 }
 
-/// Overlays `over` onto `base`, table by table.
-fn merge(base: &mut toml::Table, over: toml::Table) {
-    for (key, value) in over {
-        match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
-            (_, value) => {
-                base.insert(key, value);
-            }
-        }
-    }
-}
-
-/// Replaces every leaf setting that has a `VBP_<PATH>` variable. A value
-/// is read as TOML (numbers, booleans) and else taken as a string.
-fn apply_env(table: &mut toml::Table, path: &mut Vec<String>, env: &impl Fn(&str) -> Option<String>) -> Result<()> {
-    for (key, value) in table.iter_mut() {
+/// Sets every setting that has a `VBP_<PATH>` variable. `settings` is the
+/// default configuration as JSON, where an absent optional setting is a
+/// `null` leaf, so every setting has its variable. A value is read as TOML
+/// (numbers, booleans) unless the setting is text or optional.
+fn apply_env(table: &mut toml::Table, settings: &serde_json::Value, path: &mut Vec<String>, env: &impl Fn(&str) -> Option<String>) {
+    let Some(settings) = settings.as_object() else { return };
+    for (key, default) in settings {
         path.push(key.to_uppercase());
-        if let toml::Value::Table(inner) = value {
-            apply_env(inner, path, env)?;
-        } else {
-            let name = format!("VBP_{}", path.join("_"));
-            if let Some(text) = env(&name) {
-                *value = match (&*value, text.parse::<toml::Value>()) {
-                    (toml::Value::String(_), _) | (_, Err(_)) => toml::Value::String(text),
-                    (_, Ok(parsed)) => parsed,
-                };
+        if default.is_object() {
+            let inner = table.entry(key.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(inner) = inner {
+                apply_env(inner, default, path, env);
             }
+        } else if let Some(text) = env(&format!("VBP_{}", path.join("_"))) {
+            let value = match text.parse::<toml::Value>() {
+                Ok(parsed) if !(default.is_string() || default.is_null()) => parsed,
+                _ => toml::Value::String(text),
+            };
+            table.insert(key.clone(), value);
         }
         path.pop();
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -210,12 +216,12 @@ mod tests {
         };
         let flags = RunFlags { config: Some(file), bootstrap_servers: Some("flag:2".into()), ..RunFlags::default() };
         let c = LiveConfig::load(&flags, env).unwrap();
-        assert_eq!(c.tick_seconds, 3);
-        assert_eq!(c.checkpoint_seconds, 7);
+        assert_eq!(c.tick, Duration::from_secs(3));
+        assert_eq!(c.checkpoint_every, Duration::from_secs(7));
         assert_eq!(c.kafka.group_id, "from-env");
         assert_eq!(c.kafka.bootstrap_servers, "flag:2");
         // A numeric-looking secret stays a string.
-        assert_eq!(c.kafka.sasl_password, "123");
+        assert_eq!(c.kafka.sasl_password.as_deref(), Some("123"));
         assert_eq!(c.detectors.payment.critical_days_overdue, 40);
         assert_eq!(c.kafka.orders_topic, "vbp.orders");
     }
@@ -243,5 +249,33 @@ mod tests {
         std::fs::write(&file, "evaluate_at = \"2026-03-01\"\n").unwrap();
         let err = LiveConfig::load(&flags, |_| None).unwrap_err();
         assert!(format!("{err:#}").contains("evaluate_at"), "{err:#}");
+        std::fs::write(&file, "tick_seconds = 0\n").unwrap();
+        let err = LiveConfig::load(&flags, |_| None).unwrap_err();
+        assert!(format!("{err:#}").contains("tick_seconds") && format!("{err:#}").contains("at least 1"), "{err:#}");
+        let err = LiveConfig::load(&RunFlags::default(), |n| (n == "VBP_ALERTMANAGER_URL").then(|| "9093".into())).unwrap_err();
+        assert!(format!("{err:#}").contains("url"), "{err:#}");
+    }
+
+    #[test]
+    fn optional_settings_are_absent_by_default_and_each_has_its_variable() {
+        let c = LiveConfig::load(&RunFlags::default(), |_| None).unwrap();
+        assert_eq!((c.evaluate_at, c.transitions_file.clone(), c.alertmanager.url.clone()), (None, None, None));
+        assert_eq!(c.external_url(), "http://127.0.0.1:9464");
+        let env = |name: &str| match name {
+            "VBP_EVALUATE_AT" => Some("2026-03-16T00:00:00+08:00".to_string()),
+            "VBP_TRANSITIONS_FILE" => Some("/var/log/t.ndjson".to_string()),
+            "VBP_ALERTMANAGER_URL" => Some("http://am:9093".to_string()),
+            "VBP_ALERTMANAGER_EXTERNAL_URL" => Some("https://vbp.example.cn/".to_string()),
+            "VBP_KAFKA_SECURITY_PROTOCOL" => Some("sasl_ssl".to_string()),
+            "VBP_KAFKA_SASL_MECHANISM" => Some("SCRAM-SHA-512".to_string()),
+            _ => None,
+        };
+        let c = LiveConfig::load(&RunFlags::default(), env).unwrap();
+        assert_eq!(c.evaluate_at.map(|t| t.to_rfc3339()).as_deref(), Some("2026-03-16T00:00:00+08:00"));
+        assert_eq!(c.transitions_file, Some(PathBuf::from("/var/log/t.ndjson")));
+        assert_eq!(c.alertmanager.url.as_ref().map(Url::as_str), Some("http://am:9093/"));
+        assert_eq!(c.external_url(), "https://vbp.example.cn");
+        assert_eq!(c.kafka.security_protocol, SecurityProtocol::SaslSsl);
+        assert_eq!(c.kafka.sasl_mechanism.as_deref(), Some("SCRAM-SHA-512"));
     }
 }

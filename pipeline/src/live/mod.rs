@@ -78,7 +78,7 @@ struct Checkpoint {
 /// Runs until SIGTERM or SIGINT, then writes a final checkpoint.
 pub async fn run(config: LiveConfig) -> Result<()> {
     let shared = Shared::new(Metrics::new()?);
-    let bound = http::serve(&config.http_listen, Arc::clone(&shared)).await?;
+    let bound = http::serve(config.http_listen, Arc::clone(&shared)).await?;
     eprintln!("vbp-watch: serving http://{bound}/metrics, /healthz, /api/alerts");
     let mut live = Live::start(config, shared)?;
     live.run_until_shutdown().await
@@ -139,16 +139,16 @@ impl Live {
             }
             None => (Positions::default(), Vec::new(), 1, Owed::default()),
         };
-        let alertmanager = (!config.alertmanager.url.is_empty()).then(|| {
-            let resend = Duration::from_secs(config.alertmanager.resend_seconds);
-            Alertmanager::start(&config.alertmanager.url, config.external_url(), resend, owed, shared.metrics.alertmanager.clone())
+        let alertmanager = config.alertmanager.url.as_ref().map(|url| {
+            let resend = config.alertmanager.resend;
+            Alertmanager::start(url, config.external_url(), resend, owed, shared.metrics.alertmanager.clone())
         });
-        let source = KafkaSource::subscribe(&config.kafka, &config.input_topics(), Duration::from_secs(config.tick_seconds))?;
+        let source = KafkaSource::subscribe(&config.kafka, &config.input_topics(), config.tick)?;
         for ((topic, partition), next) in positions.iter() {
             source.resume_at(topic, *partition, *next);
         }
         let dead_letters = DeadLetterTopic::create(&config.kafka)?;
-        let log = TransitionLog::open(&config.transitions_file)?;
+        let log = TransitionLog::open(config.transitions_file.as_deref())?;
         let facts = if config.kafka.assignment == config::Assignment::Group {
             let mut facts = FactsTopic::open(&config.kafka)?;
             let heard = tokio::task::block_in_place(|| facts.catch_up(&mut engine.stage, FACTS_CATCH_UP))?;
@@ -160,7 +160,7 @@ impl Live {
         };
         let outputs = Outputs { transitions: None, alertmanager, http: Some(Arc::clone(&shared)) };
         let mut live = Live {
-            clock: WallClock::new(config.pinned_clock()?),
+            clock: WallClock::new(config.evaluate_at),
             config,
             runner: Runner::new(engine, dead_letters, outputs, limits),
             positions,
@@ -184,9 +184,9 @@ impl Live {
 
     async fn run_until_shutdown(&mut self) -> Result<()> {
         // Delay, not burst: a slow evaluation must not starve the other branches.
-        let mut tick = tokio::time::interval(Duration::from_secs(self.config.tick_seconds));
+        let mut tick = tokio::time::interval(self.config.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut checkpoint = tokio::time::interval(Duration::from_secs(self.config.checkpoint_seconds));
+        let mut checkpoint = tokio::time::interval(self.config.checkpoint_every);
         checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let shutdown = shutdown_signal();
         tokio::pin!(shutdown);
@@ -293,7 +293,7 @@ impl Live {
         self.shared.update_health(|h| h.caught_up = caught_up);
         let behind_since = if caught_up { None } else { Some(*self.behind_since.get_or_insert_with(Instant::now)) };
         self.behind_since = behind_since;
-        let overdue = behind_since.is_some_and(|t| t.elapsed() >= Duration::from_secs(self.config.max_evaluation_delay_seconds));
+        let overdue = behind_since.is_some_and(|t| t.elapsed() >= self.config.max_evaluation_delay);
         // A group member that has never been assigned a partition answers
         // for no one yet: evaluating would raise every institution's alerts
         // from an empty state, and publishing would erase the group's facts.

@@ -5,7 +5,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -15,12 +15,10 @@ pub struct TransitionLog {
 }
 
 impl TransitionLog {
-    /// Opens `path` for appending; an empty path writes nowhere.
-    pub fn open(path: &str) -> Result<Self> {
-        if path.is_empty() {
-            return Ok(TransitionLog { file: None, last_seq: 0 });
-        }
-        let path = PathBuf::from(path);
+    /// Opens `path` for appending; without one it writes nowhere.
+    pub fn open(path: Option<&Path>) -> Result<Self> {
+        let Some(path) = path else { return Ok(TransitionLog { file: None, last_seq: 0 }) };
+        let path = path.to_path_buf();
         let mut last_seq = 0;
         if let Ok(existing) = File::open(&path) {
             for line in BufReader::new(existing).lines() {
@@ -62,10 +60,10 @@ mod tests {
         let path = std::env::temp_dir().join(format!("vbp-log-{}.ndjson", std::process::id()));
         let _ = std::fs::remove_file(&path);
         let p = path.display().to_string();
-        let mut log = TransitionLog::open(&p).unwrap();
+        let mut log = TransitionLog::open(Some(p.as_ref())).unwrap();
         log.write(&[(1, r#"{"seq":1}"#.into()), (2, r#"{"seq":2}"#.into())]).unwrap();
         drop(log);
-        let mut log = TransitionLog::open(&p).unwrap();
+        let mut log = TransitionLog::open(Some(p.as_ref())).unwrap();
         log.write(&[(2, r#"{"seq":2}"#.into()), (3, r#"{"seq":3}"#.into())]).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text, "{\"seq\":1}\n{\"seq\":2}\n{\"seq\":3}\n");

@@ -20,6 +20,7 @@
 //! Times sent are wall-clock: Alertmanager judges `endsAt` against its own
 //! clock, whatever instant T the detectors evaluated at.
 
+use url::Url;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -223,9 +224,9 @@ pub struct Alertmanager {
 
 impl Alertmanager {
     /// Starts the posting task for `url` (e.g. `http://127.0.0.1:9093`).
-    pub fn start(url: &str, generator_base: String, resend: Duration, owed: Owed, metrics: SinkMetrics) -> Self {
+    pub fn start(url: &Url, generator_base: String, resend: Duration, owed: Owed, metrics: SinkMetrics) -> Self {
         let sink = Alertmanager { owed: Arc::new(Mutex::new(owed)), wake: Arc::new(Notify::new()), generator_base };
-        let endpoint = format!("{}/api/v2/alerts", url.trim_end_matches('/'));
+        let endpoint = format!("{}/api/v2/alerts", url.as_str().trim_end_matches('/'));
         tokio::spawn(post_loop(sink.clone(), endpoint, resend, metrics));
         sink
     }
@@ -468,7 +469,7 @@ mod tests {
     #[tokio::test]
     async fn an_alert_handed_over_is_no_longer_re_sent_nor_resolved() {
         let metrics = SinkMetrics::register(&Registry::new()).unwrap();
-        let sink = Alertmanager::start("http://127.0.0.1:9", "http://x".into(), Duration::from_secs(60), Owed::default(), metrics);
+        let sink = Alertmanager::start(&"http://127.0.0.1:9".parse().unwrap(), "http://x".into(), Duration::from_secs(60), Owed::default(), metrics);
         let firing = transition(Status::Firing, Severity::Warning);
         sink.send(std::slice::from_ref(&firing));
         assert_eq!(sink.owed().len(), 1);

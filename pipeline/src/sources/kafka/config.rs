@@ -4,6 +4,7 @@
 //! as `VBP_KAFKA_…` (see `live::config`).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use rdkafka::config::ClientConfig;
 use serde::{Deserialize, Serialize};
@@ -23,19 +24,40 @@ pub struct KafkaConfig {
     /// stage of the others (`assignment = "group"` only; compacted, as
     /// many partitions as you like; deploy/SCALING.md).
     pub facts_topic: String,
-    /// `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl` (ssl needs the
-    /// `tls` build feature).
-    pub security_protocol: String,
-    /// `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`; empty when not SASL.
-    pub sasl_mechanism: String,
-    pub sasl_username: String,
+    pub security_protocol: SecurityProtocol,
+    /// `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`…, passed to librdkafka
+    /// as `sasl.mechanism` (it names the ones it supports).
+    pub sasl_mechanism: Option<String>,
+    pub sasl_username: Option<String>,
     /// Better given as `VBP_KAFKA_SASL_PASSWORD` than written in the file.
-    pub sasl_password: String,
-    pub ssl_ca_location: String,
-    pub ssl_certificate_location: String,
-    pub ssl_key_location: String,
+    pub sasl_password: Option<String>,
+    pub ssl_ca_location: Option<PathBuf>,
+    pub ssl_certificate_location: Option<PathBuf>,
+    pub ssl_key_location: Option<PathBuf>,
     /// Any other librdkafka property, passed as is.
     pub extra: BTreeMap<String, String>,
+}
+
+/// `kafka.security_protocol` (the `ssl` ones need the `tls` build feature).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityProtocol {
+    Plaintext,
+    Ssl,
+    SaslPlaintext,
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    /// librdkafka's `security.protocol`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "plaintext",
+            SecurityProtocol::Ssl => "ssl",
+            SecurityProtocol::SaslPlaintext => "sasl_plaintext",
+            SecurityProtocol::SaslSsl => "sasl_ssl",
+        }
+    }
 }
 
 /// `kafka.assignment`: who reads which partitions.
@@ -62,13 +84,13 @@ impl Default for KafkaConfig {
             payments_topic: "vbp.payments".into(),
             dead_letter_topic: "vbp.dead-letter".into(),
             facts_topic: "vbp.facts".into(),
-            security_protocol: "plaintext".into(),
-            sasl_mechanism: String::new(),
-            sasl_username: String::new(),
-            sasl_password: String::new(),
-            ssl_ca_location: String::new(),
-            ssl_certificate_location: String::new(),
-            ssl_key_location: String::new(),
+            security_protocol: SecurityProtocol::Plaintext,
+            sasl_mechanism: None,
+            sasl_username: None,
+            sasl_password: None,
+            ssl_ca_location: None,
+            ssl_certificate_location: None,
+            ssl_key_location: None,
             extra: BTreeMap::new(),
         }
     }
@@ -79,18 +101,25 @@ impl Default for KafkaConfig {
 pub fn client_config(kafka: &KafkaConfig) -> ClientConfig {
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", &kafka.bootstrap_servers);
-    config.set("security.protocol", &kafka.security_protocol);
-    let optional = [
+    config.set("security.protocol", kafka.security_protocol.as_str());
+    let text = [
         ("sasl.mechanism", &kafka.sasl_mechanism),
         ("sasl.username", &kafka.sasl_username),
         ("sasl.password", &kafka.sasl_password),
+    ];
+    for (key, value) in text {
+        if let Some(value) = value {
+            config.set(key, value);
+        }
+    }
+    let paths = [
         ("ssl.ca.location", &kafka.ssl_ca_location),
         ("ssl.certificate.location", &kafka.ssl_certificate_location),
         ("ssl.key.location", &kafka.ssl_key_location),
     ];
-    for (key, value) in optional {
-        if !value.is_empty() {
-            config.set(key, value);
+    for (key, path) in paths {
+        if let Some(path) = path {
+            config.set(key, path.display().to_string());
         }
     }
     for (key, value) in &kafka.extra {
