@@ -1,14 +1,13 @@
-//! The pipeline's own health on /metrics (Prometheus text format): what
-//! came in and what became of it, how far behind the broker it runs, how
-//! long evaluations and checkpoints take, how big the state is, and what
-//! fires. Label values are bounded sets (topics, partitions, reasons, alert
-//! names, severities): no series per institution or product.
+//! The registry behind /metrics (Prometheus text format), with the series
+//! every mode shares: rejections, how long evaluations take, how big the
+//! state is, what fires, and the provincial centre's figures. Components
+//! register their own series in it: the Alertmanager sink
+//! ([`SinkMetrics`]) and live mode's Kafka and checkpoint series
+//! (`live/metrics.rs`). Label values are bounded sets (topics, partitions,
+//! reasons, alert names, severities): no series per institution or product.
 
 use anyhow::Result;
-use prometheus::{
-    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
-};
+use prometheus::{Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use vbp_detectors::rollups::Rollups;
 use vbp_detectors::state::StateSizes;
@@ -17,20 +16,13 @@ use crate::sinks::alertmanager::SinkMetrics;
 
 pub struct Metrics {
     pub registry: Registry,
-    /// Messages by topic and outcome (applied, duplicate, rejected, waiting, skipped).
-    pub events: IntCounterVec,
     pub rejected: IntCounterVec,
-    pub consumer_lag: IntGaugeVec,
     pub evaluation_seconds: Histogram,
-    pub checkpoint_seconds: Histogram,
-    pub checkpoint_bytes: IntGauge,
-    pub checkpoints: IntCounter,
     pub state_entries: IntGaugeVec,
     pub alerts_firing: IntGaugeVec,
     /// Latest `occurred_at` applied, Unix seconds (the event-time watermark).
     pub watermark_seconds: Gauge,
     pub last_evaluation_seconds: Gauge,
-    pub broker_errors: IntCounter,
     /// The Alertmanager sink's own series.
     pub alertmanager: SinkMetrics,
     business: Business,
@@ -93,26 +85,12 @@ fn ratio(numerator: f64, denominator: f64) -> f64 {
 impl Metrics {
     pub fn new() -> Result<Self> {
         let registry = Registry::new();
-        let events = IntCounterVec::new(
-            Opts::new("vbp_events_total", "Input messages by topic and outcome"),
-            &["topic", "outcome"],
-        )?;
         let rejected =
             IntCounterVec::new(Opts::new("vbp_rejected_total", "Rejected events by SPEC §4 reason"), &["reason"])?;
-        let consumer_lag = IntGaugeVec::new(
-            Opts::new("vbp_consumer_lag_messages", "Messages between the pipeline's position and the end of the partition"),
-            &["topic", "partition"],
-        )?;
         let evaluation_seconds = Histogram::with_opts(
             HistogramOpts::new("vbp_evaluation_duration_seconds", "Time to evaluate every rule at one tick")
                 .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
         )?;
-        let checkpoint_seconds = Histogram::with_opts(
-            HistogramOpts::new("vbp_checkpoint_duration_seconds", "Time to write one checkpoint durably")
-                .buckets(vec![0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
-        )?;
-        let checkpoint_bytes = IntGauge::new("vbp_checkpoint_bytes", "Size of the last checkpoint")?;
-        let checkpoints = IntCounter::new("vbp_checkpoints_total", "Checkpoints written")?;
         let state_entries = IntGaugeVec::new(
             Opts::new("vbp_state_entries", "Entries of the keyed state by kind"),
             &["kind"],
@@ -124,35 +102,22 @@ impl Metrics {
         let watermark_seconds = Gauge::new("vbp_event_time_watermark_seconds", "Latest occurred_at applied, Unix time")?;
         let last_evaluation_seconds =
             Gauge::new("vbp_last_evaluation_timestamp_seconds", "Wall-clock time of the last evaluation, Unix time")?;
-        let broker_errors = IntCounter::new("vbp_broker_errors_total", "Errors reported by the Kafka client")?;
         let alertmanager = SinkMetrics::register(&registry)?;
         let business = Business::new(&registry)?;
-        registry.register(Box::new(events.clone()))?;
         registry.register(Box::new(rejected.clone()))?;
-        registry.register(Box::new(consumer_lag.clone()))?;
         registry.register(Box::new(evaluation_seconds.clone()))?;
-        registry.register(Box::new(checkpoint_seconds.clone()))?;
-        registry.register(Box::new(checkpoint_bytes.clone()))?;
-        registry.register(Box::new(checkpoints.clone()))?;
         registry.register(Box::new(state_entries.clone()))?;
         registry.register(Box::new(alerts_firing.clone()))?;
         registry.register(Box::new(watermark_seconds.clone()))?;
         registry.register(Box::new(last_evaluation_seconds.clone()))?;
-        registry.register(Box::new(broker_errors.clone()))?;
         Ok(Metrics {
             registry,
-            events,
             rejected,
-            consumer_lag,
             evaluation_seconds,
-            checkpoint_seconds,
-            checkpoint_bytes,
-            checkpoints,
             state_entries,
             alerts_firing,
             watermark_seconds,
             last_evaluation_seconds,
-            broker_errors,
             alertmanager,
             business,
         })

@@ -23,6 +23,7 @@
 //! half-read backlog; `max_evaluation_delay_seconds` bounds how long.
 
 pub mod config;
+mod metrics;
 mod transition_log;
 
 use std::collections::BTreeSet;
@@ -37,6 +38,7 @@ use crate::checkpoint::{reference_fingerprint, CheckpointStore};
 use crate::engine::{Engine, EngineSnapshot, EngineSnapshotRef};
 use crate::http::{self, Shared};
 use crate::metrics::Metrics;
+use metrics::LiveMetrics;
 use crate::replay::load_reference;
 use crate::runner::clock::WallClock;
 use crate::runner::{Outputs, Runner};
@@ -99,6 +101,7 @@ struct Live {
     /// `vbp.facts`, when other instances may share the group.
     facts: Option<FactsTopic>,
     shared: Arc<Shared>,
+    metrics: LiveMetrics,
     /// Something changed since the last checkpoint.
     dirty: bool,
     behind_since: Option<Instant>,
@@ -108,6 +111,7 @@ struct Live {
 
 impl Live {
     fn start(config: LiveConfig, shared: Arc<Shared>) -> Result<Self> {
+        let metrics = LiveMetrics::register(&shared.metrics.registry)?;
         let reference = load_reference(&config.reference)?;
         shared.set_division_names(reference.divisions.list().iter().cloned().collect());
         let fingerprint = reference_fingerprint(&config.reference)?;
@@ -128,7 +132,7 @@ impl Live {
                 engine
                     .restore(checkpoint.engine, |origin| decode(&origin.raw, &limits))
                     .map_err(|e| anyhow::anyhow!("cannot restore {}: {e}", store.path().display()))?;
-                shared.metrics.checkpoint_bytes.set(bytes as i64);
+                metrics.restored(bytes as usize);
                 eprintln!(
                     "vbp-watch: restored {} ({:.1} MB) in {:.2} s",
                     store.path().display(),
@@ -172,6 +176,7 @@ impl Live {
             log,
             facts,
             shared,
+            metrics,
             dirty: false,
             behind_since: None,
             owned: (BTreeSet::new(), 0),
@@ -201,7 +206,7 @@ impl Live {
                 message = self.source.recv() => match message {
                     Ok(origin) => self.on_message(origin)?,
                     Err(e) => {
-                        self.shared.metrics.broker_errors.inc();
+                        self.metrics.broker_error();
                         tracing::warn!("Kafka: {e}");
                     }
                 },
@@ -221,14 +226,13 @@ impl Live {
             return Ok(());
         }
         if self.positions.next(&topic, partition).is_some_and(|next| offset < next) {
-            self.shared.metrics.events.with_label_values(&[&topic, "skipped"]).inc();
+            self.metrics.skipped(&topic);
             return Ok(());
         }
         let fate = self.runner.take_message(origin)?;
-        let metrics = &self.shared.metrics;
-        metrics.events.with_label_values(&[&topic, fate.as_str()]).inc();
+        self.metrics.taken(&topic, fate);
         if let Some(latest) = self.runner.latest_event() {
-            metrics.watermark_seconds.set(latest as f64 / 1e6);
+            self.shared.metrics.watermark_seconds.set(latest as f64 / 1e6);
         }
         self.positions.advance(&topic, partition, offset);
         if let Some(next) = self.positions.next(&topic, partition) {
@@ -279,13 +283,12 @@ impl Live {
         let caught_up = match self.source.lag(&self.positions) {
             Ok(lags) => {
                 for l in &lags {
-                    let partition = l.partition.to_string();
-                    self.shared.metrics.consumer_lag.with_label_values(&[&l.topic, &partition]).set(l.lag.unwrap_or(-1));
+                    self.metrics.lag(&l.topic, l.partition, l.lag);
                 }
                 !lags.is_empty() && lags.iter().all(|l| l.lag == Some(0))
             }
             Err(e) => {
-                self.shared.metrics.broker_errors.inc();
+                self.metrics.broker_error();
                 tracing::warn!("cannot measure consumer lag: {e:#}");
                 false
             }
@@ -365,10 +368,7 @@ impl Live {
             alertmanager: self.runner.alertmanager().map(Alertmanager::owed).unwrap_or_default(),
         };
         let bytes = tokio::task::block_in_place(|| self.store.write(&checkpoint))?;
-        let metrics = &self.shared.metrics;
-        metrics.checkpoint_seconds.observe(started.elapsed().as_secs_f64());
-        metrics.checkpoint_bytes.set(bytes as i64);
-        metrics.checkpoints.inc();
+        self.metrics.checkpointed(bytes as usize, started.elapsed().as_secs_f64());
         self.shared.update_health(|h| h.last_checkpoint = Some(Instant::now()));
         self.dirty = false;
         // Transitions reach the log only once a checkpoint holds them, and
