@@ -14,11 +14,39 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 const MAGIC: &[u8] = b"vbp-watch checkpoint v4\n";
+
+/// Why a checkpoint cannot be written or read, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("cannot {doing} {}: {source}", path.display())]
+    Io {
+        doing: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot encode the checkpoint: {0}")]
+    Encode(#[source] postcard::Error),
+    #[error("{} is not a vbp-watch checkpoint of this version; move it away to rebuild the state from the topics", path.display())]
+    NotACheckpoint { path: PathBuf },
+    #[error("{} is damaged or from another version ({source}); move it away to rebuild the state from the topics", path.display())]
+    Damaged {
+        path: PathBuf,
+        #[source]
+        source: postcard::Error,
+    },
+}
+
+type Result<T, E = CheckpointError> = std::result::Result<T, E>;
+
+fn io(doing: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError {
+    let path = path.to_path_buf();
+    move |source| CheckpointError::Io { doing, path, source }
+}
 
 /// One checkpoint file in a directory.
 #[derive(Debug, Clone)]
@@ -29,7 +57,7 @@ pub struct CheckpointStore {
 impl CheckpointStore {
     /// The store at `dir/name`, creating `dir` if needed.
     pub fn open(dir: &Path, name: &str) -> Result<Self> {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create the state directory {}", dir.display()))?;
+        fs::create_dir_all(dir).map_err(io("create the state directory", dir))?;
         Ok(CheckpointStore { path: dir.join(name) })
     }
 
@@ -40,15 +68,15 @@ impl CheckpointStore {
     /// Writes `value` durably and atomically; returns the bytes written.
     pub fn write<T: Serialize>(&self, value: &T) -> Result<u64> {
         let mut bytes = MAGIC.to_vec();
-        let body = postcard::to_stdvec(value).context("cannot encode the checkpoint")?;
+        let body = postcard::to_stdvec(value).map_err(CheckpointError::Encode)?;
         bytes.extend_from_slice(&body);
         let tmp = self.path.with_extension("tmp");
-        let mut file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        file.write_all(&bytes).and_then(|_| file.sync_all()).with_context(|| format!("cannot write {}", tmp.display()))?;
+        let mut file = File::create(&tmp).map_err(io("create", &tmp))?;
+        file.write_all(&bytes).and_then(|_| file.sync_all()).map_err(io("write", &tmp))?;
         drop(file);
-        fs::rename(&tmp, &self.path).with_context(|| format!("cannot rename {} into place", tmp.display()))?;
+        fs::rename(&tmp, &self.path).map_err(io("rename into place", &tmp))?;
         if let Some(dir) = self.path.parent() {
-            File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("cannot sync {}", dir.display()))?;
+            File::open(dir).and_then(|d| d.sync_all()).map_err(io("sync", dir))?;
         }
         Ok(bytes.len() as u64)
     }
@@ -58,14 +86,13 @@ impl CheckpointStore {
         let bytes = match fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", self.path.display())),
+            Err(e) => return Err(io("read", &self.path)(e)),
         };
         let Some(body) = bytes.strip_prefix(MAGIC) else {
-            bail!("{} is not a vbp-watch checkpoint of this version; move it away to rebuild the state from the topics", self.path.display());
+            return Err(CheckpointError::NotACheckpoint { path: self.path.clone() });
         };
-        let value = postcard::from_bytes(body).with_context(|| {
-            format!("{} is damaged or from another version; move it away to rebuild the state from the topics", self.path.display())
-        })?;
+        let value =
+            postcard::from_bytes(body).map_err(|source| CheckpointError::Damaged { path: self.path.clone(), source })?;
         Ok(Some((value, bytes.len() as u64)))
     }
 }
@@ -92,7 +119,7 @@ pub fn reference_fingerprint(dir: &Path) -> Result<u64> {
         match fs::read(&path) {
             Ok(bytes) => hash = fnv1a(name.as_bytes(), fnv1a(&bytes, hash)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => hash = fnv1a(name.as_bytes(), hash),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+            Err(e) => return Err(io("read", &path)(e)),
         }
     }
     Ok(hash)

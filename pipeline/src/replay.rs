@@ -154,7 +154,7 @@ impl Replay {
                 }
                 Err(rejection) => runner.reject_undecodable(origin, rejection)?,
             }
-            Ok(())
+            Ok::<_, anyhow::Error>(())
         })?;
         routes.finish();
         self.runner.engine.shard(routes);
@@ -230,7 +230,7 @@ impl Replay {
     pub fn finish(&mut self) -> Result<()> {
         // The runner first: it writes refused alerts to the dead letters.
         self.runner.finish()?;
-        self.runner.dead_letters_mut().finish()
+        Ok(self.runner.dead_letters_mut().finish()?)
     }
 }
 
@@ -244,7 +244,7 @@ fn day_events(files: &NdjsonFiles, origins: &[LineOrigin], limits: &DecodeLimits
             anyhow::anyhow!("{} line {} changed during the replay: {r}", files.path(origin).display(), origin.line)
         })?;
         events.push((event, *origin));
-        Ok(())
+        Ok::<_, anyhow::Error>(())
     })?;
     // Stable: events equal in order (a repeated id at the same instant)
     // keep file order, so the same files always give the same first one.

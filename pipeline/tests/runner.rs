@@ -52,11 +52,13 @@ fn engine() -> Engine<u32> {
 struct Kept(Vec<(u32, Reason)>);
 
 impl DeadLetterSink<u32> for Kept {
-    fn write(&mut self, r: Rejected<u32>) -> anyhow::Result<()> {
+    type Error = std::convert::Infallible;
+
+    fn write(&mut self, r: Rejected<u32>) -> Result<(), Self::Error> {
         self.0.push((r.origin, r.rejection.reason));
         Ok(())
     }
-    fn write_record(&mut self, _: &DeadLetter) -> anyhow::Result<()> {
+    fn write_record(&mut self, _: &DeadLetter) -> Result<(), Self::Error> {
         Ok(())
     }
 }

@@ -29,7 +29,6 @@ pub mod clock;
 
 use std::sync::Arc;
 
-use anyhow::Result;
 use chrono::{DateTime, FixedOffset};
 use datafusion::error::DataFusionError;
 use vbp_detectors::alert::Transition;
@@ -39,8 +38,9 @@ use vbp_schemas::{decode, DeadLetter, DecodeLimits, Event, Source};
 use crate::engine::{Engine, Fate, Ingested, Rejected};
 use crate::http::Shared;
 use crate::sinks::alertmanager::Alertmanager;
+use crate::sinks::ndjson::NdjsonSinkError;
 use crate::sinks::NdjsonSink;
-use crate::sources::ndjson::{LineOrigin, NdjsonFiles};
+use crate::sources::ndjson::{LineOrigin, NdjsonFiles, NdjsonSourceError};
 
 pub use clock::{EventClock, Watermark};
 
@@ -48,10 +48,10 @@ pub use clock::{EventClock, Watermark};
 /// an output that cannot be written, or an evaluation that fails, does.
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
-    #[error("cannot write to the dead-letter output: {0:#}")]
-    DeadLetters(#[source] anyhow::Error),
-    #[error("cannot write the alert transitions: {0:#}")]
-    Transitions(#[source] anyhow::Error),
+    #[error("cannot write to the dead-letter output: {0}")]
+    DeadLetters(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("cannot write the alert transitions: {0}")]
+    Transitions(#[source] NdjsonSinkError),
     #[error("the evaluation at {at} failed: {source}")]
     Evaluation {
         at: DateTime<FixedOffset>,
@@ -67,10 +67,20 @@ pub trait RawMessage {
 
 /// Where rejected inputs go, with their original bytes (SPEC §4).
 pub trait DeadLetterSink<O> {
+    type Error: std::error::Error + Send + Sync + 'static;
     /// A rejected input, with its origin.
-    fn write(&mut self, rejected: Rejected<O>) -> Result<()>;
+    fn write(&mut self, rejected: Rejected<O>) -> Result<(), Self::Error>;
     /// A record of no input: an alert Alertmanager refused.
-    fn write_record(&mut self, record: &DeadLetter) -> Result<()>;
+    fn write_record(&mut self, record: &DeadLetter) -> Result<(), Self::Error>;
+}
+
+/// Why [`FileDeadLetters`] cannot write a dead letter.
+#[derive(Debug, thiserror::Error)]
+pub enum FileDeadLettersError {
+    #[error(transparent)]
+    Source(#[from] NdjsonSourceError),
+    #[error(transparent)]
+    Sink(#[from] NdjsonSinkError),
 }
 
 /// Dead letters of NDJSON files, to an NDJSON file: the original line is
@@ -85,7 +95,7 @@ impl FileDeadLetters {
         FileDeadLetters { files, out }
     }
 
-    pub fn finish(&mut self) -> Result<()> {
+    pub fn finish(&mut self) -> Result<(), NdjsonSinkError> {
         self.out.finish()
     }
 
@@ -95,14 +105,16 @@ impl FileDeadLetters {
 }
 
 impl DeadLetterSink<LineOrigin> for FileDeadLetters {
-    fn write(&mut self, r: Rejected<LineOrigin>) -> Result<()> {
+    type Error = FileDeadLettersError;
+
+    fn write(&mut self, r: Rejected<LineOrigin>) -> Result<(), FileDeadLettersError> {
         let raw = self.files.raw(&r.origin)?;
         let source = Source::File { file: self.files.path(&r.origin).display().to_string(), line: r.origin.line };
         self.write_record(&DeadLetter::new(r.rejection, source, raw))
     }
 
-    fn write_record(&mut self, record: &DeadLetter) -> Result<()> {
-        self.out.write_line(&record.to_json_line())
+    fn write_record(&mut self, record: &DeadLetter) -> Result<(), FileDeadLettersError> {
+        Ok(self.out.write_line(&record.to_json_line())?)
     }
 }
 
@@ -187,7 +199,7 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
     fn dead_letter(&mut self, rejected: Vec<Rejected<O>>) -> Result<(), RunnerError> {
         for r in rejected {
             self.count_rejection(r.rejection.reason);
-            self.dead_letters.write(r).map_err(RunnerError::DeadLetters)?;
+            self.dead_letters.write(r).map_err(|e| RunnerError::DeadLetters(Box::new(e)))?;
         }
         Ok(())
     }
@@ -230,7 +242,7 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
         let Some(am) = &self.outputs.alertmanager else { return Ok(()) };
         for refused in am.take_refused() {
             self.count_rejection(vbp_schemas::Reason::RefusedByAlertmanager);
-            self.dead_letters.write_record(&refused.to_dead_letter()).map_err(RunnerError::DeadLetters)?;
+            self.dead_letters.write_record(&refused.to_dead_letter()).map_err(|e| RunnerError::DeadLetters(Box::new(e)))?;
         }
         Ok(())
     }

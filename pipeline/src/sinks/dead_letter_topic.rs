@@ -9,13 +9,32 @@
 
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use rdkafka::error::KafkaError;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use vbp_schemas::{DeadLetter, Rejection, Source};
 
 use crate::engine::Rejected;
 use crate::runner::DeadLetterSink;
 use crate::sources::kafka::{client_config, KafkaConfig, KafkaOrigin};
+
+/// What stops dead letters from reaching the topic.
+#[derive(Debug, thiserror::Error)]
+pub enum DeadLetterTopicError {
+    #[error("cannot create the dead-letter producer (check [kafka] bootstrap_servers and security): {0}")]
+    Create(#[source] KafkaError),
+    #[error("cannot queue a dead letter for {what}: {source}")]
+    Queue {
+        what: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("the broker refused a dead letter (does the dead-letter topic exist and may this client write to it?): {0}")]
+    Refused(#[source] KafkaError),
+    #[error("the dead-letter producer shut down")]
+    ShutDown,
+}
+
+type Result<T, E = DeadLetterTopicError> = std::result::Result<T, E>;
 
 pub struct DeadLetterTopic {
     producer: FutureProducer,
@@ -31,7 +50,7 @@ impl DeadLetterTopic {
             .set("acks", "all")
             .set("enable.idempotence", "false")
             .create()
-            .context("cannot create the dead-letter producer")?;
+            .map_err(DeadLetterTopicError::Create)?;
         Ok(DeadLetterTopic { producer, topic: kafka.dead_letter_topic.clone(), pending: Vec::new(), sent: 0 })
     }
 
@@ -53,7 +72,7 @@ impl DeadLetterTopic {
                 self.sent += 1;
                 Ok(())
             }
-            Err((e, _)) => bail!("cannot queue a dead letter for {what}: {e}"),
+            Err((source, _)) => Err(DeadLetterTopicError::Queue { what: what.to_string(), source }),
         }
     }
 
@@ -65,8 +84,8 @@ impl DeadLetterTopic {
             match tokio::time::timeout_at(deadline, delivery).await {
                 Err(_) => return Ok(false),
                 Ok(Ok(Ok(_))) => {}
-                Ok(Ok(Err((e, _)))) => bail!("the broker refused a dead letter: {e}"),
-                Ok(Err(_)) => bail!("the dead-letter producer shut down"),
+                Ok(Ok(Err((e, _)))) => return Err(DeadLetterTopicError::Refused(e)),
+                Ok(Err(_)) => return Err(DeadLetterTopicError::ShutDown),
             }
             self.pending.pop();
         }
@@ -75,6 +94,8 @@ impl DeadLetterTopic {
 }
 
 impl DeadLetterSink<KafkaOrigin> for DeadLetterTopic {
+    type Error = DeadLetterTopicError;
+
     fn write(&mut self, rejected: Rejected<KafkaOrigin>) -> Result<()> {
         self.send(&rejected.origin, rejected.rejection)
     }

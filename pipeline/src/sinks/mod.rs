@@ -3,6 +3,6 @@
 
 pub mod alertmanager;
 pub mod dead_letter_topic;
-mod ndjson;
+pub mod ndjson;
 
 pub use ndjson::NdjsonSink;

@@ -5,7 +5,29 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+/// An events file that cannot be opened or read.
+#[derive(Debug, thiserror::Error)]
+pub enum NdjsonSourceError {
+    #[error("cannot open events file {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot re-read line {line} of {}: {source}", path.display())]
+    Reread {
+        path: PathBuf,
+        line: u64,
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// The most [`NdjsonFiles::for_each_raw`] reads at once.
 pub const SPAN_BYTES: u64 = 4 << 20;
@@ -30,11 +52,11 @@ pub struct NdjsonFiles {
 }
 
 impl NdjsonFiles {
-    pub fn open(paths: &[PathBuf]) -> Result<Self> {
+    pub fn open(paths: &[PathBuf]) -> Result<Self, NdjsonSourceError> {
         let files = paths
             .iter()
-            .map(|p| File::open(p).with_context(|| format!("cannot open events file {}", p.display())))
-            .collect::<Result<Vec<_>>>()?;
+            .map(|p| File::open(p).map_err(|source| NdjsonSourceError::Open { path: p.clone(), source }))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(NdjsonFiles { paths: paths.to_vec(), files })
     }
 
@@ -47,8 +69,9 @@ impl NdjsonFiles {
     }
 
     /// Calls `f` with every non-blank line of every file, without its line
-    /// terminator. Blank lines carry no event and are skipped.
-    pub fn for_each_line(&self, mut f: impl FnMut(LineOrigin, &[u8]) -> Result<()>) -> Result<()> {
+    /// terminator. Blank lines carry no event and are skipped. Stops at the
+    /// first error, `f`'s or the file's.
+    pub fn for_each_line<E: From<NdjsonSourceError>>(&self, mut f: impl FnMut(LineOrigin, &[u8]) -> Result<(), E>) -> Result<(), E> {
         for (index, file) in self.files.iter().enumerate() {
             let mut reader = BufReader::with_capacity(1 << 20, file);
             let mut buf = Vec::with_capacity(4096);
@@ -57,7 +80,7 @@ impl NdjsonFiles {
                 buf.clear();
                 let n = reader
                     .read_until(b'\n', &mut buf)
-                    .with_context(|| format!("cannot read {}", self.paths[index].display()))?;
+                    .map_err(|source| NdjsonSourceError::Read { path: self.paths[index].clone(), source })?;
                 if n == 0 {
                     break;
                 }
@@ -77,7 +100,11 @@ impl NdjsonFiles {
     /// earlier and given in file order. Neighbouring lines are fetched with
     /// one read of up to [`SPAN_BYTES`], so a replay of files written in
     /// time order costs a few large reads per day, not one per line.
-    pub fn for_each_raw(&self, origins: &[LineOrigin], mut f: impl FnMut(&LineOrigin, &[u8]) -> Result<()>) -> Result<()> {
+    pub fn for_each_raw<E: From<NdjsonSourceError>>(
+        &self,
+        origins: &[LineOrigin],
+        mut f: impl FnMut(&LineOrigin, &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut buf = Vec::new();
         let mut rest = origins;
         while let Some(first) = rest.first() {
@@ -98,9 +125,7 @@ impl NdjsonFiles {
             let (lines, tail) = rest.split_at(span);
             let end = lines.iter().map(|o| o.offset + u64::from(o.len)).max().unwrap_or(first.offset);
             buf.resize((end - first.offset) as usize, 0);
-            self.files[first.file as usize]
-                .read_exact_at(&mut buf, first.offset)
-                .with_context(|| format!("cannot re-read line {} of {}", first.line, self.path(first).display()))?;
+            self.files[first.file as usize].read_exact_at(&mut buf, first.offset).map_err(|source| self.reread(first, source))?;
             for origin in lines {
                 let at = (origin.offset - first.offset) as usize;
                 f(origin, &buf[at..at + origin.len as usize])?;
@@ -111,12 +136,14 @@ impl NdjsonFiles {
     }
 
     /// The original bytes of a line read earlier.
-    pub fn raw(&self, origin: &LineOrigin) -> Result<Vec<u8>> {
+    pub fn raw(&self, origin: &LineOrigin) -> Result<Vec<u8>, NdjsonSourceError> {
         let mut bytes = vec![0; origin.len as usize];
-        self.files[origin.file as usize]
-            .read_exact_at(&mut bytes, origin.offset)
-            .with_context(|| format!("cannot re-read line {} of {}", origin.line, self.path(origin).display()))?;
+        self.files[origin.file as usize].read_exact_at(&mut bytes, origin.offset).map_err(|source| self.reread(origin, source))?;
         Ok(bytes)
+    }
+
+    fn reread(&self, origin: &LineOrigin, source: std::io::Error) -> NdjsonSourceError {
+        NdjsonSourceError::Reread { path: self.path(origin).to_path_buf(), line: origin.line, source }
     }
 }
 
@@ -137,17 +164,18 @@ mod tests {
         std::fs::write(&path, b"{\"a\":1}\r\n\n  \n\xff\xfe\n{\"b\":2}").unwrap();
         let files = NdjsonFiles::open(std::slice::from_ref(&path)).unwrap();
         let (mut seen, mut origins) = (Vec::new(), Vec::new());
-        files.for_each_line(|o, bytes| {
-            seen.push((o.line, bytes.to_vec()));
-            origins.push(o);
-            assert_eq!(files.raw(&o).unwrap(), bytes);
-            Ok(())
-        })
-        .unwrap();
+        files
+            .for_each_line(|o, bytes| {
+                seen.push((o.line, bytes.to_vec()));
+                origins.push(o);
+                assert_eq!(files.raw(&o).unwrap(), bytes);
+                Ok::<_, NdjsonSourceError>(())
+            })
+            .unwrap();
         assert_eq!(seen, vec![(1, b"{\"a\":1}".to_vec()), (4, b"\xff\xfe".to_vec()), (5, b"{\"b\":2}".to_vec())]);
         // In file order, and with a gap (line 1 left out), as replay asks.
         let mut again = Vec::new();
-        files.for_each_raw(&origins[1..], |o, bytes| Ok(again.push((o.line, bytes.to_vec())))).unwrap();
+        files.for_each_raw(&origins[1..], |o, bytes| Ok::<_, NdjsonSourceError>(again.push((o.line, bytes.to_vec())))).unwrap();
         assert_eq!(again, seen[1..]);
     }
 }
