@@ -172,3 +172,32 @@ fn the_generated_streams_reach_every_hard_case() {
         assert_eq!(outcome(&events, shards, 3), one, "{shards} shards");
     }
 }
+
+#[test]
+fn live_shards_send_an_unkeyed_delivery_where_its_order_is() {
+    // Live mode learns no routes: a message goes by its Kafka key, and one
+    // without a key (a producer that did not key deliveries) goes where its
+    // order was routed earlier in the run or is held.
+    let parties = parties();
+    let d = |kind, party, order, delivery, event, minutes| Draw { kind, party, order, delivery, event, minutes, packs: 5 };
+    let events: Vec<Event> = [
+        d(0, 0, 1, 0, 1, 10), // O1
+        d(0, 1, 2, 0, 2, 11), // O2, another institution
+        d(2, 0, 1, 1, 3, 20), // D1 of O1, same run
+        d(2, 0, 2, 2, 4, 30), // D2 of O2, next run
+        d(3, 0, 2, 2, 5, 40), // D2 accepted, next run
+    ]
+    .iter()
+    .map(|d| event(d, &parties))
+    .collect();
+    for shards in [2, 3] {
+        let mut engine = Engine::<u32>::new(reference(), DetectorConfig::default()).unwrap();
+        engine.shard(Routes::new(shards));
+        let numbered: Vec<(Event, u32)> = events.iter().cloned().zip(0..).collect();
+        let mut fates: Vec<Fate> = engine.ingest_all(numbered[..3].to_vec()).into_iter().map(|i| i.fate).collect();
+        fates.extend(engine.ingest_all(numbered[3..4].to_vec()).into_iter().map(|i| i.fate));
+        fates.push(engine.ingest(numbered[4].0.clone(), 4).fate);
+        assert_eq!(fates, vec![Fate::Applied; 5], "{shards} shards");
+        assert_eq!(engine.pending().0, 0, "nothing waits");
+    }
+}

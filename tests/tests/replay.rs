@@ -77,6 +77,16 @@ fn replay_finds_every_planted_behaviour_and_nothing_else() {
 }
 
 /// A deterministic shuffle (SplitMix64), so a failure can be reproduced.
+/// Every non-empty line of the simulated event files, as bytes: the
+/// simulator writes some that are not UTF-8 on purpose.
+fn event_lines(sim: &Path) -> Vec<Vec<u8>> {
+    event_files(sim)
+        .iter()
+        .flat_map(|f| std::fs::read(f).expect("event file").split(|b| *b == b'\n').map(<[u8]>::to_vec).collect::<Vec<_>>())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
 fn shuffle<T>(items: &mut [T], mut seed: u64) {
     for i in (1..items.len()).rev() {
         seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -93,12 +103,7 @@ fn shuffled_events_give_identical_firing_sets() {
     let dir = scratch("shuffled");
     let sim = dir.join("sim");
     simulate_small(&sim, 5);
-    // Lines as bytes: the simulator writes some that are not UTF-8 on purpose.
-    let mut lines: Vec<Vec<u8>> = event_files(&sim)
-        .iter()
-        .flat_map(|f| std::fs::read(f).expect("event file").split(|b| *b == b'\n').map(<[u8]>::to_vec).collect::<Vec<_>>())
-        .filter(|l| !l.is_empty())
-        .collect();
+    let mut lines = event_lines(&sim);
     shuffle(&mut lines, 42);
     // Deal the shuffled lines into three files of different sizes.
     let shuffled: Vec<String> = (0..3).map(|i| dir.join(format!("shuffled-{i}.ndjson")).display().to_string()).collect();
@@ -215,11 +220,7 @@ fn two_and_three_threads_write_the_bytes_one_thread_writes() {
     // The files as simulated, and all their lines shuffled into one file:
     // deliveries, acceptances and payments then come before their orders,
     // and each must still reach its order's shard.
-    let mut lines: Vec<Vec<u8>> = event_files(&sim)
-        .iter()
-        .flat_map(|f| std::fs::read(f).expect("event file").split(|b| *b == b'\n').map(<[u8]>::to_vec).collect::<Vec<_>>())
-        .filter(|l| !l.is_empty())
-        .collect();
+    let mut lines = event_lines(&sim);
     shuffle(&mut lines, 7);
     let shuffled = dir.join("shuffled.ndjson");
     std::fs::write(&shuffled, lines.join(&b'\n')).unwrap();

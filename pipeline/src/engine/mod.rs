@@ -33,12 +33,12 @@ use vbp_detectors::rules::supply_break::OverdueFact;
 use vbp_detectors::rules::{self, ShardAnswer};
 use vbp_detectors::state::{Micros, State, StateSizes};
 use vbp_detectors::tables::{Need, StaticTables};
-use vbp_schemas::{Event, Reason, Rejection};
+use vbp_schemas::{Event, EventBody, Reason, Rejection};
 
 use crate::stage::{FactChange, KeyOwnership, SupplyStage};
 
 pub use held::{Held, HeldEvent};
-pub use router::{Router, Routes};
+pub use router::{Keyed, Route, Router, Routes};
 pub use shard::{Applied, Shard};
 pub use snapshot::{EngineSnapshot, EngineSnapshotRef};
 pub use stats::Stats;
@@ -189,7 +189,8 @@ impl<O> Engine<O> {
     }
 
     /// Cuts the (still empty) state into the shards of `routes` (learnt
-    /// from the input, [`Routes`]), applied and evaluated on as many threads.
+    /// from the input, [`Routes`]; live mode's route by the Kafka key),
+    /// applied and evaluated on as many threads.
     pub fn shard(&mut self, routes: Routes) {
         self.router = Router::new(routes);
         let n = self.router.shards();
@@ -284,11 +285,14 @@ impl<O> Engine<O> {
     /// Takes one decoded event and says what became of it, with every
     /// rejection it caused: its own, or those of waiting events it released
     /// that then failed to apply.
-    pub fn ingest(&mut self, event: Event, origin: O) -> Ingested<O> {
+    pub fn ingest(&mut self, event: Event, origin: O) -> Ingested<O>
+    where
+        O: Keyed,
+    {
         if self.is_repeat(&event) {
             return Ingested { fate: Fate::Duplicate, rejected: Vec::new() };
         }
-        let shard = self.router.shard_of(&event);
+        let shard = self.shard_of(&event, origin.key(), &RunRoutes::default());
         let applied = self.shards[shard].apply(&self.reference, event, origin);
         self.count(applied)
     }
@@ -298,16 +302,22 @@ impl<O> Engine<O> {
     /// order, exactly what [`Engine::ingest`] one by one would return.
     pub fn ingest_all(&mut self, events: Vec<(Event, O)>) -> Vec<Ingested<O>>
     where
-        O: Send,
+        O: Keyed + Send,
     {
         let mut fates: Vec<Option<Ingested<O>>> = Vec::with_capacity(events.len());
         let mut runs: Vec<Vec<(usize, Event, O)>> = (0..self.shards.len()).map(|_| Vec::new()).collect();
+        let mut routed = RunRoutes::default();
+        let looks_up = self.router.looks_up();
         for (index, (event, origin)) in events.into_iter().enumerate() {
             if self.is_repeat(&event) {
                 fates.push(Some(Ingested { fate: Fate::Duplicate, rejected: Vec::new() }));
             } else {
                 fates.push(None);
-                runs[self.router.shard_of(&event)].push((index, event, origin));
+                let shard = self.shard_of(&event, origin.key(), &routed);
+                if looks_up {
+                    routed.note(&event, shard);
+                }
+                runs[shard].push((index, event, origin));
             }
         }
         let reference = &*self.reference;
@@ -316,6 +326,26 @@ impl<O> Engine<O> {
             fates[index] = Some(self.count(applied));
         }
         fates.into_iter().flatten().collect()
+    }
+
+    /// The shard of an event: the router's answer, or, for an unkeyed live
+    /// message naming no institution, the shard its order or delivery went
+    /// to earlier in this run or is held in (else where it will wait).
+    fn shard_of(&self, event: &Event, key: Option<&[u8]>, routed: &RunRoutes) -> usize {
+        let holding = |find: &dyn Fn(&State) -> bool| self.shards.iter().position(|s| find(&s.state));
+        let order = |id: &str| {
+            routed.orders.get(id).copied().or_else(|| holding(&|s| s.orders.contains_key(id))).unwrap_or_else(|| self.router.fallback(id))
+        };
+        match self.router.route(event, key) {
+            Route::Shard(shard) => shard,
+            Route::Order(id) => order(id),
+            Route::Delivery { delivery_id, order_id } => routed
+                .deliveries
+                .get(delivery_id)
+                .copied()
+                .or_else(|| holding(&|s| s.deliveries.contains_key(delivery_id)))
+                .unwrap_or_else(|| order(order_id)),
+        }
     }
 
     /// Counts a decoded event, and whether its id was seen before.
@@ -456,6 +486,27 @@ impl Question<'_> {
         let answer = rules::evaluate_shard(&eval).await?;
         let rollups = if self.need == Need::Everything { Some(rollups::compute(&eval).await?) } else { None };
         Ok((answer, rollups))
+    }
+}
+
+/// The orders and deliveries routed so far in one run, not applied yet.
+#[derive(Default)]
+struct RunRoutes {
+    orders: vbp_detectors::FastMap<String, usize>,
+    deliveries: vbp_detectors::FastMap<String, usize>,
+}
+
+impl RunRoutes {
+    fn note(&mut self, event: &Event, shard: usize) {
+        match &event.body {
+            EventBody::OrderPlaced(e) => {
+                self.orders.entry(e.order_id.clone()).or_insert(shard);
+            }
+            EventBody::DeliveryReceived(e) => {
+                self.deliveries.entry(e.delivery_id.clone()).or_insert(shard);
+            }
+            _ => {}
+        }
     }
 }
 

@@ -6,7 +6,8 @@
 //!
 //! Orders and payments name their institution; a cancellation, delivery
 //! or acceptance names only its order or delivery. In Kafka the message key
-//! says the institution; NDJSON files have no key, so replay learns
+//! says the institution (live mode routes by it, and its shards are those
+//! of the partitions); NDJSON files have no key, so replay learns
 //! [`Routes`] in its first pass over the files.
 //!
 //! Every check [`State::apply`](vbp_detectors::state::State::apply) makes
@@ -44,6 +45,8 @@ fn id_shard(digest: u128, shards: usize) -> u16 {
 #[derive(Debug, Default)]
 pub struct Routes {
     shards: usize,
+    /// Learnt from the input (replay); live mode routes by the key.
+    learnt: bool,
     /// Union-find over order ids and institutions.
     parent: Vec<u32>,
     orders: FastMap<u128, u32>,
@@ -113,6 +116,7 @@ impl Routes {
 
     /// Learns from one decoded event of the input, in any order.
     pub fn learn(&mut self, event: &Event) {
+        self.learnt = true;
         match &event.body {
             EventBody::OrderPlaced(e) => {
                 let (order, institution) = (self.order(&e.order_id), self.institution(&e.institution_code));
@@ -182,6 +186,24 @@ impl Routes {
     }
 }
 
+/// An input's origin, which may carry a Kafka key.
+pub trait Keyed {
+    fn key(&self) -> Option<&[u8]> {
+        None
+    }
+}
+
+/// A line of an NDJSON file, or a test's numbered input: no key.
+impl Keyed for crate::sources::ndjson::LineOrigin {}
+impl Keyed for u32 {}
+impl Keyed for () {}
+
+impl Keyed for crate::sources::kafka::KafkaOrigin {
+    fn key(&self) -> Option<&[u8]> {
+        self.key.as_deref()
+    }
+}
+
 /// Sends each event to its shard; see the module doc.
 #[derive(Debug)]
 pub struct Router {
@@ -203,17 +225,54 @@ impl Router {
         codes.map(|c| self.routes.institution_shard(c)).collect()
     }
 
-    pub fn shard_of(&self, event: &Event) -> usize {
+    /// Where an event goes; `key` is its Kafka key (the institution's
+    /// code, SPEC §4), which decides when there is one. Without learnt
+    /// routes (live mode) an unkeyed event that names no institution goes
+    /// where its order or delivery is, which the engine looks up.
+    pub fn route<'e>(&self, event: &'e Event, key: Option<&[u8]>) -> Route<'e> {
         if self.routes.shards == 1 {
-            return 0;
+            return Route::Shard(0);
         }
         let r = &self.routes;
-        usize::from(match &event.body {
+        if let Some(code) = key.and_then(|k| std::str::from_utf8(k).ok()) {
+            return Route::Shard(usize::from(r.institution_shard(code)));
+        }
+        if !r.learnt {
+            return match &event.body {
+                EventBody::OrderPlaced(e) => Route::Shard(usize::from(r.institution_shard(&e.institution_code))),
+                EventBody::PaymentMade(e) => Route::Shard(usize::from(r.institution_shard(&e.institution_code))),
+                EventBody::OrderCancelled(e) => Route::Order(&e.order_id),
+                EventBody::DeliveryReceived(e) => Route::Order(&e.order_id),
+                EventBody::DeliveryAccepted(e) => Route::Delivery { delivery_id: &e.delivery_id, order_id: &e.order_id },
+            };
+        }
+        Route::Shard(usize::from(match &event.body {
             EventBody::OrderPlaced(e) => r.order_shard(&e.order_id),
             EventBody::OrderCancelled(e) => r.order_shard(&e.order_id),
             EventBody::DeliveryReceived(e) => r.delivery_shard(&e.delivery_id).unwrap_or_else(|| r.order_shard(&e.order_id)),
             EventBody::DeliveryAccepted(e) => r.delivery_shard(&e.delivery_id).unwrap_or_else(|| r.order_shard(&e.order_id)),
             EventBody::PaymentMade(e) => r.delivery_shard(&e.delivery_id).unwrap_or_else(|| r.institution_shard(&e.institution_code)),
-        })
+        }))
     }
+
+    /// Whether [`Router::route`] may answer with a lookup (live mode with
+    /// several shards).
+    pub fn looks_up(&self) -> bool {
+        self.routes.shards > 1 && !self.routes.learnt
+    }
+
+    /// The shard of an id no shard holds: where it waits.
+    pub fn fallback(&self, id: &str) -> usize {
+        usize::from(id_shard(id_digest(id), self.routes.shards))
+    }
+}
+
+/// Where [`Router::route`] sends an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'e> {
+    Shard(usize),
+    /// Where this order is (live mode, unkeyed).
+    Order(&'e str),
+    /// Where this delivery is, else where its order is (live, unkeyed).
+    Delivery { delivery_id: &'e str, order_id: &'e str },
 }

@@ -67,11 +67,14 @@ impl<O> Engine<O> {
         decode: impl Fn(&O) -> Result<Event, Rejection>,
     ) -> Result<(), String> {
         if snapshot.shards.len() != self.shards.len() {
-            return Err(format!(
-                "the checkpoint holds {} shards of state and this engine has {}; run with as many threads as wrote it",
-                snapshot.shards.len(),
-                self.shards.len()
-            ));
+            // Shards hold whole institutions; re-cutting them is not done
+            // here, so the state keeps the count it was written with.
+            tracing::warn!(
+                checkpoint = snapshot.shards.len(),
+                asked = self.shards.len(),
+                "the checkpoint was written with another number of threads; keeping its number of shards"
+            );
+            self.shard(super::Routes::new(snapshot.shards.len()));
         }
         for (shard, saved) in self.shards.iter_mut().zip(snapshot.shards) {
             let answers_for = shard.state.answers_for.take();

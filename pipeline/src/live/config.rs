@@ -7,6 +7,7 @@
 //! guess which ones exist: all of them do.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -35,6 +36,10 @@ pub struct LiveConfig {
     pub checkpoint_every: Duration,
     /// Messages longer than this many bytes are rejected as `too_large`.
     pub max_message_bytes: usize,
+    /// Shards of the state (by the Kafka key), applied and evaluated on as
+    /// many threads; default: the cores. A checkpoint keeps the number it
+    /// was written with.
+    pub threads: NonZeroUsize,
     /// While the consumer is behind the end of its partitions it applies
     /// events without evaluating, so a catch-up after downtime raises no
     /// alert from half-read state; past this long it evaluates anyway.
@@ -91,6 +96,7 @@ impl Default for LiveConfig {
             tick: Duration::from_secs(10),
             checkpoint_every: Duration::from_secs(5),
             max_message_bytes: vbp_schemas::DecodeLimits::default().max_message_bytes,
+            threads: crate::replay::cores(),
             max_evaluation_delay: Duration::from_secs(300),
             evaluate_at: None,
             transitions_file: None,

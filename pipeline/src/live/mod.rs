@@ -37,6 +37,7 @@ use vbp_schemas::{decode, DecodeLimits};
 use crate::checkpoint::{reference_fingerprint, CheckpointStore};
 use crate::engine::{Engine, EngineSnapshot, EngineSnapshotRef};
 use crate::http::{self, Shared};
+use crate::engine::Routes;
 use crate::metrics::Metrics;
 use metrics::LiveMetrics;
 use crate::replay::load_reference;
@@ -53,6 +54,9 @@ use transition_log::TransitionLog;
 /// How long a checkpoint waits for the broker to acknowledge dead letters
 /// before it is postponed to the next round.
 const FLUSH_WAIT: Duration = Duration::from_secs(5);
+
+/// The most messages taken as one run (what the consumer holds already).
+const BURST: usize = 4096;
 
 /// How long the start waits to read the facts topic to its end.
 const FACTS_CATCH_UP: Duration = Duration::from_secs(30);
@@ -117,6 +121,7 @@ impl Live {
         let fingerprint = reference_fingerprint(&config.reference)?;
         let limits = DecodeLimits { max_message_bytes: config.max_message_bytes };
         let mut engine = Engine::new(reference, config.detectors.clone())?;
+        engine.shard(Routes::new(config.threads.get()));
         engine.want_rollups = true;
         let store = CheckpointStore::open(&config.state_dir, "live.ckpt")?;
         let started = Instant::now();
@@ -204,7 +209,10 @@ impl Live {
                     self.checkpoint_and_commit().await?;
                 }
                 message = self.source.recv() => match message {
-                    Ok(origin) => self.on_message(origin)?,
+                    Ok(origin) => {
+                        let burst = self.burst(origin).await;
+                        self.on_messages(burst)?;
+                    }
                     Err(e) => {
                         self.metrics.broker_error();
                         tracing::warn!("Kafka: {e}");
@@ -220,23 +228,62 @@ impl Live {
         Ok(())
     }
 
-    fn on_message(&mut self, origin: KafkaOrigin) -> Result<()> {
-        let (topic, partition, offset) = (origin.topic.clone(), origin.partition, origin.offset);
-        if !self.source.continues(&self.positions, &topic, partition, offset) {
+    /// `first` and the messages the consumer already holds behind it (up
+    /// to [`BURST`]): the shards apply them side by side.
+    async fn burst(&mut self, first: KafkaOrigin) -> Vec<KafkaOrigin> {
+        let mut burst = vec![first];
+        while burst.len() < BURST {
+            // A zero timeout polls once: only what is there already.
+            match tokio::time::timeout(Duration::ZERO, self.source.recv()).await {
+                Ok(Ok(origin)) => burst.push(origin),
+                Ok(Err(e)) => {
+                    self.metrics.broker_error();
+                    tracing::warn!("Kafka: {e}");
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        burst
+    }
+
+    fn on_messages(&mut self, burst: Vec<KafkaOrigin>) -> Result<()> {
+        // A partition moved to where the state ends: the rest of the burst
+        // from it is of the old stream.
+        let mut moved: BTreeSet<(String, i32)> = BTreeSet::new();
+        let mut taken = Vec::with_capacity(burst.len());
+        for origin in burst {
+            let (topic, partition, offset) = (origin.topic.as_str(), origin.partition, origin.offset);
+            if moved.contains(&(topic.to_string(), partition)) {
+                continue;
+            }
+            if !self.source.continues(&self.positions, topic, partition, offset) {
+                moved.insert((topic.to_string(), partition));
+                continue;
+            }
+            if self.positions.next(topic, partition).is_some_and(|next| offset < next) {
+                self.metrics.skipped(topic);
+                continue;
+            }
+            taken.push(origin);
+        }
+        let at: Vec<(String, i32, i64)> = taken.iter().map(|o| (o.topic.clone(), o.partition, o.offset)).collect();
+        let fates = self.runner.take_messages(taken)?;
+        for ((topic, partition, offset), fate) in at.iter().zip(fates) {
+            self.metrics.taken(topic, fate);
+            self.positions.advance(topic, *partition, *offset);
+        }
+        let touched: BTreeSet<(&str, i32)> = at.iter().map(|(t, p, _)| (t.as_str(), *p)).collect();
+        for (topic, partition) in touched {
+            if let Some(next) = self.positions.next(topic, partition) {
+                self.source.resume_at(topic, partition, next);
+            }
+        }
+        if at.is_empty() {
             return Ok(());
         }
-        if self.positions.next(&topic, partition).is_some_and(|next| offset < next) {
-            self.metrics.skipped(&topic);
-            return Ok(());
-        }
-        let fate = self.runner.take_message(origin)?;
-        self.metrics.taken(&topic, fate);
         if let Some(latest) = self.runner.latest_event() {
             self.shared.metrics.watermark_seconds.set(latest as f64 / 1e6);
-        }
-        self.positions.advance(&topic, partition, offset);
-        if let Some(next) = self.positions.next(&topic, partition) {
-            self.source.resume_at(&topic, partition, next);
         }
         self.dirty = true;
         Ok(())

@@ -35,7 +35,7 @@ use vbp_detectors::alert::Transition;
 use vbp_detectors::state::Micros;
 use vbp_schemas::{decode, DeadLetter, DecodeLimits, Event, Source};
 
-use crate::engine::{Engine, Fate, Ingested, Rejected};
+use crate::engine::{Engine, Fate, Ingested, Keyed, Rejected};
 use crate::http::Shared;
 use crate::sinks::alertmanager::Alertmanager;
 use crate::sinks::ndjson::NdjsonSinkError;
@@ -157,7 +157,7 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
     /// Decodes and takes one message as it arrived.
     pub fn take_message(&mut self, message: O) -> Result<Fate, RunnerError>
     where
-        O: RawMessage,
+        O: RawMessage + Keyed,
     {
         self.engine.stats.read += 1;
         let ingested = match decode(message.raw(), &self.limits) {
@@ -168,21 +168,46 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
     }
 
     /// Takes one event decoded already (replay's second pass).
-    pub fn take(&mut self, event: Event, origin: O) -> Result<Fate, RunnerError> {
+    pub fn take(&mut self, event: Event, origin: O) -> Result<Fate, RunnerError>
+    where
+        O: Keyed,
+    {
         let ingested = self.engine.ingest(event, origin);
         self.settle(ingested)
     }
 
     /// Takes a run of decoded events in order, which the engine's shards
     /// apply side by side; the dead letters are written in input order.
-    pub fn take_all(&mut self, events: Vec<(Event, O)>) -> Result<(), RunnerError>
+    pub fn take_all(&mut self, events: Vec<(Event, O)>) -> Result<Vec<Fate>, RunnerError>
     where
-        O: Send,
+        O: Keyed + Send,
     {
-        for ingested in self.engine.ingest_all(events) {
-            self.settle(ingested)?;
+        self.engine.ingest_all(events).into_iter().map(|ingested| self.settle(ingested)).collect()
+    }
+
+    /// Decodes and takes a run of messages as they arrived (live mode: a
+    /// burst from the consumer); returns each one's fate, in order.
+    pub fn take_messages(&mut self, messages: Vec<O>) -> Result<Vec<Fate>, RunnerError>
+    where
+        O: RawMessage + Keyed + Send,
+    {
+        let mut fates: Vec<Option<Fate>> = Vec::with_capacity(messages.len());
+        let mut decoded = Vec::with_capacity(messages.len());
+        for message in messages {
+            self.engine.stats.read += 1;
+            match decode(message.raw(), &self.limits) {
+                Ok(event) => {
+                    fates.push(None);
+                    decoded.push((event, message));
+                }
+                Err(rejection) => {
+                    let ingested = self.engine.undecodable(message, rejection);
+                    fates.push(Some(self.settle(ingested)?));
+                }
+            }
         }
-        Ok(())
+        let mut taken = self.take_all(decoded)?.into_iter();
+        Ok(fates.into_iter().map(|f| f.or_else(|| taken.next()).unwrap_or(Fate::Applied)).collect())
     }
 
     /// Sends an input that did not decode to the dead-letter output.
