@@ -24,6 +24,13 @@
 //! in one shard. A group that names no institution (events whose order is
 //! in no file) goes to the shard of its smallest id digest, where it ends
 //! as the same orphans.
+//!
+//! Live mode learns nothing ahead: the key decides, as it decides the
+//! partition across instances, and bad data that joins two institutions
+//! behaves as it does across instances (a payment keyed by another
+//! institution than its delivery's waits there, and ends as an orphan).
+//! An unkeyed message that names no institution goes where its order or
+//! delivery is ([`Route::Order`], [`Route::Delivery`]).
 
 use vbp_detectors::FastMap;
 use vbp_schemas::{Event, EventBody};

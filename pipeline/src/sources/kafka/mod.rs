@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::statistics::Statistics;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -157,6 +157,23 @@ pub struct PartitionLag {
     pub lag: Option<i64>,
 }
 
+/// What the broker or librdkafka refused, and what the source was doing.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {doing}: {source} (check [kafka] bootstrap_servers, the topics and this client's rights)")]
+pub struct KafkaSourceError {
+    doing: String,
+    #[source]
+    source: KafkaError,
+}
+
+type Result<T, E = KafkaSourceError> = std::result::Result<T, E>;
+
+/// Names what failed, for `map_err`.
+fn doing(what: impl Into<String>) -> impl FnOnce(KafkaError) -> KafkaSourceError {
+    let doing = what.into();
+    move |source| KafkaSourceError { doing, source }
+}
+
 impl KafkaSource {
     pub fn subscribe(kafka: &KafkaConfig, topics: &[&str], stats_interval: Duration) -> Result<Self> {
         let consumer: StreamConsumer<WatermarkContext> = client_config(kafka)
@@ -167,30 +184,30 @@ impl KafkaSource {
             .set("enable.partition.eof", "false")
             .set("statistics.interval.ms", stats_interval.as_millis().max(100).to_string())
             .create_with_context(WatermarkContext::default())
-            .context("cannot create the Kafka consumer")?;
+            .map_err(doing("create the Kafka consumer"))?;
         if kafka.assignment == Assignment::All {
             let mut list = TopicPartitionList::new();
             for topic in topics {
                 let metadata = consumer
                     .fetch_metadata(Some(topic), Duration::from_secs(30))
-                    .with_context(|| format!("cannot read the partitions of {topic}"))?;
+                    .map_err(doing(format!("read the partitions of {topic}")))?;
                 for t in metadata.topics().iter().filter(|t| t.name() == *topic) {
                     for p in t.partitions() {
                         // The committed offset, else auto.offset.reset (earliest).
-                        list.add_partition_offset(topic, p.id(), Offset::Stored)?;
+                        list.add_partition_offset(topic, p.id(), Offset::Stored).map_err(doing("list the input partitions"))?;
                     }
                 }
             }
-            consumer.assign(&list).context("cannot assign the input partitions")?;
+            consumer.assign(&list).map_err(doing("assign the input partitions"))?;
         } else {
-            consumer.subscribe(topics).context("cannot subscribe to the input topics")?;
+            consumer.subscribe(topics).map_err(doing("subscribe to the input topics"))?;
         }
         Ok(KafkaSource { consumer: Arc::new(consumer), streams: HashMap::new(), streams_generation: 0 })
     }
 
     /// The next message, owned. Errors are the broker's (connection lost,
     /// unknown topic…): librdkafka retries by itself, the caller logs them.
-    pub async fn recv(&self) -> Result<KafkaOrigin, rdkafka::error::KafkaError> {
+    pub async fn recv(&self) -> Result<KafkaOrigin, KafkaError> {
         let message = self.consumer.recv().await?;
         Ok(KafkaOrigin {
             topic: message.topic().to_string(),
@@ -204,29 +221,29 @@ impl KafkaSource {
     /// Commits `positions` for the partitions this member owns. Asynchronous:
     /// a failed commit only means a restart re-reads (and skips) a little more.
     pub fn commit(&self, positions: &Positions) -> Result<()> {
-        let owned = self.consumer.assignment().context("cannot read the partition assignment")?;
+        let owned = self.consumer.assignment().map_err(doing("read the partition assignment"))?;
         let mut list = TopicPartitionList::new();
         for ((topic, partition), next) in positions.iter() {
             if owned.find_partition(topic, *partition).is_some() {
-                list.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
+                list.add_partition_offset(topic, *partition, Offset::Offset(*next)).map_err(doing("list the offsets to commit"))?;
             }
         }
         if list.count() > 0 {
-            self.consumer.commit(&list, CommitMode::Async).context("cannot commit offsets")?;
+            self.consumer.commit(&list, CommitMode::Async).map_err(doing("commit offsets"))?;
         }
         Ok(())
     }
 
     /// The partitions of `topic` this member owns now.
     pub fn owned_partitions(&self, topic: &str) -> Result<BTreeSet<i32>> {
-        let owned = self.consumer.assignment().context("cannot read the partition assignment")?;
+        let owned = self.consumer.assignment().map_err(doing("read the partition assignment"))?;
         Ok(owned.elements_for_topic(topic).iter().map(|e| e.partition()).collect())
     }
 
     /// How many partitions `topic` has (a metadata request: call rarely).
     pub fn partition_count(&self, topic: &str) -> Result<usize> {
         let metadata = tokio::task::block_in_place(|| self.consumer.fetch_metadata(Some(topic), Duration::from_secs(10)))
-            .with_context(|| format!("cannot read the metadata of {topic}"))?;
+            .map_err(doing(format!("read the metadata of {topic}")))?;
         Ok(metadata.topics().iter().find(|t| t.name() == topic).map_or(0, |t| t.partitions().len()))
     }
 
@@ -260,9 +277,9 @@ impl KafkaSource {
     /// callback avoids the same way). librdkafka drops what it had fetched
     /// of the reassigned partitions; the driver skips what it re-reads.
     pub fn seek(&self, topic: &str, partition: i32, offset: Option<i64>) -> Result<()> {
-        let owned = self.consumer.assignment().context("cannot read the partition assignment")?;
+        let owned = self.consumer.assignment().map_err(doing("read the partition assignment"))?;
         let starts = self.consumer.context().starts(&owned, Some((topic, partition, offset.unwrap_or(0))));
-        self.consumer.assign(&starts).with_context(|| format!("cannot move {topic}/{partition} to offset {}", offset.unwrap_or(0)))
+        self.consumer.assign(&starts).map_err(doing(format!("move {topic}/{partition} to offset {}", offset.unwrap_or(0))))
     }
 
     /// Whether a message continues the state that `positions` describe. The first message
@@ -326,7 +343,7 @@ impl KafkaSource {
     /// Lag of every owned partition: the last reported high watermark
     /// minus the next offset the state needs (nothing read yet: all of it).
     pub fn lag(&self, positions: &Positions) -> Result<Vec<PartitionLag>> {
-        let owned = self.consumer.assignment().context("cannot read the partition assignment")?;
+        let owned = self.consumer.assignment().map_err(doing("read the partition assignment"))?;
         let high = self.consumer.context().high.lock().map(|h| h.clone()).unwrap_or_default();
         Ok(owned
             .elements()
