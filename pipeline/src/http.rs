@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -126,9 +125,18 @@ impl Shared {
 
 /// Binds `addr` and serves until the process ends; returns the bound
 /// address (port 0 picks a free one).
-pub async fn serve(addr: SocketAddr, shared: Arc<Shared>) -> Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-    let bound = listener.local_addr()?;
+/// The HTTP server cannot start.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr} (is another process on that port? choose another with --http-listen or http_listen): {source}")]
+pub struct HttpError {
+    addr: SocketAddr,
+    #[source]
+    source: std::io::Error,
+}
+
+pub async fn serve(addr: SocketAddr, shared: Arc<Shared>) -> Result<SocketAddr, HttpError> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| HttpError { addr, source })?;
+    let bound = listener.local_addr().map_err(|source| HttpError { addr, source })?;
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))

@@ -6,7 +6,7 @@
 //! (`live/metrics.rs`). Label values are bounded sets (topics, partitions,
 //! reasons, alert names, severities): no series per institution or product.
 
-use anyhow::Result;
+use prometheus::Result;
 use prometheus::{Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use vbp_detectors::rollups::Rollups;

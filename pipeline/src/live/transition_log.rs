@@ -7,7 +7,22 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+/// The transition log cannot be read back or appended to.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {doing} the transition log {}: {source}", path.display())]
+pub struct TransitionLogError {
+    doing: &'static str,
+    path: PathBuf,
+    #[source]
+    source: std::io::Error,
+}
+
+type Result<T, E = TransitionLogError> = std::result::Result<T, E>;
+
+fn failed(doing: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> TransitionLogError {
+    let path = path.to_path_buf();
+    move |source| TransitionLogError { doing, path, source }
+}
 
 pub struct TransitionLog {
     file: Option<(File, PathBuf)>,
@@ -22,14 +37,14 @@ impl TransitionLog {
         let mut last_seq = 0;
         if let Ok(existing) = File::open(&path) {
             for line in BufReader::new(existing).lines() {
-                let line = line.with_context(|| format!("cannot read {}", path.display()))?;
+                let line = line.map_err(failed("read", &path))?;
                 // A line cut short by a crash has no seq and is skipped.
                 if let Some(seq) = serde_json::from_str::<serde_json::Value>(&line).ok().and_then(|v| v["seq"].as_u64()) {
                     last_seq = last_seq.max(seq);
                 }
             }
         }
-        let file = OpenOptions::new().create(true).append(true).open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(failed("open", &path))?;
         Ok(TransitionLog { file: Some((file, path)), last_seq })
     }
 
@@ -45,7 +60,7 @@ impl TransitionLog {
         }
         self.last_seq = last;
         if !text.is_empty() {
-            file.write_all(text.as_bytes()).and_then(|_| file.sync_data()).with_context(|| format!("cannot write {}", path.display()))?;
+            file.write_all(text.as_bytes()).and_then(|_| file.sync_data()).map_err(failed("write", path))?;
         }
         Ok(())
     }
