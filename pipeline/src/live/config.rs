@@ -11,13 +11,36 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use url::Url;
 use vbp_detectors::config::DetectorConfig;
 
 pub use crate::sources::kafka::config::{Assignment, KafkaConfig, SecurityProtocol};
+
+/// Why `vbp-watch run` refuses its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not valid TOML: {source}", path.display())]
+    Toml {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    /// A setting of the file or of a `VBP_` variable, shown with its key.
+    #[error("bad configuration (file or VBP_ variable): {0}")]
+    Setting(#[source] toml::de::Error),
+    #[error("{setting} `{url}` must be an http:// or https:// URL")]
+    NotHttp { setting: &'static str, url: Url },
+    #[error("the configuration cannot be written out to check it: {0}")]
+    Internal(String),
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -135,17 +158,19 @@ pub struct RunFlags {
 
 impl LiveConfig {
     /// File, then environment, then flags.
-    pub fn load(flags: &RunFlags, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let text = match &flags.config {
-            Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
-            None => String::new(),
+    pub fn load(flags: &RunFlags, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut merged: toml::Table = match &flags.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Toml { path: path.clone(), source })?
+            }
+            None => toml::Table::new(),
         };
-        let mut merged: toml::Table = toml::from_str(&text).context("the configuration is not valid TOML")?;
-        let settings = serde_json::to_value(LiveConfig::default()).context("default configuration")?;
+        let settings = serde_json::to_value(LiveConfig::default()).map_err(|e| ConfigError::Internal(e.to_string()))?;
         apply_env(&mut merged, &settings, &mut Vec::new(), &env);
         // Parsed from text, so that a bad value is shown with its key.
-        let merged = toml::to_string(&merged).context("configuration")?;
-        let mut config: LiveConfig = toml::from_str(&merged).context("bad configuration (file or VBP_ variable)")?;
+        let merged = toml::to_string(&merged).map_err(|e| ConfigError::Internal(e.to_string()))?;
+        let mut config: LiveConfig = toml::from_str(&merged).map_err(ConfigError::Setting)?;
         let f = flags.clone();
         if let Some(v) = f.bootstrap_servers { config.kafka.bootstrap_servers = v; }
         if let Some(v) = f.group_id { config.kafka.group_id = v; }
@@ -157,10 +182,10 @@ impl LiveConfig {
         Ok(config)
     }
 
-    fn check(&self) -> Result<()> {
-        for (name, url) in [("alertmanager.url", &self.alertmanager.url), ("alertmanager.external_url", &self.alertmanager.external_url)] {
+    fn check(&self) -> Result<(), ConfigError> {
+        for (setting, url) in [("alertmanager.url", &self.alertmanager.url), ("alertmanager.external_url", &self.alertmanager.external_url)] {
             if let Some(url) = url.as_ref().filter(|u| !matches!(u.scheme(), "http" | "https")) {
-                bail!("{name} `{url}` must be an http:// or https:// URL");
+                return Err(ConfigError::NotHttp { setting, url: url.clone() });
             }
         }
         Ok(())
