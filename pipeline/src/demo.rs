@@ -42,7 +42,7 @@ pub struct DemoOptions {
     #[arg(long)]
     pub alertmanager_url: Option<url::Url>,
     /// Shards of the state, applied and evaluated on as many threads
-    /// (default: the cores).
+    /// (default 1; deploy/SCALING.md).
     #[arg(long, value_name = "N")]
     pub threads: Option<std::num::NonZeroUsize>,
     /// Exit when the stream ends instead of serving until Ctrl-C.
@@ -77,7 +77,7 @@ pub async fn run(options: &DemoOptions) -> Result<()> {
         progress: false,
         midnights: true,
         rollups: true,
-        threads: options.threads.unwrap_or_else(replay::cores),
+        threads: options.threads.unwrap_or(replay::DEFAULT_THREADS),
     };
     let pause = Duration::from_secs_f64(options.day_seconds.max(0.0));
     let alertmanager = options.alertmanager_url.as_ref().map(|url| {

@@ -89,7 +89,8 @@ struct ReplayArgs {
     #[arg(long)]
     dead_letter: Option<PathBuf>,
     /// Shards of the state, applied and evaluated on as many threads
-    /// (default: the cores). Any count writes the same files.
+    /// (default 1; deploy/SCALING.md has the measured trade). Any count
+    /// writes the same files.
     #[arg(long, value_name = "N")]
     threads: Option<NonZeroUsize>,
 }
@@ -135,7 +136,7 @@ async fn run(cli: Cli) -> Result<()> {
             options.alerts_out = args.alerts_out;
             options.firing_out = args.firing_out;
             options.dead_letter = args.dead_letter;
-            options.threads = args.threads.unwrap_or_else(replay::cores);
+            options.threads = args.threads.unwrap_or(replay::DEFAULT_THREADS);
             let summary = replay::run(&options).await?;
             eprint!("{}", summary.render());
         }

@@ -64,10 +64,12 @@ pub struct ReplaySummary {
     pub index_seconds: f64,
 }
 
-/// The default thread count: the cores this process may use.
-pub fn cores() -> NonZeroUsize {
-    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
-}
+/// The default number of shards and threads: one. Measured at province
+/// scale on 2 cores (deploy/SCALING.md), 2 threads took 1.16× as long as 1:
+/// learning the routes doubles pass 1, and each shard plans every query
+/// of every evaluation; only applying gains. More threads are for machines
+/// where that measures faster.
+pub const DEFAULT_THREADS: NonZeroUsize = NonZeroUsize::MIN;
 
 /// Loads reference data, or says in one line why not.
 pub fn load_reference(dir: &std::path::Path) -> Result<Arc<ReferenceData>> {

@@ -43,7 +43,7 @@ impl LiveOptions {
     pub fn write(&self, dir: &Path, http_port: u16) -> PathBuf {
         let p = &self.topic_prefix;
         let text = format!(
-            "reference = {reference:?}\nstate_dir = {state:?}\nhttp_listen = \"127.0.0.1:{http_port}\"\ntick_seconds = 1\ncheckpoint_seconds = 1\nevaluate_at = {at:?}\ntransitions_file = {log:?}\n[kafka]\nbootstrap_servers = {bootstrap:?}\ngroup_id = {group:?}\norders_topic = \"{p}orders\"\ndeliveries_topic = \"{p}deliveries\"\npayments_topic = \"{p}payments\"\ndead_letter_topic = \"{p}dead-letter\"\nfacts_topic = \"{p}facts\"\n{extra}\n",
+            "reference = {reference:?}\nstate_dir = {state:?}\nhttp_listen = \"127.0.0.1:{http_port}\"\ntick_seconds = 1\ncheckpoint_seconds = 1\nthreads = 2\nevaluate_at = {at:?}\ntransitions_file = {log:?}\n[kafka]\nbootstrap_servers = {bootstrap:?}\ngroup_id = {group:?}\norders_topic = \"{p}orders\"\ndeliveries_topic = \"{p}deliveries\"\npayments_topic = \"{p}payments\"\ndead_letter_topic = \"{p}dead-letter\"\nfacts_topic = \"{p}facts\"\n{extra}\n",
             reference = self.reference.display().to_string(),
             state = self.state_dir.display().to_string(),
             at = self.evaluate_at,

@@ -60,8 +60,8 @@ pub struct LiveConfig {
     /// Messages longer than this many bytes are rejected as `too_large`.
     pub max_message_bytes: usize,
     /// Shards of the state (by the Kafka key), applied and evaluated on as
-    /// many threads; default: the cores. A checkpoint keeps the number it
-    /// was written with.
+    /// many threads; default 1 (deploy/SCALING.md has the measured trade).
+    /// A checkpoint keeps the number it was written with.
     pub threads: NonZeroUsize,
     /// While the consumer is behind the end of its partitions it applies
     /// events without evaluating, so a catch-up after downtime raises no
@@ -119,7 +119,7 @@ impl Default for LiveConfig {
             tick: Duration::from_secs(10),
             checkpoint_every: Duration::from_secs(5),
             max_message_bytes: vbp_schemas::DecodeLimits::default().max_message_bytes,
-            threads: crate::replay::cores(),
+            threads: crate::replay::DEFAULT_THREADS,
             max_evaluation_delay: Duration::from_secs(300),
             evaluate_at: None,
             transitions_file: None,
