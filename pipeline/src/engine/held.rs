@@ -58,11 +58,6 @@ impl<O> Held<O> {
         expired
     }
 
-    /// Takes out everything (end of a finite input).
-    pub fn drain(&mut self) -> Vec<HeldEvent<O>> {
-        self.expire_before(Micros::MAX)
-    }
-
     pub fn len(&self) -> usize {
         self.count
     }

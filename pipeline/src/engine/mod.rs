@@ -321,7 +321,7 @@ impl<O> Engine<O> {
             }
         }
         let reference = &*self.reference;
-        let applied = on_each(&mut self.shards, runs, |shard, run| shard.apply_all(reference, run));
+        let applied = in_parallel(self.shards.iter_mut().zip(runs).collect(), |(shard, run)| shard.apply_all(reference, run));
         for (index, applied) in applied.into_iter().flatten() {
             fates[index] = Some(self.count(applied));
         }
@@ -388,7 +388,9 @@ impl<O> Engine<O> {
     fn orphans(&mut self, cutoff: Micros, when: &str) -> Vec<Rejected<O>> {
         let mut expired: Vec<HeldEvent<O>> = self.shards.iter_mut().flat_map(|s| s.expire_before(cutoff)).collect();
         expired.sort_by(|a, b| event_order(&a.event, &b.event));
-        self.stats.rejected.entry(Reason::Orphan).and_modify(|n| *n += expired.len() as u64).or_insert(expired.len() as u64);
+        for _ in &expired {
+            self.stats.reject(Reason::Orphan);
+        }
         expired.into_iter().map(|h| shard::orphan(h, when)).collect()
     }
 
@@ -435,13 +437,8 @@ impl<O> Engine<O> {
         let question = Question { statics: &self.statics, reference: &self.reference, config: &self.config, need, at };
         let answers = if self.shards.len() > 1 && multi_threaded() {
             let runtime = tokio::runtime::Handle::current();
-            tokio::task::block_in_place(|| {
-                std::thread::scope(|scope| {
-                    let threads: Vec<_> =
-                        self.shards.iter().map(|s| &s.state).map(|state| scope.spawn(|| runtime.block_on(question.ask(state)))).collect();
-                    threads.into_iter().map(|t| t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-                })
-            })
+            let states: Vec<&State> = self.shards.iter().map(|s| &s.state).collect();
+            tokio::task::block_in_place(|| in_parallel(states, |state| runtime.block_on(question.ask(state))))
         } else {
             let mut answers = Vec::with_capacity(self.shards.len());
             for shard in &self.shards {
@@ -520,15 +517,15 @@ fn multi_threaded() -> bool {
     tokio::runtime::Handle::try_current().is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
-/// Runs `f` on each shard with its input, on a thread per shard when there
-/// are several, and returns the results in shard order.
-fn on_each<S: Send, I: Send, T: Send>(shards: &mut [S], inputs: Vec<I>, f: impl Fn(&mut S, I) -> T + Sync) -> Vec<T> {
-    if shards.len() == 1 {
-        return shards.iter_mut().zip(inputs).map(|(s, i)| f(s, i)).collect();
+/// `f` of every item, each on a thread of its own when there are several,
+/// in item order.
+fn in_parallel<I: Send, T: Send>(items: Vec<I>, f: impl Fn(I) -> T + Sync) -> Vec<T> {
+    if items.len() <= 1 {
+        return items.into_iter().map(f).collect();
     }
     let f = &f;
     std::thread::scope(|scope| {
-        let threads: Vec<_> = shards.iter_mut().zip(inputs).map(|(s, i)| scope.spawn(move || f(s, i))).collect();
+        let threads: Vec<_> = items.into_iter().map(|item| scope.spawn(move || f(item))).collect();
         threads.into_iter().map(|t| t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
     })
 }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! input (raw bytes or a decoded event, with its origin O)
-//!   │ take / take_raw
+//!   │ take, take_all (replay), take_messages (live)
 //!   ▼
 //! decode ─► Engine::ingest ─► Fate (applied, waiting, duplicate, rejected)
 //!   │ rejection                    │ rejections (its own, or released events')
@@ -152,19 +152,6 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
 
     pub fn dead_letters_mut(&mut self) -> &mut D {
         &mut self.dead_letters
-    }
-
-    /// Decodes and takes one message as it arrived.
-    pub fn take_message(&mut self, message: O) -> Result<Fate, RunnerError>
-    where
-        O: RawMessage + Keyed,
-    {
-        self.engine.stats.read += 1;
-        let ingested = match decode(message.raw(), &self.limits) {
-            Ok(event) => self.engine.ingest(event, message),
-            Err(rejection) => self.engine.undecodable(message, rejection),
-        };
-        self.settle(ingested)
     }
 
     /// Takes one event decoded already (replay's second pass).
