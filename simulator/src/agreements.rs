@@ -9,6 +9,12 @@
 //! purchases are bought ahead of consumption, progress / schedule stays at
 //! or above the factor (times (d−1)/d for the day in progress) at every
 //! evaluation, and at most one supply interval above it.
+//!
+//! A laggard's agreement (region scale, `Plan::lagging`) is set from what
+//! was actually bought by as_of instead, so progress / schedule there is
+//! exactly the planted 25–35 % or 60–68 % (to within the rounding of the
+//! agreed volume to whole units, under 1 % once 50 units were bought;
+//! agreements with less stay ordinary).
 
 use std::collections::BTreeSet;
 
@@ -32,12 +38,27 @@ pub struct AgreementRow {
     pub agreed_units: i64,
     /// Units ×100 bought under it by as_of (active agreements only).
     pub purchased_c: i64,
+    /// A laggard's planted progress at as_of, ‰ of schedule.
+    pub lag_pm: Option<u32>,
 }
 
 impl AgreementRow {
     pub fn active(&self, d: NaiveDate) -> bool {
         self.start <= d && d <= self.end
     }
+}
+
+/// Purchases (units ×100) below which an agreement is not made to lag: the
+/// agreed volume would be too small for its rounding to stay negligible.
+const LAGGING_MIN_PURCHASED_C: i64 = 50 * 100;
+
+/// The agreed volume (whole units, rounded) under which `purchased_c`
+/// units ×100 after `elapsed` of `total` days are `factor_pm` ‰ of the
+/// time-proportional schedule.
+fn agreed_from_purchases(purchased_c: i64, total: i64, elapsed: i64, factor_pm: i64) -> i64 {
+    let num = purchased_c as i128 * total as i128 * 1000;
+    let den = elapsed as i128 * factor_pm as i128 * 100;
+    ((num + den / 2) / den) as i64
 }
 
 /// `ledgers` sorted by institution.
@@ -71,23 +92,28 @@ pub fn derive(
                 }
                 let elapsed = (as_of_date - start).num_days() + 1;
                 let total = (end - start).num_days() + 1;
-                let factor_pm = plan
-                    .progress_pm
-                    .get(&(inst, family as u32))
-                    .copied()
-                    .map(i64::from)
-                    .unwrap_or_else(|| rng.range(920, 1050));
-                let rate = l.rate[slot.min(1)];
-                let agreed = if rate > 0.0 {
-                    // From the planned consumption: purchases (bought ahead)
-                    // never fall behind it, so progress / schedule ≥ factor
-                    // at every instant, not only at as_of.
-                    (rate * total as f64 * 1000.0 / (factor_pm as f64 * 100.0)).round() as i64
-                } else {
-                    // Bought only through planted lines: from the units by as_of.
-                    let num = purchased as i128 * total as i128 * 1000;
-                    let den = elapsed as i128 * factor_pm as i128 * 100;
-                    ((num + den / 2) / den) as i64
+                let lag_pm =
+                    plan.lagging.get(&(inst, l.group)).copied().filter(|_| purchased >= LAGGING_MIN_PURCHASED_C);
+                let agreed = match lag_pm {
+                    Some(pm) => agreed_from_purchases(purchased, total, elapsed, i64::from(pm)),
+                    None => {
+                        let factor_pm = plan
+                            .progress_pm
+                            .get(&(inst, family as u32))
+                            .copied()
+                            .map(i64::from)
+                            .unwrap_or_else(|| rng.range(920, 1050));
+                        let rate = l.rate[slot.min(1)];
+                        if rate > 0.0 {
+                            // From the planned consumption: purchases (bought
+                            // ahead) never fall behind it, so progress /
+                            // schedule ≥ factor at every instant, not only at as_of.
+                            (rate * total as f64 * 1000.0 / (factor_pm as f64 * 100.0)).round() as i64
+                        } else {
+                            // Bought only through planted lines: from the units by as_of.
+                            agreed_from_purchases(purchased, total, elapsed, factor_pm)
+                        }
+                    }
                 }
                 .max(1);
                 if let (Some((ps, pe)), Level::Tertiary) = (batch.prior, level) {
@@ -100,6 +126,7 @@ pub fn derive(
                         end: pe,
                         agreed_units: agreed * rng.range(90, 110) / 100 * (pe - ps).num_days() / total.max(1),
                         purchased_c: 0,
+                        lag_pm: None,
                     });
                 }
                 mine.push(AgreementRow {
@@ -110,6 +137,7 @@ pub fn derive(
                     end,
                     agreed_units: agreed,
                     purchased_c: purchased,
+                    lag_pm,
                 });
             }
         }
@@ -136,6 +164,7 @@ pub fn derive(
                     end: pe,
                     agreed_units: rng.range(5_000, 30_000),
                     purchased_c: 0,
+                    lag_pm: None,
                 });
             }
         }
@@ -150,6 +179,7 @@ pub fn derive(
                     end: batch.period_end,
                     agreed_units: rng.range(8_000, 40_000),
                     purchased_c: 0,
+                    lag_pm: None,
                 });
             }
         }

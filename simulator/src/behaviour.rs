@@ -6,6 +6,10 @@
 //! from every threshold (30 %/65 % of schedule against 50 %/80 %, shares of
 //! 0.4/0.7 against 0.3/0.5, 2 working days against 5, 44 days overdue
 //! against 30) so that no decision depends on rounding.
+//!
+//! These hand-planted behaviours are the same at every scale. Region scale
+//! then spreads misbehaviour over the institutions they leave alone
+//! (`widespread.rs`), on the same principle.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,6 +19,8 @@ use super::catalogue::{Catalogue, Category};
 use super::clock::{self, local_date, local_midnight, Calendar, HOUR};
 use super::institutions::{BasketItem, Level, Population};
 use super::rng::Rng;
+use super::scale::ScaleConfig;
+use super::widespread;
 
 /// How an explicitly planted order line goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +40,11 @@ pub enum PayMode {
     /// after acceptance, and never the rest.
     Partial {
         pay_pm: u32,
+    },
+    /// Pays each delivery in full, `days_after_deadline` days into its
+    /// overdue period (a late payer of the region scale).
+    Late {
+        days_after_deadline: u16,
     },
 }
 
@@ -118,11 +129,26 @@ pub struct Plan {
     pub events_start: NaiveDate,
     /// The distributor whose deliveries crawl (30–46 h, and some lines stuck).
     pub slow_distributor: Option<u16>,
+    /// Laggards' agreements: (institution, group) → progress at as_of as ‰
+    /// of schedule. The agreed volume is set from what was bought by as_of
+    /// (`agreements::derive`), so the ratio holds there, to the rounding of
+    /// the agreed volume.
+    pub lagging: BTreeMap<(u32, u32), u32>,
+    /// Institution → days after the 次月底 deadline it pays every delivery.
+    pub late_payers: BTreeMap<u32, u16>,
 }
 
 impl Plan {
     pub fn inst_plan(&self, inst: usize) -> Option<&InstPlan> {
         self.inst.get(inst).and_then(|p| p.as_ref())
+    }
+
+    /// How an institution pays its regular purchases.
+    pub fn pay_mode(&self, inst: u32) -> PayMode {
+        match self.late_payers.get(&inst) {
+            Some(&days_after_deadline) => PayMode::Late { days_after_deadline },
+            None => PayMode::Normal,
+        }
     }
 }
 
@@ -170,7 +196,7 @@ fn ensure_in_basket(pop: &mut Population, inst: usize, group: u32, cat: &Catalog
     b.len() - 1
 }
 
-fn remove_from_basket(pop: &mut Population, inst: usize, group: u32) {
+pub(super) fn remove_from_basket(pop: &mut Population, inst: usize, group: u32) {
     let b = &mut pop.institutions[inst].basket;
     // Keep each remaining item's own weight (the step in the cumulative sum).
     let mut prev = 0;
@@ -198,7 +224,9 @@ fn has_group(pop: &Population, i: usize, g: usize) -> bool {
     pop.institutions[i].basket_slot(g as u32).is_some()
 }
 
-pub fn build(seed: u64, cat: &Catalogue, pop: &mut Population, cal: &Calendar, w: Window) -> Plan {
+/// The hand-planted behaviours every scale has, then (region scale) the
+/// widespread ones on the institutions left alone.
+pub fn build(seed: u64, cat: &Catalogue, pop: &mut Population, cal: &Calendar, w: Window, scale: &ScaleConfig) -> Plan {
     let mut rng = Rng::for_stream(seed, 3, 0);
     let n = pop.institutions.len();
     let mut order: Vec<usize> = (0..n).collect();
@@ -728,10 +756,30 @@ pub fn build(seed: u64, cat: &Catalogue, pop: &mut Population, cal: &Calendar, w
         }
     }
 
-    Plan { inst: inst_plans, intended, traps, exemptions, zero_agreements, progress_pm, events_start, slow_distributor }
+    // Institutions with a hand-planted behaviour or an exemption are left
+    // to it: the widespread behaviours must not change what it promises.
+    let mut planted = picker.used;
+    planted.extend(exemptions.iter().map(|e| e.inst as usize));
+    let mut plan = Plan {
+        inst: inst_plans,
+        intended,
+        traps,
+        exemptions,
+        zero_agreements,
+        progress_pm,
+        events_start,
+        slow_distributor,
+        lagging: BTreeMap::new(),
+        late_payers: BTreeMap::new(),
+    };
+    if let Some(cfg) = &scale.widespread {
+        let world = widespread::World { seed, cat, cal, scale, window: w, planted: &planted };
+        widespread::plant(&mut plan, &world, pop, cfg);
+    }
+    plan
 }
 
-fn push_zero_intended(
+pub(super) fn push_zero_intended(
     intended: &mut Vec<Intended>,
     cat: &Catalogue,
     i: usize,
@@ -750,7 +798,7 @@ fn push_zero_intended(
     }
 }
 
-fn month_before(first: NaiveDate, months: i32) -> NaiveDate {
+pub(super) fn month_before(first: NaiveDate, months: i32) -> NaiveDate {
     let total = first.year() * 12 + first.month0() as i32 - months;
     clock::ymd(total.div_euclid(12), total.rem_euclid(12) as u32 + 1, 1)
 }

@@ -28,9 +28,11 @@ use super::supply::{generate_day, Supply};
 pub const TOPICS: usize = 3;
 pub const TOPIC_FILES: [&str; TOPICS] = ["orders.ndjson", "deliveries.ndjson", "payments.ndjson"];
 pub const HOURS: usize = 24;
-/// Future days an event can be parked (payments come at most ~28 days
-/// after the order).
-const RING: usize = 40;
+/// Future days an event can be parked. Payments come at most ~28 days
+/// after the order, a late payer's up to ~145 (acceptance within 3 days,
+/// 次月底 up to 62 days later, then up to 80 days late). Only the ring's
+/// length depends on this, not the bytes written.
+const RING: usize = 160;
 
 /// Everything read-only a worker needs.
 pub struct Ctx<'a> {

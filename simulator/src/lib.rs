@@ -11,6 +11,10 @@
 //! feed is made as messy as real ones (duplicates, malformed lines,
 //! out-of-order and orphan events).
 //!
+//! Region scale makes misbehaviour common instead ([`widespread`]: laggards,
+//! late payers, stuck lines and the rest spread over the population), so
+//! thousands of alerts fire at `as_of`, each still planted and promised.
+//!
 //! Layout: [`catalogue`] and [`institutions`] build the static world,
 //! [`behaviour`] plants the misbehaviour, [`events`] runs the generator
 //! ([`supply`]: what is bought when; [`lifecycle`]: each line's deliveries
@@ -38,6 +42,7 @@ mod rng;
 mod scale;
 mod stems;
 mod supply;
+mod widespread;
 mod writer;
 
 use std::fmt;
@@ -58,6 +63,9 @@ pub enum Scale {
     Small,
     /// SPEC §8: 20,000 institutions, 600 groups, ~500,000 agreements, one month.
     Province,
+    /// ~2,000 institutions, 60 groups, ~1 million events over ten months,
+    /// with misbehaviour widespread: thousands of alerts fire at as_of.
+    Region,
 }
 
 /// Options of `vbp-watch simulate`.
@@ -71,7 +79,7 @@ pub struct SimulateOptions {
     /// Seed of every random choice; the same seed gives identical bytes.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Days simulated from 2026-01-01 (default: 75 for small, 31 for province).
+    /// Days simulated from 2026-01-01 (default: 75 for small, 31 for province, 300 for region).
     #[arg(long)]
     pub days: Option<u32>,
 }
@@ -151,6 +159,7 @@ pub fn run(opts: &SimulateOptions) -> Result<SimulateSummary> {
     let scale = match opts.scale {
         Scale::Small => scale::small(),
         Scale::Province => scale::province(),
+        Scale::Region => scale::region(),
     };
     let days = opts.days.unwrap_or(scale.default_days);
     if !(1..=366).contains(&days) {
@@ -165,7 +174,7 @@ pub fn run(opts: &SimulateOptions) -> Result<SimulateSummary> {
     let mut pop = institutions::build(seed, &scale, &cat);
     let cal = Calendar::china_2025_2026()?;
     let window = behaviour::Window { start: window_start, days, as_of };
-    let mut plan = behaviour::build(seed, &cat, &mut pop, &cal, window);
+    let mut plan = behaviour::build(seed, &cat, &mut pop, &cal, window, &scale);
     for p in plan.inst.iter_mut().flatten() {
         p.orders.sort_by_key(|o| (o.t, o.product));
     }
@@ -207,7 +216,7 @@ pub fn run(opts: &SimulateOptions) -> Result<SimulateSummary> {
     let (mess_lines, mess_counts) = mess::build(&ctx, &cat, expected_lines);
 
     std::fs::create_dir_all(&opts.out).with_context(|| format!("cannot create {}", opts.out.display()))?;
-    let show_progress = opts.scale == Scale::Province && std::io::stderr().is_terminal();
+    let show_progress = opts.scale != Scale::Small && std::io::stderr().is_terminal();
     let written = writer::write_events(&ctx, &mess_lines, &opts.out.join("events"), show_progress)?;
     let stats = writer::total_stats(&written.results);
 
@@ -224,6 +233,8 @@ pub fn run(opts: &SimulateOptions) -> Result<SimulateSummary> {
     overdue_payments.sort_by_key(|p| (p.inst, p.overdue_from, p.outstanding_fen));
 
     let agreements = agreements::derive(seed, &cat, &pop, &plan, &ledgers, window_start, as_of_date);
+    // A laggard's agreements exist only now: so do its planted alerts.
+    plan.intended.extend(widespread::behind_schedule_intended(&agreements, &cat, as_of_date));
     reference::write(
         &opts.out.join("reference"),
         &reference::ReferenceInput {

@@ -1,6 +1,7 @@
 //! The life of one order line, decided when it is placed: cancellation,
-//! deliveries within 48 h, acceptance, payments before 次月底 — and what
-//! SPEC §6 will see of it at `as_of` (the ledger).
+//! deliveries within 48 h, acceptance, payments before 次月底 (or, for a
+//! planted late payer, weeks after it) — and what SPEC §6 will see of it
+//! at `as_of` (the ledger).
 
 use chrono::Duration;
 
@@ -156,7 +157,14 @@ pub(super) fn place(
                     n_pay = 1;
                 }
             }
-            PayMode::Normal if amount <= 0 => {}
+            PayMode::Late { .. } | PayMode::Normal if amount <= 0 => {}
+            PayMode::Late { days_after_deadline } => {
+                // All at once, that many days into the overdue period.
+                let from = payment_overdue_from(local_date(ta));
+                let day = from + Duration::days(i64::from(days_after_deadline));
+                payments[0] = (local_midnight(day) + 9 * HOUR + run.rng.range(0, 8 * HOUR), amount);
+                n_pay = 1;
+            }
             PayMode::Normal => {
                 // Paid within 26 days of acceptance: always before 次月底
                 // (at least 29 days away), so the background never owes.

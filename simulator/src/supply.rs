@@ -1,5 +1,6 @@
 //! Regular purchases (supplies): what each institution buys, how often,
-//! and the order lines they become day by day.
+//! and the order lines they become day by day (paid on time, or late by a
+//! planted late payer's delay).
 //!
 //! Why supplies rather than random orders: agreed volumes are set from the
 //! planned consumption, and each supply is bought ahead of consumption (on
@@ -10,7 +11,7 @@
 
 use chrono::{Duration, NaiveDate};
 
-use super::behaviour::{GroupCtrl, Mode, PayMode};
+use super::behaviour::{GroupCtrl, Mode};
 use super::catalogue::Category;
 use super::clock::{local_date, local_midnight, Calendar, DAY, HOUR};
 use super::events::{Ctx, InstRun, Sink};
@@ -131,7 +132,7 @@ impl InstRun {
             }
             // Lines are per working day; supplies run on calendar days.
             let freq = inst.lines_per_day * (5.0 / 7.0) * f64::from(weights[item]) / f64::from(total_w);
-            let every = ((1.0 / freq.max(1e-9)).round() as i64).clamp(1, 10);
+            let every = ((1.0 / freq.max(1e-9)).round() as i64).clamp(1, ctx.scale.longest_supply_interval);
             if b.other_family_pm > 0 && group.families.len() > 1 {
                 let other = (packs * i64::from(b.other_family_pm) / 1000).max(1);
                 push(self, Ok(b.family_slot as usize), packs - other.min(packs - 1), every, None, true);
@@ -226,21 +227,9 @@ fn supply_order(ctx: &Ctx<'_>, run: &mut InstRun, sink: &mut Sink, si: usize, t0
     let p = &ctx.cat.products[s.product as usize];
     let qty = if s.background { nominal + nominal * run.rng.range(0, 20) / 100 } else { nominal };
     let price = s.price_fen.unwrap_or(p.pack_price_fen);
-    place(
-        ctx,
-        run,
-        sink,
-        Some(s.item),
-        t0,
-        s.product,
-        qty,
-        price,
-        s.special,
-        Mode::Delivered,
-        PayMode::Normal,
-        s.background,
-        true,
-    );
+    // A late payer pays every line late, the odd extra line included.
+    let pay = ctx.plan.pay_mode(run.idx);
+    place(ctx, run, sink, Some(s.item), t0, s.product, qty, price, s.special, Mode::Delivered, pay, s.background, true);
     if !s.background {
         return;
     }
@@ -267,7 +256,7 @@ fn supply_order(ctx: &Ctx<'_>, run: &mut InstRun, sink: &mut Sink, si: usize, t0
                 price,
                 false,
                 Mode::Delivered,
-                PayMode::Normal,
+                pay,
                 true,
                 false,
             );
@@ -286,7 +275,7 @@ fn supply_order(ctx: &Ctx<'_>, run: &mut InstRun, sink: &mut Sink, si: usize, t0
             price,
             false,
             Mode::Delivered,
-            PayMode::Normal,
+            pay,
             true,
             false,
         );
@@ -304,7 +293,7 @@ fn supply_order(ctx: &Ctx<'_>, run: &mut InstRun, sink: &mut Sink, si: usize, t0
             price,
             false,
             Mode::Delivered,
-            PayMode::Normal,
+            pay,
             true,
             false,
         );
@@ -329,7 +318,7 @@ fn supply_order(ctx: &Ctx<'_>, run: &mut InstRun, sink: &mut Sink, si: usize, t0
             price,
             true,
             Mode::Delivered,
-            PayMode::Normal,
+            pay,
             true,
             false,
         );
