@@ -15,9 +15,17 @@ echo "== tools (tansu, kafka-python venv, prometheus, alertmanager, chromium)"
 bash tests/harness/ensure-tools.sh
 
 echo "== build (once, for every test target)"
-cargo build --workspace --all-targets --locked 2>&1 | tail -n 3
-
 mkdir -p target
+# The whole log is kept; on failure its errors and its end are shown, so a
+# failed build says why (a rustc crash, a full disk) and not only that it did.
+if ! cargo build --workspace --all-targets --locked >target/build-log.txt 2>&1; then
+    grep -E -A12 '^(error|thread .* panicked|note: )' target/build-log.txt | cut -c1-400 | head -n 80 || true
+    echo "-- last lines of target/build-log.txt"
+    tail -n 25 target/build-log.txt | cut -c1-400
+    df -h . | tail -n 1
+    exit 1
+fi
+tail -n 3 target/build-log.txt
 echo "== tests"
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.txt | grep -E '^(test result|running|error|failures|---- |thread )' || true
 # The benchmarks at small scale with the debug build above: keeps bench/
