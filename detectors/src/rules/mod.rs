@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Date32Type, Decimal128Type, Int64Type};
+use arrow::datatypes::{DataType, Date32Type, Decimal128Type, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
@@ -130,7 +130,9 @@ pub fn decimal_literal(value: Decimal) -> String {
     format!("CAST('{value}' AS DECIMAL(38, {scale}))")
 }
 
-/// Query results with typed, by-name cell access.
+/// Query results with typed, by-name cell access. A cell is read in place
+/// from its column (no per-cell array or cast) when the column has the type
+/// read, as the rules' columns do; other types are cast cell by cell.
 pub struct Rows {
     batches: Vec<RecordBatch>,
 }
@@ -156,27 +158,35 @@ impl Rows {
 }
 
 impl Row<'_> {
-    fn column(&self, name: &str, to: &DataType) -> Result<arrow::array::ArrayRef, DataFusionError> {
-        let array = self
-            .batch
+    fn array(&self, name: &str) -> Result<&arrow::array::ArrayRef, DataFusionError> {
+        self.batch
             .column_by_name(name)
-            .ok_or_else(|| DataFusionError::Internal(format!("query result has no column `{name}`")))?;
-        Ok(cast(&array.slice(self.index, 1), to)?)
+            .ok_or_else(|| DataFusionError::Internal(format!("query result has no column `{name}`")))
+    }
+
+    /// The cell cast to `to`, as a one-row array: only for a column whose
+    /// type is not the one read (the common types are read in place).
+    fn cast_cell(&self, name: &str, to: &DataType) -> Result<arrow::array::ArrayRef, DataFusionError> {
+        Ok(cast(&self.array(name)?.slice(self.index, 1), to)?)
     }
 
     /// A text cell; NULL reads as the empty string.
     pub fn text(&self, name: &str) -> Result<String, DataFusionError> {
-        let array = self.column(name, &DataType::Utf8)?;
-        let strings = array.as_string::<i32>();
-        Ok(if strings.is_null(0) { String::new() } else { strings.value(0).to_string() })
+        let array = self.array(name)?;
+        if array.is_null(self.index) {
+            return Ok(String::new());
+        }
+        Ok(match array.data_type() {
+            DataType::Utf8 => array.as_string::<i32>().value(self.index).to_string(),
+            DataType::LargeUtf8 => array.as_string::<i64>().value(self.index).to_string(),
+            DataType::Utf8View => array.as_string_view().value(self.index).to_string(),
+            _ => self.cast_cell(name, &DataType::Utf8)?.as_string::<i32>().value(0).to_string(),
+        })
     }
 
     /// A decimal cell, exactly; NULL reads as zero.
     pub fn decimal(&self, name: &str) -> Result<Decimal, DataFusionError> {
-        let array = self
-            .batch
-            .column_by_name(name)
-            .ok_or_else(|| DataFusionError::Internal(format!("query result has no column `{name}`")))?;
+        let array = self.array(name)?;
         let DataType::Decimal128(_, scale) = array.data_type() else {
             return Err(DataFusionError::Internal(format!("column `{name}` is {} not decimal", array.data_type())));
         };
@@ -192,27 +202,46 @@ impl Row<'_> {
 
     /// A numeric cell as a float, for dashboards only; NULL reads as 0.
     pub fn float(&self, name: &str) -> Result<f64, DataFusionError> {
-        let array = self.column(name, &DataType::Float64)?;
-        let values = array.as_primitive::<arrow::datatypes::Float64Type>();
-        Ok(if values.is_null(0) { 0.0 } else { values.value(0) })
+        let array = self.array(name)?;
+        if array.is_null(self.index) {
+            return Ok(0.0);
+        }
+        Ok(match array.data_type() {
+            DataType::Float64 => array.as_primitive::<Float64Type>().value(self.index),
+            _ => self.cast_cell(name, &DataType::Float64)?.as_primitive::<Float64Type>().value(0),
+        })
     }
 
+    /// An integer cell; NULL reads as 0.
     pub fn int(&self, name: &str) -> Result<i64, DataFusionError> {
-        let array = self.column(name, &DataType::Int64)?;
-        Ok(array.as_primitive::<Int64Type>().value(0))
+        let array = self.array(name)?;
+        if array.is_null(self.index) {
+            return Ok(0);
+        }
+        Ok(match array.data_type() {
+            DataType::Int64 => array.as_primitive::<Int64Type>().value(self.index),
+            _ => self.cast_cell(name, &DataType::Int64)?.as_primitive::<Int64Type>().value(0),
+        })
     }
 
     /// A timestamp cell as an instant in China Standard Time.
     pub fn instant(&self, name: &str) -> Result<DateTime<FixedOffset>, DataFusionError> {
-        let micros = self.int(name)?;
+        let array = self.array(name)?;
+        let micros = match array.data_type() {
+            DataType::Timestamp(TimeUnit::Microsecond, _) => array.as_primitive::<TimestampMicrosecondType>().value(self.index),
+            _ => self.int(name)?,
+        };
         DateTime::from_timestamp_micros(micros)
             .map(|t| t.with_timezone(&crate::time::CST))
             .ok_or_else(|| DataFusionError::Internal(format!("column `{name}`: {micros} is out of range")))
     }
 
     pub fn date(&self, name: &str) -> Result<NaiveDate, DataFusionError> {
-        let array = self.column(name, &DataType::Date32)?;
-        let days = array.as_primitive::<Date32Type>().value(0);
+        let array = self.array(name)?;
+        let days = match array.data_type() {
+            DataType::Date32 => array.as_primitive::<Date32Type>().value(self.index),
+            _ => self.cast_cell(name, &DataType::Date32)?.as_primitive::<Date32Type>().value(0),
+        };
         Ok(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() + chrono::Duration::days(i64::from(days)))
     }
 }
