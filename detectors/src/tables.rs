@@ -300,27 +300,35 @@ fn open_order_lines(
 pub const DUE_WINDOW_MICROS: i64 = 30 * 24 * 3_600 * 1_000_000;
 
 fn due_order_lines(reference: &ReferenceData, state: &State, config: &DetectorConfig, at: i64) -> Result<RecordBatch, ArrowError> {
-    let product = |l: &crate::state::OrderLine| &reference.products[l.product.0 as usize];
-    let rows: Vec<_> = state
+    // (institution, product, placed at, settled at if delivered in full):
+    // the open lines and the folded ones, which are delivered in full.
+    let open = state
         .orders
         .values()
-        .filter(|l| !l.special_service && l.packs > l.cancelled && state.answers_for(l.institution))
-        .map(|l| (l, delivery_deadline(config, product(l).category, l.placed_at)))
-        .filter(|(_, deadline)| *deadline <= at && *deadline > at.saturating_sub(DUE_WINDOW_MICROS))
+        .filter(|l| !l.special_service && l.packs > l.cancelled)
+        .map(|l| (l.institution, l.product, l.placed_at, l.settled_at()));
+    let finished =
+        state.finished_orders.values().filter(|f| f.is_due_line()).map(|f| (f.institution, f.product, f.placed_at, Some(f.settled_at)));
+    let product = |id: crate::reference::ProductId| &reference.products[id.index()];
+    let rows: Vec<_> = open
+        .chain(finished)
+        .filter(|(institution, ..)| state.answers_for(*institution))
+        .map(|(institution, id, placed_at, settled)| {
+            let deadline = delivery_deadline(config, product(id).category, placed_at);
+            (institution, product(id), deadline, settled.is_some_and(|t| t <= deadline))
+        })
+        .filter(|(_, _, deadline, _)| *deadline <= at && *deadline > at.saturating_sub(DUE_WINDOW_MICROS))
         .collect();
-    let inst: Vec<&Institution> = rows.iter().map(|(l, _)| &reference.institutions[l.institution.0 as usize]).collect();
+    let inst: Vec<&Institution> = rows.iter().map(|(i, ..)| &reference.institutions[i.index()]).collect();
     let mut columns = vec![
         ("institution_code", strings(inst.iter().map(|i| i.code.as_str()))),
-        ("product_code", strings(rows.iter().map(|(l, _)| product(l).code.as_str()))),
-        ("enterprise", strings(rows.iter().map(|(l, _)| product(l).enterprise.as_str()))),
+        ("product_code", strings(rows.iter().map(|(_, p, ..)| p.code.as_str()))),
+        ("enterprise", strings(rows.iter().map(|(_, p, ..)| p.enterprise.as_str()))),
     ];
     columns.extend(division_columns(&inst));
     columns.extend([
-        ("deadline", timestamps(rows.iter().map(|(_, d)| *d))),
-        (
-            "on_time",
-            Arc::new(rows.iter().map(|(l, d)| Some(l.delivered_by(*d))).collect::<BooleanArray>()) as ArrayRef,
-        ),
+        ("deadline", timestamps(rows.iter().map(|(_, _, d, _)| *d))),
+        ("on_time", Arc::new(rows.iter().map(|(.., on_time)| Some(*on_time)).collect::<BooleanArray>()) as ArrayRef),
     ]);
     batch(columns)
 }

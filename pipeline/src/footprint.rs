@@ -31,7 +31,7 @@ pub async fn run(options: &ReplayOptions, dir: &Path) -> Result<Value> {
     let bytes = state.heap_bytes();
     let (_, ids) = engine.pending();
     let seen_bytes = engine.seen_heap_bytes();
-    let total = bytes.purchases + bytes.orders + bytes.deliveries + seen_bytes;
+    let total = bytes.purchases + bytes.orders + bytes.deliveries + bytes.finished_orders + bytes.finished_deliveries + seen_bytes;
     let per = |total: usize, n: usize| if n == 0 { 0.0 } else { total as f64 / n as f64 };
 
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -60,7 +60,9 @@ pub async fn run(options: &ReplayOptions, dir: &Path) -> Result<Value> {
             "agreements": sizes.agreements,
             "order_lines": sizes.order_lines,
             "open_order_lines": sizes.open_order_lines,
+            "finished_order_lines": sizes.finished_order_lines,
             "deliveries": sizes.deliveries,
+            "finished_deliveries": sizes.finished_deliveries,
             "unpaid_deliveries": sizes.unpaid_deliveries,
             "ids_remembered": ids,
         },
@@ -68,13 +70,19 @@ pub async fn run(options: &ReplayOptions, dir: &Path) -> Result<Value> {
             "purchases": bytes.purchases,
             "orders": bytes.orders,
             "deliveries": bytes.deliveries,
+            "finished_orders": bytes.finished_orders,
+            "finished_deliveries": bytes.finished_deliveries,
             "ids": seen_bytes,
             "total": total,
         },
         "bytes_per": {
             "agreement": per(bytes.purchases, sizes.agreements),
-            "order_line": per(bytes.orders, sizes.order_lines),
-            "delivery": per(bytes.deliveries, sizes.deliveries),
+            "order_line": per(bytes.orders + bytes.finished_orders, sizes.order_lines),
+            "unfinished_order_line": per(bytes.orders, sizes.order_lines - sizes.finished_order_lines),
+            "finished_order_line": per(bytes.finished_orders, sizes.finished_order_lines),
+            "delivery": per(bytes.deliveries + bytes.finished_deliveries, sizes.deliveries),
+            "unfinished_delivery": per(bytes.deliveries, sizes.deliveries - sizes.finished_deliveries),
+            "finished_delivery": per(bytes.finished_deliveries, sizes.finished_deliveries),
             "id": per(seen_bytes, ids),
             "open_order_line_all_state": per(total, sizes.open_order_lines),
         },

@@ -1,5 +1,7 @@
 //! `vbp-watch replay` (SPEC §9): NDJSON files through the engine, evaluated
-//! at every local midnight that event time crosses and at `--as-of`.
+//! at every local midnight that event time crosses and at `--as-of`. When
+//! only the alerts firing at `--as-of` are asked for, the midnights are
+//! passed (orphans expire, retention sweeps) and the rules run once.
 //!
 //! SPEC asks that events apply in event-time order whatever their order in
 //! the files. Replay makes two passes so that memory stays small however
@@ -90,6 +92,10 @@ pub struct Replay {
     clock: EventClock,
     progress: ProgressBar,
     index_seconds: f64,
+    /// Evaluate the rules at every midnight, not only at `--as-of`: some
+    /// output wants each instant's transitions (`--alerts-out`,
+    /// Alertmanager, the demo's pages), or there is no `--as-of`.
+    every_instant: bool,
 }
 
 impl Replay {
@@ -108,6 +114,11 @@ impl Replay {
             ProgressStyle::with_template("{msg:>10} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
+        let every_instant = options.as_of.is_none()
+            || options.alerts_out.is_some()
+            || options.rollups
+            || outputs.alertmanager.is_some()
+            || outputs.http.is_some();
         let mut engine = Engine::new(reference, options.detectors.clone())?;
         engine.want_rollups = options.rollups;
         outputs.transitions = Some(NdjsonSink::create(options.alerts_out.as_deref())?);
@@ -118,6 +129,7 @@ impl Replay {
             clock: EventClock::new(options.as_of, options.midnights, pace),
             progress,
             index_seconds: 0.0,
+            every_instant,
         })
     }
 
@@ -163,15 +175,23 @@ impl Replay {
         Ok(days)
     }
 
-    /// Evaluates at `at`; the input is complete up to it (sorted), and demo
-    /// pauses after it.
-    async fn evaluate(&mut self, at: DateTime<FixedOffset>) -> Result<()> {
+    /// The instant `at` is due; the input is complete up to it (sorted).
+    /// Evaluates it when an output wants its transitions or it is the
+    /// last (`--as-of`), else only passes it ([`Runner::pass`]: the alerts
+    /// firing at `--as-of` are a function of the events, not of the
+    /// instants evaluated before, SPEC §5). Returns whether it evaluated;
+    /// demo pauses after each evaluation.
+    async fn due(&mut self, at: DateTime<FixedOffset>, last: bool) -> Result<bool> {
+        if !(last || self.every_instant) {
+            self.runner.pass(at, Watermark::at(at))?;
+            return Ok(false);
+        }
         self.runner.evaluate(at, Watermark::at(at)).await?;
         let pause = self.clock.pace();
         if !pause.is_zero() {
             tokio::time::sleep(pause).await;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Applies the sorted events, evaluating at each local midnight crossed
@@ -205,16 +225,19 @@ impl Replay {
                     self.take_run(&mut run)?;
                 }
                 for at in due {
-                    self.evaluate(at).await?;
-                    last_eval = Some(at);
+                    if self.due(at, false).await? {
+                        last_eval = Some(at);
+                    }
                 }
                 run.push((event, origin));
             }
             self.take_run(&mut run)?;
         }
-        for at in self.clock.due_at_end() {
-            self.evaluate(at).await?;
-            last_eval = Some(at);
+        let at_end = self.clock.due_at_end();
+        for (i, &at) in at_end.iter().enumerate() {
+            if self.due(at, i + 1 == at_end.len()).await? {
+                last_eval = Some(at);
+            }
         }
         reader.join().map_err(|_| anyhow::anyhow!("the thread reading the events failed"))?;
         self.runner.end_of_input()?;

@@ -76,7 +76,6 @@ fn replay_finds_every_planted_behaviour_and_nothing_else() {
     assert!(dead.iter().all(|d| d["raw"].is_string() || d["raw_base64"].is_string()), "a dead letter lost its bytes");
 }
 
-/// A deterministic shuffle (SplitMix64), so a failure can be reproduced.
 /// Every non-empty line of the simulated event files, as bytes: the
 /// simulator writes some that are not UTF-8 on purpose.
 fn event_lines(sim: &Path) -> Vec<Vec<u8>> {
@@ -87,6 +86,7 @@ fn event_lines(sim: &Path) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// A deterministic shuffle (SplitMix64), so a failure can be reproduced.
 fn shuffle<T>(items: &mut [T], mut seed: u64) {
     for i in (1..items.len()).rev() {
         seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -198,16 +198,79 @@ fn sql_queries_the_state_tables_as_of_t() {
 /// Replays `events` with `--threads N` and returns the bytes of the
 /// transition, firing and dead-letter files.
 fn replay_files(reference: &Path, events: &[String], as_of: &str, threads: usize, out: &Path) -> [Vec<u8>; 3] {
+    replay_with(reference, events, as_of, threads, true, out).0
+}
+
+/// [`replay_files`], with or without `--alerts-out` (its bytes are then
+/// empty), and what the run printed.
+fn replay_with(
+    reference: &Path,
+    events: &[String],
+    as_of: &str,
+    threads: usize,
+    alerts_out: bool,
+    out: &Path,
+) -> ([Vec<u8>; 3], String) {
     std::fs::create_dir_all(out).unwrap();
     let files = ["alerts.ndjson", "firing.ndjson", "dead-letter.ndjson"].map(|f| out.join(f));
     let mut args = vec!["replay".to_string(), "--reference".into(), reference.display().to_string(), "--events".into()];
     args.extend(events.iter().cloned());
     args.extend(["--as-of".into(), as_of.into(), "--threads".into(), threads.to_string()]);
-    for (flag, file) in ["--alerts-out", "--firing-out", "--dead-letter"].iter().zip(&files) {
+    for (flag, file) in ["--alerts-out", "--firing-out", "--dead-letter"].iter().zip(&files).skip(usize::from(!alerts_out)) {
         args.extend([flag.to_string(), file.display().to_string()]);
     }
-    run_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    files.map(|f| std::fs::read(f).expect("replay writes its outputs"))
+    let output = run_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (files.map(|f| std::fs::read(f).unwrap_or_default()), printed)
+}
+
+/// The number of evaluations a replay's summary reports.
+fn evaluations(printed: &str) -> u64 {
+    let (_, after) = printed.split_once("evaluations ").expect("the summary reports its evaluations");
+    let (_, count) = after.split_once('(').expect("evaluations (N)");
+    count.split(')').next().and_then(|n| n.parse().ok()).expect("a count of evaluations")
+}
+
+#[test]
+fn replay_as_of_without_alerts_out_evaluates_once_and_writes_the_same_firing_and_dead_letters() {
+    let dir = scratch("as-of-once");
+    let sim = dir.join("sim");
+    simulate_small(&sim, 11);
+    let planted = planted(&sim);
+    let as_of = planted["as_of"].as_str().expect("as_of");
+    let at = chrono::DateTime::parse_from_rfc3339(as_of).unwrap();
+    // A delivery whose order comes 10 days later in event time: it waits,
+    // a midnight 7 days on expires it as an orphan, and the order then
+    // applies alone. Passing the midnights must expire it just the same.
+    let order: Value = event_lines(&sim)
+        .iter()
+        .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
+        .find(|e| e["type"] == "order.placed")
+        .expect("an order");
+    let stamp = |days: i64| (at - chrono::Duration::days(days)).to_rfc3339();
+    let late = dir.join("late.ndjson");
+    let mut late_order = order.clone();
+    for (field, value) in [("event_id", "late-order"), ("order_id", "LATE-1")] {
+        late_order[field] = value.into();
+    }
+    late_order["occurred_at"] = stamp(20).into();
+    let delivery = serde_json::json!({"event_id": "early-delivery", "type": "delivery.received", "occurred_at": stamp(30),
+        "delivery_id": "LATE-D1", "order_id": "LATE-1", "quantity_packs": "1", "distributor": "早到配送企业"});
+    std::fs::write(&late, format!("{delivery}\n{late_order}\n")).unwrap();
+    let mut events = event_files(&sim);
+    events.push(late.display().to_string());
+
+    let reference = sim.join("reference");
+    let (every, printed_every) = replay_with(&reference, &events, as_of, 1, true, &dir.join("every"));
+    let (once, printed_once) = replay_with(&reference, &events, as_of, 1, false, &dir.join("once"));
+    assert!(evaluations(&printed_every) > 30, "{printed_every}");
+    assert_eq!(evaluations(&printed_once), 1, "{printed_once}");
+    let [_, firing, dead] = &every;
+    assert!(firing.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() > 10, "too few alerts to compare");
+    let orphan = String::from_utf8_lossy(dead).lines().any(|l| l.contains("LATE-D1") && l.contains("\"orphan\""));
+    assert!(orphan, "the early delivery is not an orphan");
+    assert!(once[1] == *firing, "--as-of alone fires other alerts than with --alerts-out");
+    assert!(once[2] == *dead, "--as-of alone writes other dead letters than with --alerts-out");
 }
 
 #[test]

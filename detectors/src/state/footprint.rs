@@ -9,7 +9,7 @@
 
 use std::mem::size_of;
 
-use super::{IdMap, Purchases, State};
+use super::{DigestMap, IdMap, Purchases, State};
 
 /// Heap bytes of the state, by part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -17,8 +17,14 @@ pub struct StateBytes {
     /// Purchase sums per agreement and per institution × group window,
     /// with their lookups.
     pub purchases: usize,
+    /// Open order lines, by id.
     pub orders: usize,
+    /// Deliveries not yet accepted or owing money, by id.
     pub deliveries: usize,
+    /// Finished order lines, folded under their id's digest.
+    pub finished_orders: usize,
+    /// Finished deliveries, folded under their id's digest.
+    pub finished_deliveries: usize,
 }
 
 /// Heap bytes of one allocation of `len` bytes (none for an empty one).
@@ -43,6 +49,11 @@ pub fn id_map_bytes<V>(map: &IdMap<V>, inner: impl Fn(&V) -> usize) -> usize {
     table + map.iter().map(|(key, value)| allocation_bytes(key.capacity()) + inner(value)).sum::<usize>()
 }
 
+/// Heap bytes of a digest-keyed map (its values own no heap).
+pub fn digest_map_bytes<V>(map: &DigestMap<V>) -> usize {
+    table_bytes(map.capacity(), size_of::<(u128, V)>())
+}
+
 impl Purchases {
     fn heap_bytes(&self) -> usize {
         let vec = |len: usize, item: usize| allocation_bytes(len * item);
@@ -61,6 +72,8 @@ impl State {
             purchases: self.purchases.heap_bytes(),
             orders: id_map_bytes(&self.orders, |_| 0),
             deliveries: id_map_bytes(&self.deliveries, |d| allocation_bytes(d.order_id.capacity())),
+            finished_orders: digest_map_bytes(&self.finished_orders),
+            finished_deliveries: digest_map_bytes(&self.finished_deliveries),
         }
     }
 }

@@ -67,12 +67,9 @@ const SWEEP_EVERY_MICROS: Micros = 7 * DAY_MICROS;
 /// allocation per id instead of a string (15 M ids at province scale).
 pub type SeenIds = vbp_detectors::FastMap<u128, Micros>;
 
-/// An `event_id`'s digest: 128-bit SipHash-1-3 under fixed keys, the same
-/// in every process and version, so a checkpoint's ids stay comparable.
-pub fn id_digest(id: &str) -> u128 {
-    siphasher::sip128::SipHasher13::new_with_keys(0x7662_702d_7761_7463, 0x6820_6576_656e_7473)
-        .hash(id.as_bytes()).as_u128()
-}
+/// An `event_id`'s digest, the one finished order lines and deliveries are
+/// kept under too.
+pub use vbp_detectors::state::id_digest;
 
 /// A rejected event with its origin, for the dead-letter output.
 #[derive(Debug, Clone)]
@@ -334,7 +331,7 @@ impl<O> Engine<O> {
     fn shard_of(&self, event: &Event, key: Option<&[u8]>, routed: &RunRoutes) -> usize {
         let holding = |find: &dyn Fn(&State) -> bool| self.shards.iter().position(|s| find(&s.state));
         let order = |id: &str| {
-            routed.orders.get(id).copied().or_else(|| holding(&|s| s.orders.contains_key(id))).unwrap_or_else(|| self.router.fallback(id))
+            routed.orders.get(id).copied().or_else(|| holding(&|s| s.has_order(id))).unwrap_or_else(|| self.router.fallback(id))
         };
         match self.router.route(event, key) {
             Route::Shard(shard) => shard,
@@ -343,7 +340,7 @@ impl<O> Engine<O> {
                 .deliveries
                 .get(delivery_id)
                 .copied()
-                .or_else(|| holding(&|s| s.deliveries.contains_key(delivery_id)))
+                .or_else(|| holding(&|s| s.has_delivery(delivery_id)))
                 .unwrap_or_else(|| order(order_id)),
         }
     }
@@ -394,12 +391,15 @@ impl<O> Engine<O> {
         expired.into_iter().map(|h| shard::orphan(h, when)).collect()
     }
 
-    /// Evaluates every rule at `at` and returns the alert transitions.
-    #[instrument(skip(self), fields(firing))]
-    pub async fn evaluate(&mut self, at: DateTime<FixedOffset>) -> Result<Vec<Transition>, DataFusionError> {
+    /// Forgets the finished business and the ids older than the retention
+    /// before `at`, once the horizon has moved a week since the last sweep.
+    /// Every evaluation does it first; an instant that is not evaluated
+    /// (replay `--as-of` without `--alerts-out`, at a midnight) still must,
+    /// so that what is remembered, and so what a late event finds, is the
+    /// same whichever instants were evaluated.
+    pub fn sweep(&mut self, at: DateTime<FixedOffset>) {
         // Retention follows event time, not T: a live engine catching up on
         // old events must still remember their ids and open business.
-        let started = std::time::Instant::now();
         let newest = self.stats.latest_event.unwrap_or(i64::MIN).min(at.timestamp_micros());
         let horizon = newest.saturating_sub(DEFAULT_RETENTION_MICROS);
         if horizon.saturating_sub(self.swept_to) >= SWEEP_EVERY_MICROS {
@@ -409,6 +409,13 @@ impl<O> Engine<O> {
             self.seen.retain(|_, t| *t >= horizon);
             self.swept_to = horizon;
         }
+    }
+
+    /// Evaluates every rule at `at` and returns the alert transitions.
+    #[instrument(skip(self), fields(firing))]
+    pub async fn evaluate(&mut self, at: DateTime<FixedOffset>) -> Result<Vec<Transition>, DataFusionError> {
+        let started = std::time::Instant::now();
+        self.sweep(at);
         let (mut alerts, facts, rollups) = self.answer_shards(at).await?;
         let republish = std::mem::take(&mut self.republish_facts);
         let answers_for = |code: &str| self.answers_for(code);

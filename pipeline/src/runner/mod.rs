@@ -228,10 +228,7 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
     /// watermark is rejected first, then the transitions are published to
     /// every output and returned (live mode also logs them durably).
     pub async fn evaluate(&mut self, at: DateTime<FixedOffset>, watermark: Watermark) -> Result<Vec<Transition>, RunnerError> {
-        if let Watermark::At(complete_to) = watermark {
-            let orphans = self.engine.expire_orphans(complete_to);
-            self.dead_letter(orphans)?;
-        }
+        self.expire_orphans(watermark)?;
         let transitions = self.engine.evaluate(at).await.map_err(|source| RunnerError::Evaluation { at, source })?;
         if let Some(out) = &mut self.outputs.transitions {
             for t in &transitions {
@@ -246,6 +243,27 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
             http.publish_engine(&self.engine, at, true);
         }
         Ok(transitions)
+    }
+
+    /// Passes `at` without evaluating the rules, when no output wants the
+    /// transitions of that instant (replay `--as-of` without
+    /// `--alerts-out`): orphans expire and retention sweeps exactly as
+    /// [`Runner::evaluate`] would, so the state a later evaluation reads,
+    /// and the dead letters, are the same bytes.
+    pub fn pass(&mut self, at: DateTime<FixedOffset>, watermark: Watermark) -> Result<(), RunnerError> {
+        self.expire_orphans(watermark)?;
+        self.engine.sweep(at);
+        Ok(())
+    }
+
+    /// What waited longer than the orphan timeout before the watermark, to
+    /// the dead letters.
+    fn expire_orphans(&mut self, watermark: Watermark) -> Result<(), RunnerError> {
+        if let Watermark::At(complete_to) = watermark {
+            let orphans = self.engine.expire_orphans(complete_to);
+            self.dead_letter(orphans)?;
+        }
+        Ok(())
     }
 
     /// Writes the alerts Alertmanager refused since the last call to the
