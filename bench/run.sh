@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmarks of BENCHMARKS.md, in one run on one machine:
 #   (a) the floor: serde_json decoding of the same NDJSON, nothing else
-#   (b) `replay --as-of` of the whole engine, and its ratio to (a)
+#   (b) `replay --as-of` of the whole engine, and its ratio to (a); the same
+#       with every midnight's transitions (--alerts-out)
 #   (c) peak RSS, and heap bytes of state per agreement and per order line
 #   (d) through tansu: sustained events/s, produce → Alertmanager latency
 #   (e) restart from a checkpoint (province scale without a broker, and
@@ -11,7 +12,8 @@
 #   bench/run.sh                      province scale, release build (≈ 20 min)
 #   bench/run.sh --smoke              small scale, debug build as tests/run.sh
 #                                     leaves it: keeps the code running, not a measurement
-# Options: --scale small|province  --profile release|debug  --out DIR
+# Options: --scale small|province (province also runs the 2,000-institution
+#          region)  --profile release|debug  --out DIR
 #          --broker-lines N (first N lines of each file through the broker)
 #          --probes N  --no-build
 # Results: DIR/results.json and a Markdown table on stdout.
@@ -51,35 +53,59 @@ if ! bench/.venv/bin/python -c 'import duckdb' 2>/dev/null; then
 fi
 
 rm -rf "$out" && mkdir -p "$out"
-data=$out/data
-"$vbp" simulate --out "$data" --scale "$scale" --seed 1 2>"$out/simulate.txt"
-as_of=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["as_of"])' "$data/planted.json")
-events=("$data/events/orders.ndjson" "$data/events/deliveries.ndjson" "$data/events/payments.ndjson")
 timed() { /usr/bin/time -f '{"wall_s": %e, "user_s": %U, "sys_s": %S, "max_rss_kb": %M}' -o "$1" "${@:2}"; }
 
-echo "== (a) decode floor" >&2
-"$decode" "${events[@]}" >"$out/decode.txt"
+# One data set: simulated, then (a), (b), (c, e) and DuckDB on it, in DIR.
+bench_set() {
+    local dir=$1 set_scale=$2
+    local data=$dir/data
+    mkdir -p "$dir"
+    "$vbp" simulate --out "$data" --scale "$set_scale" --seed 1 2>"$dir/simulate.txt"
+    as_of=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["as_of"])' "$data/planted.json")
+    events=("$data/events/orders.ndjson" "$data/events/deliveries.ndjson" "$data/events/payments.ndjson")
 
-# (b) at one thread, then two: the outputs must be the same bytes.
-for threads in 1 2; do
-    echo "== (b) replay --as-of $as_of --threads $threads" >&2
-    suffix=$([ "$threads" = 1 ] && echo "" || echo ".$threads")
-    timed "$out/replay$suffix.time.json" "$vbp" replay --reference "$data/reference" --events "${events[@]}" --as-of "$as_of" \
-        --threads "$threads" --firing-out "$out/firing$suffix.ndjson" --alerts-out "$out/transitions$suffix.ndjson" \
-        --dead-letter "$out/dead$suffix.ndjson" 2>"$out/replay$suffix.txt"
+    echo "== $set_scale (a) decode floor" >&2
+    "$decode" "${events[@]}" >"$dir/decode.txt"
+
+    # (b) the question DuckDB answers too: the alerts firing at --as-of
+    # (and the dead letters), at one thread, then two; then the same with
+    # every midnight's transitions. Every run must write the same bytes.
+    for run in 1 2 every; do
+        local threads=$([ "$run" = 2 ] && echo 2 || echo 1)
+        local suffix=$([ "$run" = 1 ] && echo "" || echo ".$run")
+        local extra=()
+        [ "$run" = every ] && extra=(--alerts-out "$dir/transitions.ndjson")
+        echo "== $set_scale (b) replay --as-of $as_of --threads $threads ${extra[*]:+--alerts-out}" >&2
+        timed "$dir/replay$suffix.time.json" "$vbp" replay --reference "$data/reference" --events "${events[@]}" \
+            --as-of "$as_of" --threads "$threads" --firing-out "$dir/firing$suffix.ndjson" \
+            --dead-letter "$dir/dead$suffix.ndjson" "${extra[@]}" 2>"$dir/replay$suffix.txt"
+    done
+    for run in 2 every; do
+        for f in firing dead; do
+            cmp "$dir/$f.ndjson" "$dir/$f.$run.ndjson" || { echo "bench/run.sh: replay .$run wrote other $f" >&2; exit 1; }
+        done
+    done
+
+    echo "== $set_scale (c, e) state footprint and checkpoint restore" >&2
+    timed "$dir/footprint.time.json" "$vbp" footprint --reference "$data/reference" --events "${events[@]}" --as-of "$as_of" \
+        --checkpoint-dir "$dir/checkpoint" >"$dir/footprint.json" 2>/dev/null
+
+    echo "== $set_scale DuckDB baseline" >&2
+    timed "$dir/duckdb.time.json" bench/.venv/bin/python bench/duckdb_baseline.py --reference "$data/reference" \
+        --events "${events[@]}" --as-of "$as_of" --firing-out "$dir/duckdb-firing.ndjson" >"$dir/duckdb.json"
+}
+
+# The province (SPEC §8's size, one month, few alerts), and a region of
+# 2,000 institutions over ten months that fires thousands (a realistic
+# share of hospitals behind schedule or paying late).
+sets=$([ "$scale" = small ] && echo small || echo "$scale region")
+for set in $sets; do
+    bench_set "$out/$set" "$set"
 done
-for f in firing transitions dead; do
-    cmp "$out/$f.ndjson" "$out/$f.2.ndjson" || { echo "bench/run.sh: --threads 2 wrote other $f than --threads 1" >&2; exit 1; }
-done
 
-echo "== (c, e) state footprint and checkpoint restore" >&2
-timed "$out/footprint.time.json" "$vbp" footprint --reference "$data/reference" --events "${events[@]}" --as-of "$as_of" \
-    --checkpoint-dir "$out/checkpoint" >"$out/footprint.json" 2>/dev/null
-
-echo "== DuckDB baseline" >&2
-timed "$out/duckdb.time.json" bench/.venv/bin/python bench/duckdb_baseline.py --reference "$data/reference" \
-    --events "${events[@]}" --as-of "$as_of" --firing-out "$out/duckdb-firing.ndjson" >"$out/duckdb.json"
-
+data=$out/$scale/data
+as_of=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["as_of"])' "$data/planted.json")
+events=("$data/events/orders.ndjson" "$data/events/deliveries.ndjson" "$data/events/payments.ndjson")
 echo "== (d, e) through the broker: throughput and restart" >&2
 tests/.venv/bin/python bench/broker.py --vbp-watch "$vbp" --reference "$data/reference" --events "${events[@]}" \
     --as-of "$as_of" --lines "$broker_lines" --probes 0 >"$out/broker.json"
@@ -89,10 +115,11 @@ tests/.venv/bin/python bench/broker.py --vbp-watch "$vbp" --reference "$data/ref
 # thousands of alerts, which Alertmanager then takes seconds to list. The
 # small province, whole, fires 18.
 echo "== (d) through the broker: produce → Alertmanager latency" >&2
-"$vbp" simulate --out "$out/small" --scale small --seed 1 2>/dev/null
-small_as_of=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["as_of"])' "$out/small/planted.json")
-tests/.venv/bin/python bench/broker.py --vbp-watch "$vbp" --reference "$out/small/reference" \
-    --events "$out/small/events/orders.ndjson" "$out/small/events/deliveries.ndjson" "$out/small/events/payments.ndjson" \
+"$vbp" simulate --out "$out/latency-small" --scale small --seed 1 2>/dev/null
+small=$out/latency-small
+small_as_of=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["as_of"])' "$small/planted.json")
+tests/.venv/bin/python bench/broker.py --vbp-watch "$vbp" --reference "$small/reference" \
+    --events "$small/events/orders.ndjson" "$small/events/deliveries.ndjson" "$small/events/payments.ndjson" \
     --as-of "$small_as_of" --probes "$probes" >"$out/latency.json"
 
-python3 bench/report.py "$out" --scale "$scale" --profile "$profile"
+python3 bench/report.py "$out" --sets $sets --profile "$profile"
