@@ -4,6 +4,7 @@
 //! fields). Its severity is a label, so a severity change resolves the alert
 //! at the old severity and fires it at the new one, as Alertmanager sees it.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -105,8 +106,18 @@ pub struct AlertId {
 
 impl Alert {
     pub fn id(&self) -> AlertId {
-        let key = self.name.key_labels().iter().map(|l| self.labels.get(*l).cloned().unwrap_or_default()).collect();
-        AlertId { name: self.name, key }
+        AlertId { name: self.name, key: self.key_values().map(str::to_string).collect() }
+    }
+
+    /// The values of the key labels, in [`AlertName::key_labels`] order.
+    fn key_values(&self) -> impl Iterator<Item = &str> {
+        self.name.key_labels().iter().map(|l| self.labels.get(*l).map_or("", String::as_str))
+    }
+
+    /// The order of the alerts' ids, without building them: evaluations
+    /// sort thousands of alerts, and a built id is an allocation per key.
+    pub fn cmp_id(&self, other: &Alert) -> Ordering {
+        self.name.cmp(&other.name).then_with(|| self.key_values().cmp(other.key_values()))
     }
 
     /// All labels as Alertmanager gets them, `alertname` and `severity` included.
@@ -167,6 +178,13 @@ impl Transition {
     }
 }
 
+impl AlertId {
+    /// `self` against `alert.id()`, without building it.
+    fn cmp_alert(&self, alert: &Alert) -> Ordering {
+        self.name.cmp(&alert.name).then_with(|| self.key.iter().map(String::as_str).cmp(alert.key_values()))
+    }
+}
+
 /// An alert that fires, with the instant it started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Firing {
@@ -186,28 +204,34 @@ impl AlertBook {
     /// a fixed order (resolutions first, then firings, each by alert id) so
     /// that the same evaluations always write the same lines.
     pub fn observe(&mut self, at: DateTime<FixedOffset>, current: Vec<Alert>) -> Vec<Transition> {
-        let mut now: BTreeMap<AlertId, Alert> = current.into_iter().map(|a| (a.id(), a)).collect();
+        let mut now = sorted_by_id(current).into_iter().peekable();
         let mut resolved = Vec::new();
         let mut fired = Vec::new();
-        let previous = std::mem::take(&mut self.firing);
-        for (id, old) in previous {
-            match now.remove(&id) {
-                Some(alert) if alert.severity == old.alert.severity => {
-                    self.firing.insert(id, Firing { since: old.since, alert });
-                }
+        // Both sides in id order: one merge, and an id built only for an
+        // alert that starts firing.
+        let mut firing: Vec<(AlertId, Firing)> = Vec::with_capacity(self.firing.len());
+        let start = |alert: Alert, fired: &mut Vec<Transition>, firing: &mut Vec<(AlertId, Firing)>, id: Option<AlertId>| {
+            fired.push(Transition { at, status: Status::Firing, alert: alert.clone() });
+            firing.push((id.unwrap_or_else(|| alert.id()), Firing { since: at, alert }));
+        };
+        for (id, old) in std::mem::take(&mut self.firing) {
+            while let Some(alert) = now.next_if(|a| id.cmp_alert(a) == Ordering::Greater) {
+                start(alert, &mut fired, &mut firing, None);
+            }
+            match now.next_if(|a| id.cmp_alert(a) == Ordering::Equal) {
+                Some(alert) if alert.severity == old.alert.severity => firing.push((id, Firing { since: old.since, alert })),
                 Some(alert) => {
                     resolved.push(Transition { at, status: Status::Resolved, alert: old.alert });
-                    fired.push(Transition { at, status: Status::Firing, alert: alert.clone() });
-                    self.firing.insert(id, Firing { since: at, alert });
+                    start(alert, &mut fired, &mut firing, Some(id));
                 }
                 None => resolved.push(Transition { at, status: Status::Resolved, alert: old.alert }),
             }
         }
-        for (id, alert) in now {
-            fired.push(Transition { at, status: Status::Firing, alert: alert.clone() });
-            self.firing.insert(id, Firing { since: at, alert });
+        for alert in now {
+            start(alert, &mut fired, &mut firing, None);
         }
-        fired.sort_by_key(|t| t.alert.id());
+        // Already in id order: the map is built in one pass.
+        self.firing = firing.into_iter().collect();
         resolved.extend(fired);
         resolved
     }
@@ -233,6 +257,19 @@ impl AlertBook {
     pub fn is_empty(&self) -> bool {
         self.firing.is_empty()
     }
+}
+
+/// `alerts` in id order, one per id (the last given, when a rule gave two).
+fn sorted_by_id(mut alerts: Vec<Alert>) -> Vec<Alert> {
+    alerts.sort_by(Alert::cmp_id);
+    let mut unique: Vec<Alert> = Vec::with_capacity(alerts.len());
+    for alert in alerts {
+        match unique.last_mut() {
+            Some(last) if last.cmp_id(&alert) == Ordering::Equal => *last = alert,
+            _ => unique.push(alert),
+        }
+    }
+    unique
 }
 
 #[cfg(test)]
@@ -268,6 +305,58 @@ mod tests {
         assert_eq!(t.len(), 1);
         assert_eq!((t[0].status, t[0].alert.severity), (Status::Resolved, Severity::Critical));
         assert!(book.is_empty());
+    }
+
+    /// The book as first written: every alert's id built, a map of them.
+    fn observe_by_map(firing: &mut BTreeMap<AlertId, Firing>, at: DateTime<FixedOffset>, current: Vec<Alert>) -> Vec<Transition> {
+        let mut now: BTreeMap<AlertId, Alert> = current.into_iter().map(|a| (a.id(), a)).collect();
+        let (mut resolved, mut fired) = (Vec::new(), Vec::new());
+        for (id, old) in std::mem::take(firing) {
+            match now.remove(&id) {
+                Some(alert) if alert.severity == old.alert.severity => {
+                    firing.insert(id, Firing { since: old.since, alert });
+                }
+                Some(alert) => {
+                    resolved.push(Transition { at, status: Status::Resolved, alert: old.alert });
+                    fired.push(Transition { at, status: Status::Firing, alert: alert.clone() });
+                    firing.insert(id, Firing { since: at, alert });
+                }
+                None => resolved.push(Transition { at, status: Status::Resolved, alert: old.alert }),
+            }
+        }
+        for (id, alert) in now {
+            fired.push(Transition { at, status: Status::Firing, alert: alert.clone() });
+            firing.insert(id, Firing { since: at, alert });
+        }
+        fired.sort_by_key(|t| t.alert.id());
+        resolved.extend(fired);
+        resolved
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_merged_book_gives_the_transitions_of_a_map_of_ids(
+            evaluations in proptest::collection::vec(
+                proptest::collection::vec((0usize..3, 0u8..6, 0u8..4, proptest::bool::ANY, 0u8..3), 0..20), 1..8),
+        ) {
+            let names = [AlertName::PaymentOverdue, AlertName::OrderUndelivered, AlertName::SupplyBreak];
+            let (mut book, mut reference) = (AlertBook::default(), BTreeMap::new());
+            for (day, draws) in evaluations.iter().enumerate() {
+                let alerts: Vec<Alert> = draws.iter().map(|&(name, inst, product, critical, value)| {
+                    let mut a = alert(names[name], &format!("H{inst}"), if critical { Severity::Critical } else { Severity::Warning });
+                    for label in ["product_code", "city_code"] {
+                        a.labels.insert(label.into(), format!("P{product}"));
+                    }
+                    a.value = value.to_string();
+                    a
+                }).collect();
+                let at = at(day as u32 + 1);
+                let merged = book.observe(at, alerts.clone());
+                let mapped = observe_by_map(&mut reference, at, alerts);
+                proptest::prop_assert_eq!(merged, mapped);
+                proptest::prop_assert_eq!(book.firing().cloned().collect::<Vec<_>>(), reference.values().cloned().collect::<Vec<_>>());
+            }
+        }
     }
 
     #[test]

@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-const MAGIC: &[u8] = b"vbp-watch checkpoint v4\n";
+/// The version moves with the layout of what is written: postcard is not
+/// self-describing, so a field added anywhere makes older files unreadable
+/// (v5: finished order lines and deliveries folded into their own maps).
+const MAGIC: &[u8] = b"vbp-watch checkpoint v5\n";
 
 /// Why a checkpoint cannot be written or read, with what to do about it.
 #[derive(Debug, thiserror::Error)]

@@ -101,7 +101,7 @@ pub async fn evaluate_in(eval: &Evaluation<'_>) -> Result<Vec<Alert>, DataFusion
     let shard = evaluate_shard(eval).await?;
     let mut alerts = shard.alerts;
     alerts.extend(supply_break::from_facts(&shard.facts, eval.reference, eval.config));
-    alerts.sort_by_key(|a| a.id());
+    alerts.sort_by(Alert::cmp_id);
     Ok(alerts)
 }
 
@@ -120,7 +120,7 @@ pub async fn evaluate_shard(eval: &Evaluation<'_>) -> Result<ShardAnswer, DataFu
     alerts.extend(non_selected::evaluate(eval).await?);
     alerts.extend(undelivered::evaluate(eval).await?);
     alerts.extend(payment::evaluate(eval).await?);
-    alerts.sort_by_key(|a| a.id());
+    alerts.sort_by(Alert::cmp_id);
     Ok(ShardAnswer { alerts, facts: supply_break::facts(eval).await? })
 }
 

@@ -206,10 +206,10 @@ pub struct State {
     #[serde(deserialize_with = "crate::presized::deserialize")]
     pub deliveries: IdMap<DeliveryLine>,
     /// Finished order lines, by the digest of their order id.
-    #[serde(default, deserialize_with = "crate::presized::deserialize")]
+    #[serde(deserialize_with = "crate::presized::deserialize")]
     pub finished_orders: DigestMap<FinishedOrder>,
     /// Finished deliveries, by the digest of their delivery id.
-    #[serde(default, deserialize_with = "crate::presized::deserialize")]
+    #[serde(deserialize_with = "crate::presized::deserialize")]
     pub finished_deliveries: DigestMap<FinishedDelivery>,
     pub purchases: Purchases,
     /// The institutions this instance answers for, by `InstitutionId`;
@@ -231,6 +231,13 @@ fn micros(event: &Event) -> Micros {
 
 fn reject(reason: Reason, detail: String) -> Outcome {
     Outcome::Rejected(Rejection::new(reason, detail))
+}
+
+/// Gives back a map's memory once it is under a quarter full.
+fn shrink<V>(map: &mut IdMap<V>) {
+    if map.capacity() > 4 * map.len().max(1024) {
+        map.shrink_to_fit();
+    }
 }
 
 /// A quantity for a rejection's words: zero as `0` whatever its scale, so
@@ -569,6 +576,9 @@ impl State {
         self.deliveries.retain(|_, d| !(d.accepted.is_some() && d.outstanding().is_zero() && d.last_change < horizon));
         self.finished_orders.retain(|_, f| f.last_change >= horizon);
         self.finished_deliveries.retain(|_, f| f.last_change >= horizon);
+        // The open maps shrink as lines fold; give back what a peak took.
+        shrink(&mut self.orders);
+        shrink(&mut self.deliveries);
     }
 
     /// Sizes for the pipeline's own metrics.

@@ -463,7 +463,7 @@ impl<O> Engine<O> {
             }
         }
         if self.shards.len() > 1 {
-            alerts.sort_by_key(|a| a.id());
+            alerts.sort_by(Alert::cmp_id);
             facts.sort_by(|a, b| {
                 (&a.city_code, &a.product_code, &a.institution_code).cmp(&(&b.city_code, &b.product_code, &b.institution_code))
             });
