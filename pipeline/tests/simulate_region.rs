@@ -18,6 +18,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use simulate_common::{planted, TempOut};
+use vbp_detectors::alert::AlertName;
 use vbp_simulator::{Scale, SimulateOptions};
 
 const DAYS: u32 = 75;
@@ -25,23 +26,13 @@ const DAYS: u32 = 75;
 /// (alertname, severity, key fields): the identity of an alert and its severity.
 type Alert = (String, String, BTreeMap<String, String>);
 
-/// SPEC §6 key fields of each alert name.
-fn key_labels(alertname: &str) -> &'static [&'static str] {
-    match alertname {
-        "SelectedProductNotEntered" | "ProcurementBehindSchedule" => &["institution_code", "family_id", "agreement_id"],
-        "NonSelectedShareHigh" => &["institution_code", "group_id"],
-        "OrderUndelivered" => &["institution_code", "product_code"],
-        "SupplyBreak" => &["city_code", "product_code"],
-        "PaymentOverdue" => &["institution_code"],
-        other => panic!("unknown alertname {other}"),
-    }
-}
-
 /// An alert of `planted.json` (`key`) or of `--firing-out` (`labels`).
 fn alert(value: &Value, fields: &str) -> Alert {
     let name = value["alertname"].as_str().expect("alertname").to_string();
     let severity = value["severity"].as_str().expect("severity").to_string();
-    let key = key_labels(&name)
+    let key = AlertName::parse(&name)
+        .unwrap_or_else(|| panic!("unknown alertname {name}"))
+        .key_labels()
         .iter()
         .map(|l| (l.to_string(), value[fields][*l].as_str().unwrap_or_default().to_string()))
         .collect();
