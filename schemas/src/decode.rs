@@ -11,7 +11,7 @@
 //!    message costs nothing;
 //! 2. UTF-8, one JSON object, nothing after it, no repeated key
 //!    ([`Reason::MalformedJson`]);
-//! 3. `type` is one of the five ([`Reason::UnknownType`]);
+//! 3. `type` is one of the eight ([`Reason::UnknownType`]);
 //! 4. every field the type requires is present and not null
 //!    ([`Reason::MissingField`]), checked field by field in SPEC order
 //!    together with
@@ -36,8 +36,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::event::{
-    DeliveryAccepted, DeliveryReceived, Event, EventBody, EventType, OrderCancelled, OrderPlaced,
-    PaymentMade,
+    ComplaintFiled, ComplaintKind, ComplaintReplied, ComplaintResolved, DeliveryAccepted,
+    DeliveryReceived, Event, EventBody, EventType, OrderCancelled, OrderPlaced, PaymentMade,
 };
 use crate::reason::{Reason, Rejection};
 use decimal::{parse_decimal, DecimalError};
@@ -86,6 +86,9 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Event, Rejection> {
         EventType::DeliveryReceived => EventBody::DeliveryReceived(delivery_received(&raw)?),
         EventType::DeliveryAccepted => EventBody::DeliveryAccepted(delivery_accepted(&raw)?),
         EventType::PaymentMade => EventBody::PaymentMade(payment_made(&raw)?),
+        EventType::ComplaintFiled => EventBody::ComplaintFiled(complaint_filed(&raw)?),
+        EventType::ComplaintReplied => EventBody::ComplaintReplied(complaint_replied(&raw)?),
+        EventType::ComplaintResolved => EventBody::ComplaintResolved(complaint_resolved(&raw)?),
     };
     Ok(Event {
         event_id,
@@ -130,6 +133,15 @@ struct RawEvent<'a> {
     amount: Option<&'a RawValue>,
     #[serde(borrow)]
     payment_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    complaint_id: Option<&'a RawValue>,
+    /// A complaint's `kind` (the event's own kind is `type`).
+    #[serde(borrow, rename = "kind")]
+    complaint_kind: Option<&'a RawValue>,
+    #[serde(borrow)]
+    text: Option<&'a RawValue>,
+    #[serde(borrow)]
+    promised_by: Option<&'a RawValue>,
 }
 
 // ---------------------------------------------------------------------------
@@ -190,6 +202,32 @@ fn payment_made(raw: &RawEvent<'_>) -> Result<PaymentMade, Rejection> {
         institution_code: text_field("institution_code", BY, raw.institution_code)?,
         delivery_id: text_field("delivery_id", BY, raw.delivery_id)?,
         amount: decimal_field("amount", BY, raw.amount, Rule::POSITIVE_MONEY)?,
+    })
+}
+
+fn complaint_filed(raw: &RawEvent<'_>) -> Result<ComplaintFiled, Rejection> {
+    const BY: &str = "complaint.filed";
+    Ok(ComplaintFiled {
+        complaint_id: text_field("complaint_id", BY, raw.complaint_id)?,
+        institution_code: text_field("institution_code", BY, raw.institution_code)?,
+        product_code: text_field("product_code", BY, raw.product_code)?,
+        kind: kind_field(raw.complaint_kind)?,
+        text: complaint_text_field(raw.text)?,
+    })
+}
+
+fn complaint_replied(raw: &RawEvent<'_>) -> Result<ComplaintReplied, Rejection> {
+    const BY: &str = "complaint.replied";
+    Ok(ComplaintReplied {
+        complaint_id: text_field("complaint_id", BY, raw.complaint_id)?,
+        promised_by: date_field("promised_by", BY, raw.promised_by)?,
+    })
+}
+
+fn complaint_resolved(raw: &RawEvent<'_>) -> Result<ComplaintResolved, Rejection> {
+    const BY: &str = "complaint.resolved";
+    Ok(ComplaintResolved {
+        complaint_id: text_field("complaint_id", BY, raw.complaint_id)?,
     })
 }
 
@@ -256,7 +294,8 @@ fn event_type(value: Option<&RawValue>) -> Result<EventType, Rejection> {
                 Reason::UnknownType,
                 format!(
                 "field `type`: must be one of order.placed, order.cancelled, delivery.received, \
-                 delivery.accepted, payment.made; got {}",
+                 delivery.accepted, payment.made, complaint.filed, complaint.replied, \
+                 complaint.resolved; got {}",
                 snippet(raw.get())
             ),
             )
@@ -306,6 +345,52 @@ fn text_field(
         Some(s) if !s.is_empty() => Ok(s.into_owned()),
         _ => Err(bad_value(name, "must be a non-empty string", raw)),
     }
+}
+
+/// `kind` of a complaint: one of [`ComplaintKind::ALL`].
+fn kind_field(value: Option<&RawValue>) -> Result<ComplaintKind, Rejection> {
+    let raw = required("kind", "complaint.filed", value)?;
+    json_str(raw)
+        .and_then(|s| ComplaintKind::from_wire(&s))
+        .ok_or_else(|| {
+            bad_value(
+                "kind",
+                "must be one of not_delivered, short_delivery, quality, other",
+                raw,
+            )
+        })
+}
+
+/// `text` of a complaint: optional (absent or null is `None`), a string of
+/// at most [`ComplaintFiled::MAX_TEXT_CHARS`] characters (Unicode scalar
+/// values, as JSON Schema's `maxLength` counts them).
+fn complaint_text_field(value: Option<&RawValue>) -> Result<Option<String>, Rejection> {
+    let Some(raw) = value else {
+        return Ok(None);
+    };
+    let Some(text) = json_str(raw) else {
+        return Err(bad_value("text", "must be a string", raw));
+    };
+    if text.chars().count() > ComplaintFiled::MAX_TEXT_CHARS {
+        let rule = format!(
+            "must be at most {} characters",
+            ComplaintFiled::MAX_TEXT_CHARS
+        );
+        return Err(bad_value("text", rule, raw));
+    }
+    Ok(Some(text.into_owned()))
+}
+
+/// A required calendar date written `YYYY-MM-DD`, spelled as the
+/// reference files spell dates ([`crate::reference_files::parse_date`]).
+fn date_field(
+    name: &'static str,
+    required_by: &'static str,
+    value: Option<&RawValue>,
+) -> Result<chrono::NaiveDate, Rejection> {
+    let raw = required(name, required_by, value)?;
+    let text = json_str(raw).ok_or_else(|| bad_value(name, "must be a string like \"2026-10-09\"", raw))?;
+    crate::reference_files::parse_date(&text).map_err(|problem| bad_value(name, problem, raw))
 }
 
 /// `special_service`: optional, `false` when absent or null.

@@ -4,7 +4,7 @@
 //! They mirror the JSON Schema files in `schemas/json/` field for field; the
 //! schema tests keep the two in step.
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use rust_decimal::Decimal;
 
 /// One accepted event: the fields every event has, and its typed body.
@@ -17,7 +17,7 @@ pub struct Event {
     pub body: EventBody,
 }
 
-/// The five event types of SPEC §4.
+/// The eight event types of SPEC §4.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventBody {
     OrderPlaced(OrderPlaced),
@@ -25,6 +25,9 @@ pub enum EventBody {
     DeliveryReceived(DeliveryReceived),
     DeliveryAccepted(DeliveryAccepted),
     PaymentMade(PaymentMade),
+    ComplaintFiled(ComplaintFiled),
+    ComplaintReplied(ComplaintReplied),
+    ComplaintResolved(ComplaintResolved),
 }
 
 /// `order.placed`: an institution orders `quantity_packs` of one product.
@@ -81,6 +84,77 @@ pub struct PaymentMade {
     pub amount: Decimal,
 }
 
+/// `complaint.filed`: an institution reports a supply problem with one
+/// product on the platform's exchange module (seed 002 二(八), 004 四(二)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplaintFiled {
+    pub complaint_id: String,
+    pub institution_code: String,
+    pub product_code: String,
+    pub kind: ComplaintKind,
+    /// What the institution wrote, at most [`ComplaintFiled::MAX_TEXT_CHARS`]
+    /// characters; `None` when absent or null.
+    pub text: Option<String>,
+}
+
+impl ComplaintFiled {
+    /// SPEC §4: `text` holds at most 2,000 characters.
+    pub const MAX_TEXT_CHARS: usize = 2_000;
+}
+
+/// What a complaint is about. Serialized by its wire name (checkpoints).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComplaintKind {
+    NotDelivered,
+    ShortDelivery,
+    Quality,
+    Other,
+}
+
+impl ComplaintKind {
+    pub const ALL: [ComplaintKind; 4] =
+        [ComplaintKind::NotDelivered, ComplaintKind::ShortDelivery, ComplaintKind::Quality, ComplaintKind::Other];
+
+    /// The wire name, as in the `kind` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComplaintKind::NotDelivered => "not_delivered",
+            ComplaintKind::ShortDelivery => "short_delivery",
+            ComplaintKind::Quality => "quality",
+            ComplaintKind::Other => "other",
+        }
+    }
+
+    /// The words a bureau reads.
+    pub fn chinese(self) -> &'static str {
+        match self {
+            ComplaintKind::NotDelivered => "未配送",
+            ComplaintKind::ShortDelivery => "配送不足",
+            ComplaintKind::Quality => "质量问题",
+            ComplaintKind::Other => "其他",
+        }
+    }
+
+    pub fn from_wire(s: &str) -> Option<ComplaintKind> {
+        ComplaintKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// `complaint.replied`: the enterprise answers and commits to a fix date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplaintReplied {
+    pub complaint_id: String,
+    /// The fix date the enterprise commits to (a local date).
+    pub promised_by: NaiveDate,
+}
+
+/// `complaint.resolved`: the problem is fixed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplaintResolved {
+    pub complaint_id: String,
+}
+
 /// The `type` field's values, in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventType {
@@ -89,15 +163,21 @@ pub enum EventType {
     DeliveryReceived,
     DeliveryAccepted,
     PaymentMade,
+    ComplaintFiled,
+    ComplaintReplied,
+    ComplaintResolved,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 5] = [
+    pub const ALL: [EventType; 8] = [
         EventType::OrderPlaced,
         EventType::OrderCancelled,
         EventType::DeliveryReceived,
         EventType::DeliveryAccepted,
         EventType::PaymentMade,
+        EventType::ComplaintFiled,
+        EventType::ComplaintReplied,
+        EventType::ComplaintResolved,
     ];
 
     /// The wire name, as in the `type` field.
@@ -108,6 +188,9 @@ impl EventType {
             EventType::DeliveryReceived => "delivery.received",
             EventType::DeliveryAccepted => "delivery.accepted",
             EventType::PaymentMade => "payment.made",
+            EventType::ComplaintFiled => "complaint.filed",
+            EventType::ComplaintReplied => "complaint.replied",
+            EventType::ComplaintResolved => "complaint.resolved",
         }
     }
 
@@ -121,6 +204,7 @@ impl EventType {
             EventType::OrderPlaced | EventType::OrderCancelled => "vbp.orders",
             EventType::DeliveryReceived | EventType::DeliveryAccepted => "vbp.deliveries",
             EventType::PaymentMade => "vbp.payments",
+            EventType::ComplaintFiled | EventType::ComplaintReplied | EventType::ComplaintResolved => "vbp.complaints",
         }
     }
 }
@@ -133,6 +217,9 @@ impl EventBody {
             EventBody::DeliveryReceived(_) => EventType::DeliveryReceived,
             EventBody::DeliveryAccepted(_) => EventType::DeliveryAccepted,
             EventBody::PaymentMade(_) => EventType::PaymentMade,
+            EventBody::ComplaintFiled(_) => EventType::ComplaintFiled,
+            EventBody::ComplaintReplied(_) => EventType::ComplaintReplied,
+            EventBody::ComplaintResolved(_) => EventType::ComplaintResolved,
         }
     }
 
@@ -144,7 +231,10 @@ impl EventBody {
             EventBody::OrderCancelled(e) => Some(&e.order_id),
             EventBody::DeliveryReceived(e) => Some(&e.order_id),
             EventBody::DeliveryAccepted(e) => Some(&e.order_id),
-            EventBody::PaymentMade(_) => None,
+            EventBody::PaymentMade(_)
+            | EventBody::ComplaintFiled(_)
+            | EventBody::ComplaintReplied(_)
+            | EventBody::ComplaintResolved(_) => None,
         }
     }
 }

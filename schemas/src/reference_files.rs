@@ -56,8 +56,15 @@ pub const EXEMPTIONS: Layout = Layout {
     columns: &["exemption_id", "institution_code", "group_id", "valid_from", "valid_to", "reason"],
 };
 
+/// Products outside a group that can replace its products (optional).
+pub const SUBSTITUTES: Layout = Layout { file: "substitutes.csv", columns: &["group_id", "product_code"] };
+
+/// Each enterprise's contact for supply problems (optional).
+pub const ENTERPRISES: Layout = Layout { file: "enterprises.csv", columns: &["enterprise", "contact", "phone"] };
+
 /// Every file, in loading and reporting order.
-pub const LAYOUTS: [Layout; 6] = [DIVISIONS, INSTITUTIONS, PRODUCTS, AGREEMENTS, CALENDAR, EXEMPTIONS];
+pub const LAYOUTS: [Layout; 8] =
+    [DIVISIONS, INSTITUTIONS, PRODUCTS, AGREEMENTS, CALENDAR, EXEMPTIONS, SUBSTITUTES, ENTERPRISES];
 
 /// The layout of `file`, if it is one of [`LAYOUTS`].
 pub fn layout(file: &str) -> Option<Layout> {

@@ -13,7 +13,7 @@
 //!
 //! Everything else — required fields, null as missing, types, signs, the
 //! 2-decimal rule for money, the timestamp shape and calendar validity,
-//! the five type names, extra fields allowed — is in both.
+//! the eight type names, extra fields allowed — is in both.
 
 mod common;
 
@@ -42,6 +42,9 @@ fn bases() -> Vec<Fields> {
         "delivery.received",
         "delivery.accepted",
         "payment.made",
+        "complaint.filed",
+        "complaint.replied",
+        "complaint.resolved",
     ]
     .iter()
     .map(|t| {
@@ -122,7 +125,26 @@ const VALUES: &[&str] = &[
     "\"delivery.received\"",
     "\"delivery.accepted\"",
     "\"payment.made\"",
+    "\"complaint.filed\"",
+    "\"complaint.replied\"",
+    "\"complaint.resolved\"",
     "\"order.shipped\"",
+    // complaint kinds
+    "\"not_delivered\"",
+    "\"short_delivery\"",
+    "\"quality\"",
+    "\"other\"",
+    "\"Quality\"",
+    "\"not delivered\"",
+    // dates
+    "\"2026-10-12\"",
+    "\"2024-02-29\"",
+    "\"2026-02-29\"",
+    "\"2026-13-01\"",
+    "\"2026-1-5\"",
+    "\"20261012\"",
+    "\"2026-10-12T00:00:00+08:00\"",
+    "\" 2026-10-12\"",
     "\"Order.Placed\"",
     // timestamps
     "\"2026-03-02T09:15:00+08:00\"",
@@ -163,8 +185,18 @@ const EXTRA_FIELDS: &[(&str, &str)] = &[
     ("special_service", "\"yes\""),
 ];
 
+/// Complaint texts at and past the 2,000-character limit, in characters
+/// of three bytes each (the limit counts characters, not bytes).
+fn long_texts() -> Vec<String> {
+    [1_999, 2_000, 2_001]
+        .iter()
+        .map(|&n| serde_json::to_string(&"供".repeat(n)).unwrap())
+        .collect()
+}
+
 fn mutations() -> Vec<(String, String)> {
     let mut cases = Vec::new();
+    let long = long_texts();
     for base in bases() {
         let kind = base
             .iter()
@@ -176,7 +208,7 @@ fn mutations() -> Vec<(String, String)> {
             let mut without = base.clone();
             let (key, _) = without.remove(i);
             cases.push((format!("{kind} without {key}"), render(&without)));
-            for value in VALUES {
+            for value in VALUES.iter().copied().chain(long.iter().map(String::as_str)) {
                 let mut changed = base.clone();
                 changed[i].1 = (*value).to_owned();
                 cases.push((format!("{kind} {key}={value}"), render(&changed)));

@@ -66,7 +66,7 @@ fn details_say_field_rule_and_value() {
         ),
         (
             with("type", "\"order.shipped\""),
-            "field `type`: must be one of order.placed, order.cancelled, delivery.received, delivery.accepted, payment.made; got \"order.shipped\"",
+            "field `type`: must be one of order.placed, order.cancelled, delivery.received, delivery.accepted, payment.made, complaint.filed, complaint.replied, complaint.resolved; got \"order.shipped\"",
         ),
     ];
     for (input, detail) in cases {
@@ -227,7 +227,7 @@ fn each_type_decodes_from_numbers_too() {
                 EventBody::DeliveryReceived(e) => e.quantity_packs,
                 EventBody::DeliveryAccepted(e) => e.amount,
                 EventBody::PaymentMade(e) => e.amount,
-                EventBody::OrderPlaced(_) => unreachable!(),
+                other => unreachable!("{other:?}"),
             }
         })
         .collect();
@@ -255,4 +255,42 @@ fn money_trailing_zeros_are_value_not_precision() {
             "{spelling}"
         );
     }
+}
+
+#[test]
+fn a_complaint_decodes_with_its_kind_text_and_promised_date() {
+    let filed = r#"{"event_id":"c1","type":"complaint.filed","occurred_at":"2026-09-30T10:20:00+08:00","complaint_id":"C-1","institution_code":"H1","product_code":"P1","kind":"short_delivery","text":"只送到一半"}"#;
+    let replied = r#"{"event_id":"c2","type":"complaint.replied","occurred_at":"2026-10-09T16:05:00+08:00","complaint_id":"C-1","promised_by":"2026-10-12"}"#;
+    let resolved = r#"{"event_id":"c3","type":"complaint.resolved","occurred_at":"2026-10-12T11:40:00+08:00","complaint_id":"C-1","text":null}"#;
+    let limits = DecodeLimits::default();
+    match decode(filed.as_bytes(), &limits).unwrap().body {
+        EventBody::ComplaintFiled(e) => {
+            assert_eq!((e.complaint_id.as_str(), e.kind), ("C-1", vbp_schemas::ComplaintKind::ShortDelivery));
+            assert_eq!(e.text.as_deref(), Some("只送到一半"));
+        }
+        other => panic!("{other:?}"),
+    }
+    match decode(replied.as_bytes(), &limits).unwrap().body {
+        EventBody::ComplaintReplied(e) => assert_eq!(e.promised_by.to_string(), "2026-10-12"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(decode(resolved.as_bytes(), &limits).unwrap().body, EventBody::ComplaintResolved(_)));
+}
+
+#[test]
+fn a_complaint_with_a_bad_kind_date_or_overlong_text_is_a_bad_value_naming_the_field() {
+    let limits = DecodeLimits::default();
+    let base = r#"{"event_id":"c1","type":"complaint.filed","occurred_at":"2026-09-30T10:20:00+08:00","complaint_id":"C-1","institution_code":"H1","product_code":"P1","kind":"KIND"}"#;
+    let err = decode(base.replace("KIND", "late").as_bytes(), &limits).unwrap_err();
+    assert_eq!(err.reason, vbp_schemas::Reason::BadValue);
+    assert!(err.detail.contains("field `kind`"), "{}", err.detail);
+    let long = base.replace(r#""kind":"KIND""#, &format!(r#""kind":"other","text":"{}""#, "断".repeat(2_001)));
+    assert!(decode(long.as_bytes(), &limits).unwrap_err().detail.contains("field `text`: must be at most 2000 characters"));
+    let replied = r#"{"event_id":"c2","type":"complaint.replied","occurred_at":"2026-10-09T16:05:00+08:00","complaint_id":"C-1","promised_by":"DATE"}"#;
+    for bad in ["2026-02-30", "2026-1-5", "2026-10-12T00:00:00+08:00"] {
+        let err = decode(replied.replace("DATE", bad).as_bytes(), &limits).unwrap_err();
+        assert!(err.detail.contains("field `promised_by`"), "{bad}: {}", err.detail);
+    }
+    let missing = r#"{"event_id":"c3","type":"complaint.resolved","occurred_at":"2026-10-12T11:40:00+08:00"}"#;
+    assert_eq!(decode(missing.as_bytes(), &limits).unwrap_err().reason, vbp_schemas::Reason::MissingField);
 }

@@ -38,6 +38,12 @@ fn assert_invariants(event: &Event) {
             assert!(money_ok(e.amount));
         }
         EventBody::PaymentMade(e) => assert!(e.amount > Decimal::ZERO && money_ok(e.amount)),
+        EventBody::ComplaintFiled(e) => {
+            assert!(!e.complaint_id.is_empty() && !e.institution_code.is_empty() && !e.product_code.is_empty());
+            assert!(e.text.as_ref().is_none_or(|t| t.chars().count() <= 2_000));
+        }
+        EventBody::ComplaintReplied(e) => assert!(!e.complaint_id.is_empty()),
+        EventBody::ComplaintResolved(e) => assert!(!e.complaint_id.is_empty()),
     }
 }
 
