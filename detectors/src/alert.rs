@@ -21,16 +21,24 @@ pub enum AlertName {
     OrderUndelivered,
     SupplyBreak,
     PaymentOverdue,
+    ComplaintOverdue,
+    SubstituteSurge,
+    PeriodEndStockpiling,
+    PriceAboveSelected,
 }
 
 impl AlertName {
-    pub const ALL: [AlertName; 6] = [
+    pub const ALL: [AlertName; 10] = [
         AlertName::SelectedProductNotEntered,
         AlertName::ProcurementBehindSchedule,
         AlertName::NonSelectedShareHigh,
         AlertName::OrderUndelivered,
         AlertName::SupplyBreak,
         AlertName::PaymentOverdue,
+        AlertName::ComplaintOverdue,
+        AlertName::SubstituteSurge,
+        AlertName::PeriodEndStockpiling,
+        AlertName::PriceAboveSelected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +49,10 @@ impl AlertName {
             AlertName::OrderUndelivered => "OrderUndelivered",
             AlertName::SupplyBreak => "SupplyBreak",
             AlertName::PaymentOverdue => "PaymentOverdue",
+            AlertName::ComplaintOverdue => "ComplaintOverdue",
+            AlertName::SubstituteSurge => "SubstituteSurge",
+            AlertName::PeriodEndStockpiling => "PeriodEndStockpiling",
+            AlertName::PriceAboveSelected => "PriceAboveSelected",
         }
     }
 
@@ -51,11 +63,12 @@ impl AlertName {
     /// The labels that identify one alert of this name (SPEC §6 "Key").
     pub fn key_labels(self) -> &'static [&'static str] {
         match self {
-            AlertName::SelectedProductNotEntered | AlertName::ProcurementBehindSchedule => {
-                &["institution_code", "family_id", "agreement_id"]
-            }
-            AlertName::NonSelectedShareHigh => &["institution_code", "group_id"],
-            AlertName::OrderUndelivered => &["institution_code", "product_code"],
+            AlertName::SelectedProductNotEntered
+            | AlertName::ProcurementBehindSchedule
+            | AlertName::PeriodEndStockpiling => &["institution_code", "family_id", "agreement_id"],
+            AlertName::NonSelectedShareHigh | AlertName::SubstituteSurge => &["institution_code", "group_id"],
+            AlertName::OrderUndelivered | AlertName::PriceAboveSelected => &["institution_code", "product_code"],
+            AlertName::ComplaintOverdue => &["complaint_id"],
             AlertName::SupplyBreak => &["city_code", "product_code"],
             AlertName::PaymentOverdue => &["institution_code"],
         }

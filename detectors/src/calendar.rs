@@ -130,6 +130,25 @@ impl Calendar {
         u32::try_from(weekdays + corrections).unwrap_or(u32::MAX)
     }
 
+    /// W_n(d) of SPEC 6.5: the n-th working day strictly after `d` (W_0 is
+    /// `d`). Steps day by day: n is a few days and the longest run of days
+    /// off is a holiday week. A calendar with no working day for ten years
+    /// after `d` answers the day ten years on, never loops forever.
+    pub fn nth_working_day_after(&self, d: NaiveDate, n: u32) -> NaiveDate {
+        let mut day = d;
+        let mut left = n;
+        for _ in 0..3_660 {
+            if left == 0 {
+                return day;
+            }
+            day = day.succ_opt().unwrap_or(day);
+            if self.is_working_day(day) {
+                left -= 1;
+            }
+        }
+        day
+    }
+
     /// Σ of the corrections of listed dates ≤ `d`.
     fn cumulative_correction(&self, d: NaiveDate) -> i64 {
         let upto = self.corrections.partition_point(|c| c.date <= d);

@@ -4,7 +4,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-/// All thresholds of the six rules.
+/// All thresholds of the ten rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DetectorConfig {
@@ -12,6 +12,81 @@ pub struct DetectorConfig {
     pub non_selected: NonSelectedConfig,
     pub delivery: DeliveryConfig,
     pub payment: PaymentConfig,
+    pub complaint: ComplaintConfig,
+    pub substitute: SubstituteConfig,
+    pub stockpiling: StockpilingConfig,
+    pub price: PriceConfig,
+}
+
+/// 6.5 the complaint clock (seed 002 二(八)), in working days W_n.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ComplaintConfig {
+    /// `warning` when not replied by the end of W_n(date filed).
+    pub reply_working_days: u32,
+    /// A reply's own fix limit: W_n(date replied), or the promised date if sooner.
+    pub fix_working_days: u32,
+    /// The fix limit of a complaint never replied to: W_n(date filed).
+    pub unreplied_fix_working_days: u32,
+}
+
+/// 6.6 substitute purchases against their baseline (30 days against the
+/// 90 before, divided by 3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubstituteConfig {
+    /// No alert below this many yuan in the 30 recent days.
+    pub min_recent_amount: Decimal,
+    /// `warning` when recent ≥ this × baseline (or the baseline is 0).
+    pub warning_ratio: Decimal,
+    /// `critical` when recent ≥ this × baseline.
+    pub critical_ratio: Decimal,
+}
+
+/// 6.7 purchases in a period's last 30 days against the agreed pace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StockpilingConfig {
+    /// Fires when the last 30 days' units > this × the 30-day pace.
+    pub pace_ratio: Decimal,
+    /// `critical` when the whole period's units > this × the agreed units.
+    pub critical_purchased_ratio: Decimal,
+}
+
+/// 6.8 orders above the selected price in the last 30 days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PriceConfig {
+    /// `critical` when the overcharge is at least this many yuan.
+    pub critical_overcharge: Decimal,
+}
+
+impl Default for ComplaintConfig {
+    fn default() -> Self {
+        ComplaintConfig { reply_working_days: 2, fix_working_days: 5, unreplied_fix_working_days: 7 }
+    }
+}
+
+impl Default for SubstituteConfig {
+    fn default() -> Self {
+        SubstituteConfig {
+            min_recent_amount: Decimal::new(5_000, 0),
+            warning_ratio: Decimal::new(2, 0),
+            critical_ratio: Decimal::new(4, 0),
+        }
+    }
+}
+
+impl Default for StockpilingConfig {
+    fn default() -> Self {
+        StockpilingConfig { pace_ratio: Decimal::new(3, 0), critical_purchased_ratio: Decimal::new(12, 1) }
+    }
+}
+
+impl Default for PriceConfig {
+    fn default() -> Self {
+        PriceConfig { critical_overcharge: Decimal::new(1_000, 0) }
+    }
 }
 
 /// 6.1 purchase progress against the time-proportional schedule (序时进度).
@@ -109,6 +184,10 @@ impl Default for DetectorConfig {
             non_selected: NonSelectedConfig::default(),
             delivery: DeliveryConfig::default(),
             payment: PaymentConfig::default(),
+            complaint: ComplaintConfig::default(),
+            substitute: SubstituteConfig::default(),
+            stockpiling: StockpilingConfig::default(),
+            price: PriceConfig::default(),
         }
     }
 }
@@ -132,6 +211,10 @@ mod tests {
         assert_eq!(c.non_selected.warning_share.to_string(), "0.3");
         assert_eq!(c.delivery.drug_deadline_hours, 48);
         assert_eq!(c.payment.critical_days_overdue, 30);
+        assert_eq!((c.complaint.reply_working_days, c.complaint.fix_working_days, c.complaint.unreplied_fix_working_days), (2, 5, 7));
+        assert_eq!(c.substitute.min_recent_amount.to_string(), "5000");
+        assert_eq!(c.stockpiling.critical_purchased_ratio.to_string(), "1.2");
+        assert_eq!(c.price.critical_overcharge.to_string(), "1000");
     }
 
     #[test]

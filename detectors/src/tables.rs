@@ -11,6 +11,10 @@
 //! | `unpaid_deliveries` | accepted delivery with money outstanding |
 //! | `due_order_lines` | order line whose delivery deadline fell in the 30 days up to T, and whether it was delivered in full by then |
 //! | `calendar_days` | date, with the number of working days since 2000-01-01 |
+//! | `complaints` | supply complaint, with its reply and fix deadlines (W_n) and whether and when it was replied to and resolved |
+//! | `recent_purchases` | institution × product × order date of the last 120 days: substitutes' amounts and the overcharge above the selected price |
+//! | `period_end_purchases` | agreement × order date of its period's last 59 days, with the base units bought |
+//! | `substitutes` | group × product that can replace its products |
 //! | `institutions`, `products`, `divisions`, `exemptions` | reference rows |
 //!
 //! Units are `Decimal128(38, 6)` base units, money `Decimal128(38, 2)` yuan,
@@ -61,6 +65,7 @@ pub struct StaticTables {
     products: RecordBatch,
     divisions: RecordBatch,
     exemptions: RecordBatch,
+    substitutes: RecordBatch,
 }
 
 impl StaticTables {
@@ -73,6 +78,7 @@ impl StaticTables {
             products: products(reference)?,
             divisions: divisions(reference)?,
             exemptions: exemptions(reference)?,
+            substitutes: substitutes(reference)?,
         })
     }
 }
@@ -115,6 +121,10 @@ pub fn session(
         ("products", statics.products.clone()),
         ("divisions", statics.divisions.clone()),
         ("exemptions", statics.exemptions.clone()),
+        ("substitutes", statics.substitutes.clone()),
+        ("complaints", complaints(reference, state, config, overdue_only.then_some(at))?),
+        ("recent_purchases", recent_purchases(reference, state)?),
+        ("period_end_purchases", period_end_purchases(reference, state)?),
     ];
     for (name, batch) in tables {
         ctx.register_batch(name, batch)?;
@@ -150,6 +160,14 @@ fn dates(values: impl IntoIterator<Item = NaiveDate>) -> ArrayRef {
 
 fn timestamps(values: impl IntoIterator<Item = i64>) -> ArrayRef {
     Arc::new(TimestampMicrosecondArray::from_iter_values(values).with_timezone(TZ))
+}
+
+fn optional_dates(values: impl IntoIterator<Item = Option<NaiveDate>>) -> ArrayRef {
+    Arc::new(values.into_iter().map(|d| d.map(days_since_epoch)).collect::<Date32Array>())
+}
+
+fn optional_timestamps(values: impl IntoIterator<Item = Option<i64>>) -> ArrayRef {
+    Arc::new(values.into_iter().collect::<TimestampMicrosecondArray>().with_timezone(TZ))
 }
 
 /// The mantissa of `value` at `scale` decimal places, rounded half away
@@ -438,6 +456,100 @@ fn exemptions(reference: &ReferenceData) -> Result<RecordBatch, ArrowError> {
         ("valid_from", dates(rows.iter().map(|e| e.valid_from))),
         ("valid_to", dates(rows.iter().map(|e| e.valid_to))),
         ("reason", strings(rows.iter().map(|e| e.reason.as_str()))),
+    ])
+}
+
+fn substitutes(reference: &ReferenceData) -> Result<RecordBatch, ArrowError> {
+    let rows = &reference.substitutes;
+    batch(vec![
+        ("group_id", strings(rows.iter().map(|s| reference.groups[s.group.index()].group_id.as_str()))),
+        ("product_code", strings(rows.iter().map(|s| reference.products[s.product.index()].code.as_str()))),
+    ])
+}
+
+/// The complaints with their deadlines (6.5); with `open_at`, only those
+/// filed and not resolved by then (the rule's own filter, so the answer is
+/// the same).
+fn complaints(
+    reference: &ReferenceData,
+    state: &State,
+    config: &DetectorConfig,
+    open_at: Option<i64>,
+) -> Result<RecordBatch, ArrowError> {
+    let calendar = &reference.calendar;
+    let limits = &config.complaint;
+    let mut rows: Vec<_> = state
+        .complaints
+        .iter()
+        .filter(|(_, c)| state.answers_for(c.institution))
+        .filter(|(_, c)| open_at.is_none_or(|at| c.filed_at <= at && c.resolved_at.is_none_or(|r| r > at)))
+        .collect();
+    rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let inst: Vec<&Institution> = rows.iter().map(|(_, c)| &reference.institutions[c.institution.index()]).collect();
+    let product = |c: &crate::state::Complaint| &reference.products[c.product.index()];
+    let fix_by_replied = |c: &crate::state::Complaint| {
+        c.reply.map(|r| r.promised_by.min(calendar.nth_working_day_after(r.replied_on(), limits.fix_working_days)))
+    };
+    let mut columns = vec![
+        ("complaint_id", strings(rows.iter().map(|(id, _)| id.as_str()))),
+        ("institution_code", strings(inst.iter().map(|i| i.code.as_str()))),
+        ("product_code", strings(rows.iter().map(|(_, c)| product(c).code.as_str()))),
+        ("enterprise", strings(rows.iter().map(|(_, c)| product(c).enterprise.as_str()))),
+        ("kind", strings(rows.iter().map(|(_, c)| c.kind.as_str()))),
+        ("text", optional_strings(rows.iter().map(|(_, c)| c.text.as_deref()))),
+    ];
+    columns.extend(division_columns(&inst));
+    columns.extend([
+        ("filed_at", timestamps(rows.iter().map(|(_, c)| c.filed_at))),
+        ("filed_on", dates(rows.iter().map(|(_, c)| c.filed_on))),
+        ("reply_by", dates(rows.iter().map(|(_, c)| calendar.nth_working_day_after(c.filed_on, limits.reply_working_days)))),
+        ("replied_at", optional_timestamps(rows.iter().map(|(_, c)| c.reply.map(|r| r.replied_at)))),
+        ("promised_by", optional_dates(rows.iter().map(|(_, c)| c.reply.map(|r| r.promised_by)))),
+        ("fix_by_replied", optional_dates(rows.iter().map(|(_, c)| fix_by_replied(c)))),
+        (
+            "fix_by_unreplied",
+            dates(rows.iter().map(|(_, c)| calendar.nth_working_day_after(c.filed_on, limits.unreplied_fix_working_days))),
+        ),
+        ("resolved_at", optional_timestamps(rows.iter().map(|(_, c)| c.resolved_at))),
+    ]);
+    batch(columns)
+}
+
+/// The days of purchases 6.6 and 6.8 read, in key order.
+fn recent_purchases(reference: &ReferenceData, state: &State) -> Result<RecordBatch, ArrowError> {
+    let mut rows: Vec<_> = state.recent.iter().filter(|((i, ..), _)| state.answers_for(*i)).collect();
+    rows.sort_unstable_by_key(|(key, _)| **key);
+    let inst: Vec<&Institution> = rows.iter().map(|((i, ..), _)| &reference.institutions[i.index()]).collect();
+    let mut columns = vec![
+        ("institution_code", strings(inst.iter().map(|i| i.code.as_str()))),
+        ("product_code", strings(rows.iter().map(|((_, p, _), _)| reference.products[p.index()].code.as_str()))),
+    ];
+    columns.extend(division_columns(&inst));
+    columns.extend([
+        ("order_date", dates(rows.iter().map(|((.., d), _)| *d))),
+        ("substitute_amount", decimals(rows.iter().map(|(_, t)| t.amount), MONEY_SCALE)?),
+        ("overcharge", decimals(rows.iter().map(|(_, t)| t.overcharge), MONEY_SCALE)?),
+        ("overpriced_packs", decimals(rows.iter().map(|(_, t)| t.overpriced_packs), UNITS_SCALE)?),
+        ("overpriced_orders", Arc::new(Int64Array::from_iter_values(rows.iter().map(|(_, t)| i64::from(t.overpriced_orders)))) as ArrayRef),
+        ("highest_price", decimals(rows.iter().map(|(_, t)| t.highest_price), MONEY_SCALE)?),
+    ]);
+    batch(columns)
+}
+
+/// The base units bought on each of an agreement's last days (6.7).
+fn period_end_purchases(reference: &ReferenceData, state: &State) -> Result<RecordBatch, ArrowError> {
+    let agreement = |id: u32| &reference.agreements[id as usize];
+    let mut rows: Vec<_> = state
+        .purchases
+        .period_end_days
+        .iter()
+        .filter(|((id, _), _)| state.answers_for(agreement(*id).institution))
+        .collect();
+    rows.sort_unstable_by_key(|(key, _)| **key);
+    batch(vec![
+        ("agreement_id", strings(rows.iter().map(|((id, _), _)| agreement(*id).agreement_id.as_str()))),
+        ("order_date", dates(rows.iter().map(|((_, d), _)| *d))),
+        ("units", decimals(rows.iter().map(|(_, u)| **u), UNITS_SCALE)?),
     ])
 }
 

@@ -37,6 +37,14 @@ pub fn local_date(t: DateTime<impl TimeZone>) -> NaiveDate {
     t.with_timezone(&CST).date_naive()
 }
 
+/// An instant in epoch microseconds, in China Standard Time: for the words
+/// a person reads. Saturates to chrono's ends outside its range.
+pub fn in_china(micros: i64) -> DateTime<FixedOffset> {
+    let utc = DateTime::from_timestamp_micros(micros)
+        .unwrap_or(if micros < 0 { DateTime::<Utc>::MIN_UTC } else { DateTime::<Utc>::MAX_UTC });
+    utc.with_timezone(&CST)
+}
+
 /// The first instant of the date `d` in China: `d`T00:00:00+08:00.
 ///
 /// Replay mode evaluates at every local midnight, and "overdue from" instants

@@ -19,8 +19,9 @@ use serde::Serialize;
 
 /// The version moves with the layout of what is written: postcard is not
 /// self-describing, so a field added anywhere makes older files unreadable
-/// (v5: finished order lines and deliveries folded into their own maps).
-const MAGIC: &[u8] = b"vbp-watch checkpoint v5\n";
+/// (v5: finished order lines and deliveries folded into their own maps;
+/// v6: complaints, the recent days of purchases, period-end days).
+const MAGIC: &[u8] = b"vbp-watch checkpoint v6\n";
 
 /// Why a checkpoint cannot be written or read, with what to do about it.
 #[derive(Debug, thiserror::Error)]

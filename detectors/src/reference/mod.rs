@@ -14,12 +14,14 @@
 mod agreements;
 mod calendar_file;
 mod divisions;
+mod enterprises;
 mod error;
 mod exemptions;
 mod institutions;
 mod model;
 mod products;
 mod registry;
+mod substitutes;
 mod table;
 
 use std::collections::HashMap;
@@ -31,17 +33,17 @@ use crate::FastMap;
 pub use divisions::{city_code_of, is_division_code, province_code_of, Divisions};
 pub use error::{ReferenceErrors, ReferenceProblem};
 pub use model::{
-    Agreement, AgreementId, Category, Exemption, ExemptionId, Family, FamilyId, Group, GroupId,
-    Institution, InstitutionId, Level, Product, ProductId, UnknownVariant,
+    Agreement, AgreementId, Category, Enterprise, Exemption, ExemptionId, Family, FamilyId, Group,
+    GroupId, Institution, InstitutionId, Level, Product, ProductId, Substitute, UnknownVariant,
 };
 
 use table::{Problems, Source};
 
-/// The six file names, in loading and reporting order (SPEC §3; the
+/// The eight file names, in loading and reporting order (SPEC §3; the
 /// layouts are the contract's, `vbp_schemas::reference_files`).
-pub const FILES: [&str; 6] = {
+pub const FILES: [&str; 8] = {
     let l = vbp_schemas::reference_files::LAYOUTS;
-    [l[0].file, l[1].file, l[2].file, l[3].file, l[4].file, l[5].file]
+    [l[0].file, l[1].file, l[2].file, l[3].file, l[4].file, l[5].file, l[6].file, l[7].file]
 };
 
 /// A loaded, consistent reference directory.
@@ -64,6 +66,10 @@ pub struct ReferenceData {
     pub agreements: Vec<Agreement>,
     /// Indexed by [`ExemptionId`].
     pub exemptions: Vec<Exemption>,
+    /// Every (group, substituting product) pair, sorted.
+    pub substitutes: Vec<Substitute>,
+    /// One row per enterprise with a contact, in file order.
+    pub enterprises: Vec<Enterprise>,
     /// The shipped State Council calendar with `calendar.csv` applied.
     pub calendar: Calendar,
     index: Index,
@@ -78,11 +84,16 @@ struct Index {
     families: FastMap<String, FamilyId>,
     agreements: FastMap<String, AgreementId>,
     exemptions: FastMap<String, ExemptionId>,
+    /// Enterprise name → position in `enterprises`.
+    enterprises: FastMap<String, usize>,
+    /// By [`ProductId`]: whether the product substitutes for some group.
+    substitutes: Vec<bool>,
 }
 
 impl ReferenceData {
-    /// Loads the CSV files of SPEC §3 from `dir`. `calendar.csv` and
-    /// `exemptions.csv` may be absent (no overrides, no exemptions).
+    /// Loads the CSV files of SPEC §3 from `dir`. `calendar.csv`,
+    /// `exemptions.csv`, `substitutes.csv` and `enterprises.csv` may be
+    /// absent (no overrides, exemptions, substitutes or contacts).
     ///
     /// # Errors
     /// Every problem found in any file — a missing file or column, a
@@ -125,6 +136,15 @@ impl ReferenceData {
             &products.group_ids,
             &mut problems,
         );
+        let substitutes = substitutes::read(
+            source,
+            &products.products,
+            &products.codes,
+            &products.group_ids,
+            &mut problems,
+        );
+        let enterprises = enterprises::read(source, &products.products, &mut problems);
+        let substitute_products = substitute_products(&substitutes, products.products.len());
         if !problems.is_empty() {
             return Err(ReferenceErrors {
                 problems: problems.into_sorted(&FILES),
@@ -140,6 +160,8 @@ impl ReferenceData {
             exemptions: exemptions.exemptions,
             calendar,
             index: Index {
+                enterprises: enterprises.iter().enumerate().map(|(i, e)| (e.name.clone(), i)).collect(),
+                substitutes: substitute_products,
                 institutions: institutions.codes.into_index(),
                 products: products.codes.into_index(),
                 groups: products.group_ids.into_index(),
@@ -147,7 +169,20 @@ impl ReferenceData {
                 agreements: agreements.ids.into_index(),
                 exemptions: exemptions.ids.into_index(),
             },
+            substitutes,
+            enterprises,
         })
+    }
+
+    /// The contact of the enterprise named `name` in `products.csv`, if
+    /// `enterprises.csv` lists one.
+    pub fn enterprise(&self, name: &str) -> Option<&Enterprise> {
+        self.index.enterprises.get(name).and_then(|&i| self.enterprises.get(i))
+    }
+
+    /// Whether `product` substitutes for some group (`substitutes.csv`).
+    pub fn is_substitute(&self, product: ProductId) -> bool {
+        self.index.substitutes.get(product.index()).copied().unwrap_or(false)
     }
 
     /// The id of the institution with this `institution_code`.
@@ -179,4 +214,15 @@ impl ReferenceData {
     pub fn exemption(&self, exemption_id: &str) -> Option<ExemptionId> {
         self.index.exemptions.get(exemption_id).copied()
     }
+}
+
+/// By product position: whether the product substitutes for some group.
+fn substitute_products(substitutes: &[Substitute], products: usize) -> Vec<bool> {
+    let mut marked = vec![false; products];
+    for s in substitutes {
+        if let Some(m) = marked.get_mut(s.product.index()) {
+            *m = true;
+        }
+    }
+    marked
 }

@@ -233,6 +233,17 @@ pub struct Product {
     pub selected_price_per_base_unit: Option<Decimal>,
 }
 
+impl Product {
+    /// The selected price per pack (SPEC 6.8): the price per base unit ×
+    /// base units per pack, rounded half-up to the fen (0.0125 × 10 →
+    /// 0.13). `None` for a non-selected product, or one whose product does
+    /// not fit a decimal.
+    pub fn selected_price_per_pack(&self) -> Option<Decimal> {
+        let exact = self.selected_price_per_base_unit?.checked_mul(self.base_units_per_pack)?;
+        Some(exact.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero))
+    }
+}
+
 /// A generic group (同品种), derived from the `group_id`s of `products.csv`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
@@ -305,4 +316,25 @@ impl Exemption {
     pub fn covers(&self, d: NaiveDate) -> bool {
         self.valid_from <= d && d <= self.valid_to
     }
+}
+
+/// A product that can replace a group's products (`substitutes.csv`): another
+/// generic name for the same use (可替代药品/耗材, SPEC §6.6), outside the group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Substitute {
+    /// The group it can replace.
+    pub group: GroupId,
+    /// The substituting product; never a product of `group`.
+    pub product: ProductId,
+}
+
+/// An enterprise's contact for supply problems (`enterprises.csv`,
+/// 中选企业联系人, seeds 000 三(二), 001 三(二)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enterprise {
+    /// As written in `products.csv`.
+    pub name: String,
+    /// The person to call.
+    pub contact: String,
+    pub phone: String,
 }

@@ -1,4 +1,4 @@
-//! The six alert rules of SPEC §6, one module per section, each a DataFusion
+//! The ten alert rules of SPEC §6, one module per section, each a DataFusion
 //! SQL query over the [`tables`](crate::tables) followed by the words a
 //! bureau reads.
 //!
@@ -7,9 +7,13 @@
 //! r × agreed × elapsed), so no division or float rounding can move a value
 //! across a threshold.
 
+pub mod complaint;
 pub mod non_selected;
 pub mod payment;
+pub mod price;
 pub mod schedule;
+pub mod stockpiling;
+pub mod substitute;
 pub mod supply_break;
 pub mod undelivered;
 
@@ -120,6 +124,10 @@ pub async fn evaluate_shard(eval: &Evaluation<'_>) -> Result<ShardAnswer, DataFu
     alerts.extend(non_selected::evaluate(eval).await?);
     alerts.extend(undelivered::evaluate(eval).await?);
     alerts.extend(payment::evaluate(eval).await?);
+    alerts.extend(complaint::evaluate(eval).await?);
+    alerts.extend(substitute::evaluate(eval).await?);
+    alerts.extend(stockpiling::evaluate(eval).await?);
+    alerts.extend(price::evaluate(eval).await?);
     alerts.sort_by(Alert::cmp_id);
     Ok(ShardAnswer { alerts, facts: supply_break::facts(eval).await? })
 }
@@ -222,6 +230,18 @@ impl Row<'_> {
             DataType::Int64 => array.as_primitive::<Int64Type>().value(self.index),
             _ => self.cast_cell(name, &DataType::Int64)?.as_primitive::<Int64Type>().value(0),
         })
+    }
+
+    /// A boolean cell; NULL reads as false.
+    pub fn bool(&self, name: &str) -> Result<bool, DataFusionError> {
+        let array = self.array(name)?;
+        if array.is_null(self.index) {
+            return Ok(false);
+        }
+        match array.data_type() {
+            DataType::Boolean => Ok(array.as_boolean().value(self.index)),
+            other => Err(DataFusionError::Internal(format!("column `{name}` is {other} not boolean"))),
+        }
     }
 
     /// A timestamp cell as an instant in China Standard Time.

@@ -25,6 +25,10 @@ pub struct StateBytes {
     pub finished_orders: usize,
     /// Finished deliveries, folded under their id's digest.
     pub finished_deliveries: usize,
+    /// Supply complaints, by id, with their texts.
+    pub complaints: usize,
+    /// The days of purchases the window rules read (6.6, 6.8).
+    pub recent: usize,
 }
 
 /// Heap bytes of one allocation of `len` bytes (none for an empty one).
@@ -61,6 +65,7 @@ impl Purchases {
             self.lookup_sizes().into_iter().map(|(entries, entry, values)| table_bytes(entries, entry) + values).sum();
         vec(self.per_agreement.capacity(), size_of::<rust_decimal::Decimal>())
             + vec(self.windows.capacity(), size_of::<super::GroupWindow>())
+            + table_bytes(self.period_end_days.capacity(), size_of::<((u32, chrono::NaiveDate), rust_decimal::Decimal)>())
             + lookups
     }
 }
@@ -74,6 +79,8 @@ impl State {
             deliveries: id_map_bytes(&self.deliveries, |d| allocation_bytes(d.order_id.capacity())),
             finished_orders: digest_map_bytes(&self.finished_orders),
             finished_deliveries: digest_map_bytes(&self.finished_deliveries),
+            complaints: id_map_bytes(&self.complaints, |c| c.text.as_ref().map_or(0, |t| allocation_bytes(t.capacity()))),
+            recent: table_bytes(self.recent.capacity(), size_of::<(super::DayKey, super::DayTally)>()),
         }
     }
 }

@@ -15,8 +15,10 @@
 //! §4 orphans), or rejects it with a reason code. It never panics on input:
 //! quantities and amounts are bounded before any arithmetic.
 
+mod complaints;
 pub mod footprint;
 mod purchases;
+mod recent;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -24,6 +26,9 @@ use serde::{Deserialize, Serialize};
 use vbp_schemas::{
     DeliveryAccepted, DeliveryReceived, Event, EventBody, OrderCancelled, OrderPlaced, PaymentMade, Reason, Rejection,
 };
+
+pub use complaints::{Complaint, Complaints, Reply};
+pub use recent::{DayKey, DayTally, KEPT_DAYS};
 
 use crate::reference::{InstitutionId, ProductId, ReferenceData};
 use crate::time::{local_date, payment_overdue_from};
@@ -174,6 +179,8 @@ pub enum Awaited {
     Delivery(String),
     /// The `delivery.accepted` of this delivery id.
     Acceptance(String),
+    /// The `complaint.filed` of this complaint id.
+    Complaint(String),
 }
 
 impl Awaited {
@@ -182,6 +189,7 @@ impl Awaited {
             Awaited::Order(id) => format!("order `{id}` never arrived"),
             Awaited::Delivery(id) => format!("delivery `{id}` was never received"),
             Awaited::Acceptance(id) => format!("delivery `{id}` was never accepted"),
+            Awaited::Complaint(id) => format!("complaint `{id}` was never filed"),
         }
     }
 }
@@ -212,6 +220,12 @@ pub struct State {
     #[serde(deserialize_with = "crate::presized::deserialize")]
     pub finished_deliveries: DigestMap<FinishedDelivery>,
     pub purchases: Purchases,
+    /// Supply complaints, by complaint id (6.5).
+    #[serde(deserialize_with = "crate::presized::deserialize")]
+    pub complaints: Complaints,
+    /// The last [`KEPT_DAYS`] days of purchases the window rules read (6.6, 6.8).
+    #[serde(deserialize_with = "crate::presized::deserialize")]
+    pub recent: crate::FastMap<DayKey, DayTally>,
     /// The institutions this instance answers for, by `InstitutionId`;
     /// `None`: all. With several instances in one consumer group each
     /// answers for the institutions of its partitions (deploy/SCALING.md),
@@ -265,6 +279,8 @@ impl State {
             finished_orders: DigestMap::default(),
             finished_deliveries: DigestMap::default(),
             purchases: Purchases::new(reference),
+            complaints: Complaints::default(),
+            recent: crate::FastMap::default(),
             answers_for: None,
             unfolded: false,
         }
@@ -320,6 +336,9 @@ impl State {
             EventBody::DeliveryReceived(e) => self.delivery_received(at, e),
             EventBody::DeliveryAccepted(e) => self.delivery_accepted(event, e),
             EventBody::PaymentMade(e) => self.payment_made(reference, at, e),
+            EventBody::ComplaintFiled(e) => self.complaint_filed(reference, event, e),
+            EventBody::ComplaintReplied(e) => self.complaint_replied(at, e),
+            EventBody::ComplaintResolved(e) => self.complaint_resolved(at, &e.complaint_id),
         };
         result.unwrap_or_else(|outcome| outcome)
     }
@@ -355,6 +374,7 @@ impl State {
             last_fill_at: None,
         };
         self.count_units(reference, &line, e.quantity_packs);
+        self.tally_recent(reference, &line, e.quantity_packs, e.quantity_packs);
         self.orders.insert(e.order_id.clone(), line);
         Ok(Outcome::Applied)
     }
@@ -395,6 +415,7 @@ impl State {
         line.filled_at(at);
         let line = line.clone();
         self.count_units(reference, &line, -e.quantity_packs);
+        self.tally_recent(reference, &line, -e.quantity_packs, line.packs - line.cancelled);
         self.fold_order_if_finished(&e.order_id);
         Ok(Outcome::Applied)
     }
@@ -566,8 +587,9 @@ impl State {
     }
 
     /// Forgets finished business whose last change is before `horizon`:
-    /// order lines with nothing outstanding and every delivery accepted, and
-    /// deliveries paid in full. Their contribution stays in the sums; an
+    /// order lines with nothing outstanding and every delivery accepted,
+    /// deliveries paid in full, and resolved complaints; and the days of
+    /// purchases no window can reach any more. Their contribution stays in the sums; an
     /// event that still refers to them later waits and ends as an orphan.
     pub fn forget_finished_before(&mut self, horizon: Micros) {
         self.orders.retain(|_, l| {
@@ -576,6 +598,12 @@ impl State {
         self.deliveries.retain(|_, d| !(d.accepted.is_some() && d.outstanding().is_zero() && d.last_change < horizon));
         self.finished_orders.retain(|_, f| f.last_change >= horizon);
         self.finished_deliveries.retain(|_, f| f.last_change >= horizon);
+        self.complaints.retain(|_, c| c.resolved_at.is_none() || c.last_change >= horizon);
+        // The window rules read days from date(T) − 119 on, and T is past
+        // the horizon: days older than that before it are no window's.
+        let horizon_date = crate::time::in_china(horizon).date_naive();
+        self.forget_recent_before(horizon_date - chrono::Duration::days(KEPT_DAYS));
+        self.purchases.forget_period_end_days_before(horizon_date - chrono::Duration::days(KEPT_DAYS));
         // The open maps shrink as lines fold; give back what a peak took.
         shrink(&mut self.orders);
         shrink(&mut self.deliveries);

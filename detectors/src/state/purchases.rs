@@ -41,6 +41,11 @@ pub struct GroupWindow {
 pub struct Purchases {
     /// Base units bought under each agreement (by `AgreementId`).
     pub per_agreement: Vec<Decimal>,
+    /// Base units bought under an agreement on each local date of its
+    /// period's last [`PERIOD_END_DAYS`] days (6.7 reads the last 30 days
+    /// before T, T itself in the period's last 30): by (`AgreementId`, date).
+    #[serde(deserialize_with = "crate::presized::deserialize")]
+    pub period_end_days: FastMap<(u32, NaiveDate), Decimal>,
     /// One window per distinct period start of an institution's agreements
     /// in a group, sorted by (institution, group, start). The windows are
     /// fixed by the agreements, so this order is also the row order of the
@@ -56,6 +61,10 @@ pub struct Purchases {
     #[serde(skip)]
     exemptions_of: FastMap<(InstitutionId, GroupId), Vec<(NaiveDate, NaiveDate)>>,
 }
+
+/// How many of a period's last days [`Purchases::period_end_days`] keeps:
+/// 6.7's window (30 days) ending on any of the period's last 30 days.
+pub const PERIOD_END_DAYS: i64 = 59;
 
 impl GroupWindow {
     /// What identifies a window, in table order.
@@ -156,6 +165,9 @@ impl Purchases {
                 let agreement = &reference.agreements[id.0 as usize];
                 if agreement.period_start <= placed_on && placed_on <= agreement.period_end {
                     self.per_agreement[id.0 as usize] += units;
+                    if (agreement.period_end - placed_on).num_days() < PERIOD_END_DAYS {
+                        add_day(&mut self.period_end_days, (id.0, placed_on), units);
+                    }
                 }
             }
         }
@@ -169,6 +181,11 @@ impl Purchases {
                 ShareClass::Excluded => {}
             }
         }
+    }
+
+    /// Forgets the period-end days before `first_kept`.
+    pub fn forget_period_end_days_before(&mut self, first_kept: NaiveDate) {
+        self.period_end_days.retain(|(_, day), _| *day >= first_kept);
     }
 
     /// Classifies an order for 6.2. `unit_price` is yuan per pack.
@@ -203,5 +220,15 @@ impl Purchases {
         } else {
             ShareClass::NonSelected
         }
+    }
+}
+
+/// Adds `units` to a day's sum; a take-back (negative) of a day already
+/// forgotten changes no window and is dropped with it.
+fn add_day(days: &mut FastMap<(u32, NaiveDate), Decimal>, key: (u32, NaiveDate), units: Decimal) {
+    if units > Decimal::ZERO {
+        *days.entry(key).or_default() += units;
+    } else if let Some(sum) = days.get_mut(&key) {
+        *sum += units;
     }
 }

@@ -40,6 +40,17 @@ NS,阿托伐他汀钙片,片剂,20mg*10,乙制药,drug,,G1,,false,false,10,
 BAK,阿托伐他汀钙片,片剂,20mg*10,丙制药,drug,,G1,,false,true,10,
 CHEAP,阿托伐他汀钙片,片剂,20mg*10,丁制药,drug,,G1,,false,false,10,
 STENT,冠脉支架,支架,3.0*18mm,戊医疗,consumable,国家组织冠脉支架集采,G2,F2,true,false,1,700
+SUB,瑞舒伐他汀钙片,片剂,10mg*10,己制药,drug,,G3,,false,false,10,
+PEN,注射用青霉素钠,注射剂,0.5g*10,庚制药,drug,第九批国采,G4,F4,true,false,10,0.0125
+";
+
+/// SUB (another generic name, group G3) can replace G1's statins.
+pub const SUBSTITUTES: &str = "group_id,product_code
+G1,SUB
+";
+
+pub const ENTERPRISES: &str = "enterprise,contact,phone
+甲制药,王经理,029-88886666
 ";
 
 pub const AGREEMENTS: &str = "agreement_id,institution_code,family_id,period_start,period_end,agreed_base_units
@@ -70,6 +81,8 @@ pub fn reference_with(agreements: &str) -> ReferenceData {
         ("agreements.csv", agreements),
         ("exemptions.csv", EXEMPTIONS),
         ("calendar.csv", "date,kind\n"),
+        ("substitutes.csv", SUBSTITUTES),
+        ("enterprises.csv", ENTERPRISES),
     ] {
         std::fs::write(dir.join(name), text).unwrap();
     }
@@ -155,6 +168,29 @@ pub fn paid(payment: &str, inst: &str, delivery: &str, at: &str, amount: &str) -
             amount: d(amount),
         }),
     )
+}
+
+pub fn complaint(id: &str, at: &str, inst: &str, product: &str, kind: ComplaintKind, text: Option<&str>) -> Event {
+    event(
+        &format!("e-{id}"),
+        at,
+        EventBody::ComplaintFiled(ComplaintFiled {
+            complaint_id: id.into(),
+            institution_code: inst.into(),
+            product_code: product.into(),
+            kind,
+            text: text.map(Into::into),
+        }),
+    )
+}
+
+pub fn replied(id: &str, at: &str, promised_by: &str) -> Event {
+    let promised_by = chrono::NaiveDate::parse_from_str(promised_by, "%Y-%m-%d").unwrap();
+    event(&format!("e-{id}-reply-{at}"), at, EventBody::ComplaintReplied(ComplaintReplied { complaint_id: id.into(), promised_by }))
+}
+
+pub fn resolved(id: &str, at: &str) -> Event {
+    event(&format!("e-{id}-resolved-{at}"), at, EventBody::ComplaintResolved(ComplaintResolved { complaint_id: id.into() }))
 }
 
 /// A state built from events that must all apply.

@@ -342,6 +342,12 @@ impl<O> Engine<O> {
                 .copied()
                 .or_else(|| holding(&|s| s.has_delivery(delivery_id)))
                 .unwrap_or_else(|| order(order_id)),
+            Route::Complaint(id) => routed
+                .complaints
+                .get(id)
+                .copied()
+                .or_else(|| holding(&|s| s.complaints.contains_key(id)))
+                .unwrap_or_else(|| self.router.fallback(id)),
         }
     }
 
@@ -498,6 +504,7 @@ impl Question<'_> {
 struct RunRoutes {
     orders: vbp_detectors::FastMap<String, usize>,
     deliveries: vbp_detectors::FastMap<String, usize>,
+    complaints: vbp_detectors::FastMap<String, usize>,
 }
 
 impl RunRoutes {
@@ -508,6 +515,9 @@ impl RunRoutes {
             }
             EventBody::DeliveryReceived(e) => {
                 self.deliveries.entry(e.delivery_id.clone()).or_insert(shard);
+            }
+            EventBody::ComplaintFiled(e) => {
+                self.complaints.entry(e.complaint_id.clone()).or_insert(shard);
             }
             _ => {}
         }

@@ -4,8 +4,9 @@
 //! is Kafka's own partitioner of its code modulo the shard count, so one
 //! process with N shards cuts the province the way N partitions do.
 //!
-//! Orders and payments name their institution; a cancellation, delivery
-//! or acceptance names only its order or delivery. In Kafka the message key
+//! Orders, payments and complaints name their institution; a
+//! cancellation, delivery or acceptance names only its order or delivery,
+//! a complaint's reply or resolution only its complaint. In Kafka the message key
 //! says the institution (live mode routes by it, and its shards are those
 //! of the partitions); NDJSON files have no key, so replay learns
 //! [`Routes`] in its first pass over the files.
@@ -60,9 +61,12 @@ pub struct Routes {
     institutions: FastMap<String, u32>,
     /// Each delivery id's node: its order's (or a payment's institution's).
     deliveries: FastMap<u128, u32>,
+    /// Each complaint id's node: its institution's.
+    complaints: FastMap<u128, u32>,
     /// After [`Routes::finish`]: the shard of each id.
     order_shard: FastMap<u128, u16>,
     delivery_shard: FastMap<u128, u16>,
+    complaint_shard: FastMap<u128, u16>,
     institution_shard: FastMap<String, u16>,
 }
 
@@ -144,6 +148,12 @@ impl Routes {
                 let institution = self.institution(&e.institution_code);
                 self.delivery(&e.delivery_id, institution);
             }
+            EventBody::ComplaintFiled(e) => {
+                let institution = self.institution(&e.institution_code);
+                let earlier = *self.complaints.entry(id_digest(&e.complaint_id)).or_insert(institution);
+                self.union(earlier, institution);
+            }
+            EventBody::ComplaintReplied(_) | EventBody::ComplaintResolved(_) => {}
         }
     }
 
@@ -174,6 +184,8 @@ impl Routes {
         let order_shard = orders.iter().map(|(&d, &node)| (d, shard_of(self, node))).collect();
         let institution_shard = institutions.iter().map(|(c, &node)| (c.clone(), shard_of(self, node))).collect();
         let delivery_shard = deliveries.iter().map(|(&d, &node)| (d, shard_of(self, node))).collect();
+        let complaints = std::mem::take(&mut self.complaints);
+        self.complaint_shard = complaints.iter().map(|(&d, &node)| (d, shard_of(self, node))).collect();
         (self.order_shard, self.institution_shard, self.delivery_shard) = (order_shard, institution_shard, delivery_shard);
         self.parent = Vec::new();
     }
@@ -190,6 +202,12 @@ impl Routes {
 
     fn delivery_shard(&self, delivery_id: &str) -> Option<u16> {
         self.delivery_shard.get(&id_digest(delivery_id)).copied()
+    }
+
+    /// A complaint's shard: its institution's, else where it waits.
+    fn complaint_shard(&self, complaint_id: &str) -> u16 {
+        let digest = id_digest(complaint_id);
+        self.complaint_shard.get(&digest).copied().unwrap_or_else(|| id_shard(digest, self.shards))
     }
 }
 
@@ -251,6 +269,9 @@ impl Router {
                 EventBody::OrderCancelled(e) => Route::Order(&e.order_id),
                 EventBody::DeliveryReceived(e) => Route::Order(&e.order_id),
                 EventBody::DeliveryAccepted(e) => Route::Delivery { delivery_id: &e.delivery_id, order_id: &e.order_id },
+                EventBody::ComplaintFiled(e) => Route::Shard(usize::from(r.institution_shard(&e.institution_code))),
+                EventBody::ComplaintReplied(e) => Route::Complaint(&e.complaint_id),
+                EventBody::ComplaintResolved(e) => Route::Complaint(&e.complaint_id),
             };
         }
         Route::Shard(usize::from(match &event.body {
@@ -259,6 +280,9 @@ impl Router {
             EventBody::DeliveryReceived(e) => r.delivery_shard(&e.delivery_id).unwrap_or_else(|| r.order_shard(&e.order_id)),
             EventBody::DeliveryAccepted(e) => r.delivery_shard(&e.delivery_id).unwrap_or_else(|| r.order_shard(&e.order_id)),
             EventBody::PaymentMade(e) => r.delivery_shard(&e.delivery_id).unwrap_or_else(|| r.institution_shard(&e.institution_code)),
+            EventBody::ComplaintFiled(e) => r.complaint_shard(&e.complaint_id),
+            EventBody::ComplaintReplied(e) => r.complaint_shard(&e.complaint_id),
+            EventBody::ComplaintResolved(e) => r.complaint_shard(&e.complaint_id),
         }))
     }
 
@@ -282,4 +306,6 @@ pub enum Route<'e> {
     Order(&'e str),
     /// Where this delivery is, else where its order is (live, unkeyed).
     Delivery { delivery_id: &'e str, order_id: &'e str },
+    /// Where this complaint is (live, unkeyed).
+    Complaint(&'e str),
 }

@@ -102,7 +102,11 @@ fn arrival(event: &Event) -> Option<Awaited> {
         EventBody::OrderPlaced(e) => Some(Awaited::Order(e.order_id.clone())),
         EventBody::DeliveryReceived(e) => Some(Awaited::Delivery(e.delivery_id.clone())),
         EventBody::DeliveryAccepted(e) => Some(Awaited::Acceptance(e.delivery_id.clone())),
-        EventBody::OrderCancelled(_) | EventBody::PaymentMade(_) => None,
+        EventBody::ComplaintFiled(e) => Some(Awaited::Complaint(e.complaint_id.clone())),
+        EventBody::OrderCancelled(_)
+        | EventBody::PaymentMade(_)
+        | EventBody::ComplaintReplied(_)
+        | EventBody::ComplaintResolved(_) => None,
     }
 }
 
