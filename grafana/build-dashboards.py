@@ -411,6 +411,23 @@ def supply():
             description="断供由省级值班处置（Alertmanager 路由 oncall）；同产品同地市的 OrderUndelivered 被抑制。")
     b.series("逾期未配送订单行趋势 Overdue order lines",
              [{"expr": 'vbp_overdue_order_lines{level="city"}' + NAMED, "legend": "{{name}}"}], w=12, h=8)
+
+    b.row("投诉、替代、囤货与价格 Complaints, substitutes, stockpiling, price")
+    for name, title, what in [
+        ("ComplaintOverdue", "投诉超时 Complaints overdue", "企业 2 个工作日内未回复为预警，承诺时限内未解决为严重（SPEC §6.5）。"),
+        ("SubstituteSurge", "可替代产品激增 Substitute surges", "近 30 天可替代产品采购额 ≥ 5,000 元且为基线 2 倍（4 倍为严重）（SPEC §6.6）。"),
+        ("PeriodEndStockpiling", "期末突击采购 Period-end stockpiling", "协议期末 30 天采购量超过进度 3 倍（SPEC §6.7）。"),
+        ("PriceAboveSelected", "高于中选价 Above the selected price", "近 30 天高于中选价格采购；多付 1,000 元起为严重（SPEC §6.8）。"),
+    ]:
+        b.stat(title, f'sum(vbp_alerts_firing{{alertname="{name}"}}) or vector(0)', thresholds=COUNT_BAD, w=6,
+               description=what)
+    b.table("投诉、替代、囤货与价格预警 by city",
+            ['sum by (city_code, alertname) (vbp_alerts_firing{alertname=~'
+             '"ComplaintOverdue|SubstituteSurge|PeriodEndStockpiling|PriceAboveSelected"})' + CITY_NAMED],
+            transformations=[{"id": "groupingToMatrix", "options": {"columnField": "alertname", "rowField": "name",
+                                                                     "valueField": "Value", "emptyValue": "zero"}}],
+            thresholds=COUNT_BAD, w=12, h=8,
+            description="区县卫健/医保部门处置；高于中选价格同时路由到地市。")
     b.series("配送率趋势 On-time delivery",
              [{"expr": 'city:vbp_on_time_delivery:ratio' + CITY_NAMED, "legend": "{{name}}"},
               {"expr": 'province:vbp_on_time_delivery:ratio', "legend": "全省 province"}],

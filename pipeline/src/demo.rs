@@ -64,7 +64,7 @@ pub async fn run(options: &DemoOptions) -> Result<()> {
     let bound = http::serve(options.http_listen, Arc::clone(&shared)).await?;
     eprintln!("vbp-watch demo: open http://{bound}/ (alerts by district), /metrics, /api/alerts");
     let as_of = DateTime::parse_from_rfc3339(&simulated.as_of).context("the simulator's as_of")?;
-    let events = ["orders", "deliveries", "payments"].map(|t| options.out.join("events").join(format!("{t}.ndjson")));
+    let events = ["orders", "deliveries", "payments", "complaints"].map(|t| options.out.join("events").join(format!("{t}.ndjson")));
     let replay_options = ReplayOptions {
         reference: options.out.join("reference"),
         events: events.to_vec(),

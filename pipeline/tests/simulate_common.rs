@@ -52,9 +52,11 @@ pub const FILES: &[&str] = &[
     "reference/agreements.csv",
     "reference/calendar.csv",
     "reference/exemptions.csv",
+    "reference/enterprises.csv",
     "events/orders.ndjson",
     "events/deliveries.ndjson",
     "events/payments.ndjson",
+    "events/complaints.ndjson",
     "planted.json",
 ];
 

@@ -1,6 +1,6 @@
 //! An independent check of `planted.json`: reads the simulated files back
-//! (reference CSVs and the three NDJSON files, as a consumer would), applies
-//! SPEC §4's rejections, evaluates the six detectors of SPEC §6 at `as_of`
+//! (reference CSVs and the four NDJSON files, as a consumer would), applies
+//! SPEC §4's rejections, evaluates the detectors of SPEC §6.1–6.5 at `as_of`
 //! with exact decimals, and requires exactly the planted firing set.
 //!
 //! It shares no code with the simulator (which keeps an integer ledger while
@@ -157,7 +157,7 @@ fn load(dir: &Path) -> Feed {
     let mut events: Vec<(DateTime<FixedOffset>, usize, Value)> = Vec::new();
     let mut ids = HashSet::new();
     let mut n = 0;
-    for f in ["orders", "deliveries", "payments"] {
+    for f in ["orders", "deliveries", "payments", "complaints"] {
         for line in read(&dir.join(format!("events/{f}.ndjson"))).split(|&b| b == b'\n') {
             n += 1;
             if line.is_empty() || line.len() > 65_536 {
@@ -190,9 +190,22 @@ fn evaluate(feed: &Feed, as_of: DateTime<FixedOffset>) -> (Firing, BTreeMap<&'st
     let mut rejected: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut orders: HashMap<String, Order> = HashMap::new();
     let mut deliveries: HashMap<String, Delivery> = HashMap::new();
+    // complaint_id → (date filed, first reply (date, promised fix date), resolved).
+    let mut complaints: BTreeMap<String, (NaiveDate, Option<(NaiveDate, NaiveDate)>, bool)> = BTreeMap::new();
     for (t, _, v) in events.iter().take_while(|e| e.0 <= as_of) {
         let s = |k: &str| v[k].as_str().map(String::from);
         match v["type"].as_str() {
+            Some("complaint.filed") => {
+                complaints.insert(s("complaint_id").expect("id"), (date_of(*t), None, false));
+            }
+            Some("complaint.replied") => {
+                let c = complaints.get_mut(v["complaint_id"].as_str().expect("id")).expect("replied after filed");
+                let promised = day(v["promised_by"].as_str().expect("promised_by"));
+                c.1 = c.1.or(Some((date_of(*t), promised)));
+            }
+            Some("complaint.resolved") => {
+                complaints.get_mut(v["complaint_id"].as_str().expect("id")).expect("resolved after filed").2 = true;
+            }
             Some("order.placed") => {
                 let (Some(id), Some(inst), Some(prod)) = (s("order_id"), s("institution_code"), s("product_code"))
                 else {
@@ -381,6 +394,31 @@ fn evaluate(feed: &Feed, as_of: DateTime<FixedOffset>) -> (Firing, BTreeMap<&'st
     for (inst, from) in first_overdue {
         let sev = if (today - from).num_days() >= 30 { "critical" } else { "warning" };
         fire("PaymentOverdue", sev, key(&[("institution_code", &inst)]));
+    }
+
+    // 6.5: W_n(d), the n-th working day strictly after d.
+    let w = |d: NaiveDate, n: u32| {
+        let (mut d, mut left) = (d, n);
+        while left > 0 {
+            d += Duration::days(1);
+            left -= u32::from(working(d));
+        }
+        d
+    };
+    for (id, (filed, reply, resolved)) in &complaints {
+        let fix_by = reply.map_or(w(*filed, 7), |(replied, promised)| promised.min(w(replied, 5)));
+        let severity = if *resolved {
+            None
+        } else if today > fix_by {
+            Some("critical")
+        } else if reply.is_none() && today > w(*filed, 2) {
+            Some("warning")
+        } else {
+            None
+        };
+        if let Some(severity) = severity {
+            fire("ComplaintOverdue", severity, key(&[("complaint_id", id)]));
+        }
     }
     (firing, rejected)
 }

@@ -87,6 +87,8 @@ pub enum KeySpec {
     Undelivered { inst: u32, product: u32 },
     SupplyBreak { city: usize, product: u32 },
     Payment { inst: u32 },
+    /// The `n`-th planted complaint, filed by `inst`.
+    Complaint { inst: u32, n: u32 },
 }
 
 #[derive(Debug, Clone)]

@@ -27,6 +27,7 @@ mod agreements;
 mod behaviour;
 mod catalogue;
 mod clock;
+mod complaints;
 mod events;
 mod expect;
 mod format;
@@ -246,7 +247,11 @@ pub fn run(opts: &SimulateOptions) -> Result<SimulateSummary> {
         },
     )?;
 
-    let alerts = expect::evaluate(&expect::Inputs {
+    complaints::write_enterprises(&opts.out.join("reference"), &cat)?;
+    let exchange = complaints::write(&opts.out.join("events"), &cat, &pop, &cal, as_of)?;
+    plan.intended.extend(exchange.intended);
+    plan.traps.extend(exchange.traps);
+    let mut alerts = expect::evaluate(&expect::Inputs {
         cat: &cat,
         pop: &pop,
         cal: &cal,
@@ -256,6 +261,7 @@ pub fn run(opts: &SimulateOptions) -> Result<SimulateSummary> {
         overdue_lines: &overdue_lines,
         overdue_payments: &overdue_payments,
     });
+    alerts.extend(exchange.alerts);
     let resolver = planted::Resolver { cat: &cat, pop: &pop, agreements: &agreements, today: as_of_date };
     let matched = planted::match_plan(&plan, alerts, &resolver);
     for a in &matched.unplanned {

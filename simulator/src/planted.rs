@@ -55,6 +55,9 @@ impl Resolver<'_> {
             KeySpec::Payment { inst: i } => {
                 m.insert("institution_code".into(), inst(i));
             }
+            KeySpec::Complaint { inst: i, n } => {
+                m.insert("complaint_id".into(), Value::String(super::complaints::complaint_id(self.pop, i, n)));
+            }
         }
         m
     }
@@ -69,7 +72,8 @@ impl Resolver<'_> {
             KeySpec::Agreement { inst: i, .. }
             | KeySpec::Share { inst: i, .. }
             | KeySpec::Undelivered { inst: i, .. }
-            | KeySpec::Payment { inst: i } => inst(i),
+            | KeySpec::Payment { inst: i }
+            | KeySpec::Complaint { inst: i, .. } => inst(i),
             KeySpec::SupplyBreak { city, .. } => CITIES[city].name.to_string(),
         }
     }

@@ -68,18 +68,25 @@ def parse(line):
 
 
 def order_institutions(files):
-    """order_id -> institution_code over every order.placed of every file, so
-    cancellations and deliveries (which carry only order_id) get the key of
-    their order wherever the order is."""
+    """order_id (and complaint_id) -> institution_code over every order.placed
+    (and complaint.filed) of every file, so cancellations, deliveries and a
+    complaint's replies (which carry only the order or complaint id) get the
+    key of their order or complaint wherever it is, as the platform keys them."""
     orders = {}
     for path in files:
         for line in event_lines(path):
             event = parse(line)
-            if event and event.get("type") == "order.placed":
-                order, inst = event.get("order_id"), event.get("institution_code")
-                if isinstance(order, str) and isinstance(inst, str):
-                    orders[order] = inst
+            if event and event.get("type") in ("order.placed", "complaint.filed"):
+                ref = event.get("order_id") if event["type"] == "order.placed" else complaint_ref(event.get("complaint_id"))
+                inst = event.get("institution_code")
+                if isinstance(ref, str) and isinstance(inst, str):
+                    orders[ref] = inst
     return orders
+
+
+def complaint_ref(complaint_id):
+    """The lookup key of a complaint id, apart from order ids."""
+    return "complaint:" + complaint_id if isinstance(complaint_id, str) else None
 
 
 def key_of(line, orders):
@@ -92,7 +99,10 @@ def key_of(line, orders):
     if isinstance(inst, str):
         return inst
     order = event.get("order_id")
-    return orders.get(order) if isinstance(order, str) else None
+    if isinstance(order, str):
+        return orders.get(order)
+    complaint = complaint_ref(event.get("complaint_id"))
+    return orders.get(complaint) if complaint else None
 
 
 def produce(args):

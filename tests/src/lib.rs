@@ -96,7 +96,7 @@ pub fn ndjson(path: &Path) -> Vec<Value> {
 
 /// The three event files a simulation writes.
 pub fn event_files(sim: &Path) -> Vec<String> {
-    ["orders", "deliveries", "payments"]
+    ["orders", "deliveries", "payments", "complaints"]
         .iter()
         .map(|t| sim.join("events").join(format!("{t}.ndjson")).display().to_string())
         .collect()

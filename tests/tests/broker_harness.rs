@@ -31,7 +31,7 @@ fn simulated_events_round_trip_through_tansu_keyed_by_institution() {
         .collect();
 
     let broker = Broker::start("harness");
-    let topics = ["vbp.orders", "vbp.deliveries", "vbp.payments"];
+    let topics = ["vbp.orders", "vbp.deliveries", "vbp.payments", "vbp.complaints"];
     broker.create_topics(3, &topics);
     let started = Instant::now();
     let counts = broker.produce_files(&files);

@@ -12,7 +12,7 @@ use vbp_tests::broker::Broker;
 use vbp_tests::live::{alert_fact, LiveOptions, LivePipeline};
 use vbp_tests::*;
 
-const INPUT_TOPICS: [&str; 3] = ["vbp.orders", "vbp.deliveries", "vbp.payments"];
+const INPUT_TOPICS: [&str; 4] = ["vbp.orders", "vbp.deliveries", "vbp.payments", "vbp.complaints"];
 const CATCH_UP: Duration = Duration::from_secs(240);
 
 /// A simulated province, its planted `as_of`, and the replay's firing set at it.

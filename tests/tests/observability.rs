@@ -90,7 +90,7 @@ fn deploy_configs_pass_promtool_and_amtool() {
     for (code, _) in divisions.iter().filter(|(c, _)| level_of(c) == "district") {
         let city = city_of(code);
         let want = if city_codes.contains(&city) { format!("city-{city},district-{code}") } else { format!("district-{code}") };
-        for alertname in ["OrderUndelivered", "PaymentOverdue"] {
+        for alertname in ["OrderUndelivered", "PaymentOverdue", "ComplaintOverdue", "SubstituteSurge", "PeriodEndStockpiling", "PriceAboveSelected"] {
             assert_eq!(route(&config, &[("alertname", alertname), ("division_code", code), ("city_code", &city)]), want, "{alertname} in {code}");
             checked += 1;
         }

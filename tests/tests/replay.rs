@@ -55,7 +55,7 @@ fn replay_finds_every_planted_behaviour_and_nothing_else() {
         let alert = firing.iter().find(|a| alert_key(a, key_labels(name)) == key).expect("found above");
         assert_eq!(alert["severity"], severity, "{key}: {}", e["behaviour"]);
     }
-    for name in ["SelectedProductNotEntered", "ProcurementBehindSchedule", "NonSelectedShareHigh", "OrderUndelivered", "SupplyBreak", "PaymentOverdue"] {
+    for name in ["SelectedProductNotEntered", "ProcurementBehindSchedule", "NonSelectedShareHigh", "OrderUndelivered", "SupplyBreak", "PaymentOverdue", "ComplaintOverdue"] {
         assert!(firing.iter().any(|a| a["alertname"] == name), "no {name} fired");
     }
     // The mess was rejected with the planted reasons, one dead letter each, never dropped.

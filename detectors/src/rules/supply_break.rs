@@ -19,7 +19,7 @@ use datafusion::error::DataFusionError;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::undelivered::overdue_lines_sql;
+use super::undelivered::{evidence_ctes, evidence_joins, overdue_lines_sql, Evidence};
 use super::{alert, labels, Evaluation};
 use crate::alert::{Alert, AlertName, Severity};
 use crate::config::DetectorConfig;
@@ -39,6 +39,13 @@ pub struct OverdueFact {
     pub outstanding_packs: Decimal,
     /// The oldest overdue line's delivery deadline, epoch microseconds.
     pub oldest_deadline: Micros,
+    /// The institution's complaints about the product still open at T.
+    #[serde(default)]
+    pub open_complaints: i64,
+    /// Whether the institution already bought the agreed volume of the
+    /// product's family (约定采购量完成后不配送).
+    #[serde(default)]
+    pub bought_agreed: bool,
 }
 
 impl OverdueFact {
@@ -50,14 +57,22 @@ impl OverdueFact {
 
 fn facts_sql(eval: &Evaluation) -> String {
     format!(
-        "WITH overdue AS ({overdue})
-        SELECT city_code, province_code, product_code, institution_code,
-               MIN(enterprise) AS enterprise, SUM(outstanding_packs) AS outstanding_packs,
-               MIN(deadline) AS oldest_deadline
-        FROM overdue
-        GROUP BY city_code, province_code, product_code, institution_code
+        "WITH overdue AS ({overdue}),
+        per AS (
+            SELECT city_code, province_code, product_code, institution_code,
+                   MIN(enterprise) AS enterprise, SUM(outstanding_packs) AS outstanding_packs,
+                   MIN(deadline) AS oldest_deadline
+            FROM overdue
+            GROUP BY city_code, province_code, product_code, institution_code
+        ),
+        {evidence}
+        SELECT per.*, COALESCE(oc.open_complaints, 0) AS open_complaints,
+               COALESCE(ad.bought_agreed, false) AS bought_agreed
+        FROM per {joins}
         ORDER BY city_code, product_code, institution_code",
         overdue = overdue_lines_sql(eval),
+        evidence = evidence_ctes(eval),
+        joins = evidence_joins("per"),
     )
 }
 
@@ -75,6 +90,8 @@ pub async fn facts(eval: &Evaluation<'_>) -> Result<Vec<OverdueFact>, DataFusion
                 enterprise: row.text("enterprise")?,
                 outstanding_packs: row.decimal("outstanding_packs")?,
                 oldest_deadline: row.instant("oldest_deadline")?.timestamp_micros(),
+                open_complaints: row.int("open_complaints")?,
+                bought_agreed: row.bool("bought_agreed")?,
             })
         })
         .collect()
@@ -138,6 +155,21 @@ fn to_alert(group: &[&OverdueFact], reference: &ReferenceData, min: u32) -> Aler
             "{city_name} 的 {count} 家医疗机构（{institutions}）均有超过配送时限未送达的订单，合计未送达 {outstanding} 包装，最早配送时限 {oldest}。请联系中选企业 {enterprise} 核实供应情况，必要时启动备供机制。",
         ),
     );
+    let bought: Vec<&str> = group.iter().filter(|f| f.bought_agreed).map(|f| f.institution_code.as_str()).collect();
+    let evidence = Evidence {
+        contact: reference.enterprise(&enterprise).map(|e| format!("{} {}", e.contact, e.phone)),
+        open_complaints: group.iter().map(|f| f.open_complaints).sum(),
+        bought_agreed: false,
+    };
+    if let Some(description) = notes.get_mut("description") {
+        description.push_str(&evidence.words());
+        if !bought.is_empty() {
+            description.push_str(&format!("其中 {} 家（{}）已完成约定采购量，须核查是否存在约定采购量完成后不配送。", bought.len(), bought.join(",")));
+        }
+    }
+    evidence.annotate(&mut notes);
+    notes.remove("bought_agreed");
+    notes.insert("bought_agreed_institutions".into(), bought.join(","));
     notes.insert("institutions".into(), institutions);
     notes.insert("outstanding_packs".into(), outstanding.to_string());
     notes.insert("oldest_deadline".into(), oldest);

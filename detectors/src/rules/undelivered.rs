@@ -19,6 +19,40 @@ pub fn overdue_lines_sql(eval: &Evaluation) -> String {
     format!("SELECT * FROM open_order_lines WHERE CAST(deadline AS BIGINT) < {}", eval.at_micros())
 }
 
+/// The evidence a supply problem needs besides its lines, per institution
+/// and product, shared with the supply-break rule: `open_complaints`, its
+/// complaints about the product still open at T, and `bought_agreed`,
+/// whether it already bought the agreed volume of the product's family
+/// under an agreement active on date(T) (约定采购量完成后不配送, seed 002 三(二)).
+pub fn evidence_ctes(eval: &Evaluation) -> String {
+    format!(
+        "open_complaints AS (
+            SELECT institution_code, product_code, COUNT(*) AS open_complaints
+            FROM complaints
+            WHERE CAST(filed_at AS BIGINT) <= {at} AND (resolved_at IS NULL OR CAST(resolved_at AS BIGINT) > {at})
+            GROUP BY institution_code, product_code
+        ),
+        agreed_done AS (
+            SELECT a.institution_code, p.product_code,
+                   MAX(CASE WHEN a.purchased_base_units >= a.agreed_base_units THEN 1 ELSE 0 END) = 1 AS bought_agreed
+            FROM agreement_progress a JOIN products p ON p.family_id = a.family_id
+            WHERE CAST(a.period_start AS INT) <= {today} AND {today} <= CAST(a.period_end AS INT)
+            GROUP BY a.institution_code, p.product_code
+        )",
+        at = eval.at_micros(),
+        today = eval.today_days(),
+    )
+}
+
+/// The joins that add [`evidence_ctes`] to rows of `alias` keyed by
+/// institution and product.
+pub fn evidence_joins(alias: &str) -> String {
+    format!(
+        "LEFT JOIN open_complaints oc ON oc.institution_code = {alias}.institution_code AND oc.product_code = {alias}.product_code
+        LEFT JOIN agreed_done ad ON ad.institution_code = {alias}.institution_code AND ad.product_code = {alias}.product_code"
+    )
+}
+
 fn sql(eval: &Evaluation) -> String {
     format!(
         "WITH overdue AS ({overdue}),
@@ -30,16 +64,21 @@ fn sql(eval: &Evaluation) -> String {
             FROM overdue
             GROUP BY institution_code, product_code, division_code, city_code, province_code
         ),
-        today AS (SELECT working_day_ordinal FROM calendar_days WHERE CAST(date AS INT) = {today})
+        today AS (SELECT working_day_ordinal FROM calendar_days WHERE CAST(date AS INT) = {today}),
+        {evidence}
         SELECT p.*, i.name AS institution_name, pr.generic_name, pr.spec,
-               t.working_day_ordinal - c.working_day_ordinal AS working_days_late
+               t.working_day_ordinal - c.working_day_ordinal AS working_days_late,
+               COALESCE(oc.open_complaints, 0) AS open_complaints, COALESCE(ad.bought_agreed, false) AS bought_agreed
         FROM per_product p
         JOIN calendar_days c ON c.date = p.oldest_deadline_date
         CROSS JOIN today t
         JOIN institutions i ON i.institution_code = p.institution_code
-        JOIN products pr ON pr.product_code = p.product_code",
+        JOIN products pr ON pr.product_code = p.product_code
+        {joins}",
         overdue = overdue_lines_sql(eval),
         today = eval.today_days(),
+        evidence = evidence_ctes(eval),
+        joins = evidence_joins("p"),
     )
 }
 
@@ -74,9 +113,57 @@ fn to_alert(eval: &Evaluation, row: &Row) -> Result<Alert, DataFusionError> {
             row.int("overdue_lines")?,
         ),
     );
+    let evidence = Evidence {
+        contact: eval.reference.enterprise(&row.text("enterprise")?).map(|e| format!("{} {}", e.contact, e.phone)),
+        open_complaints: row.int("open_complaints")?,
+        bought_agreed: row.bool("bought_agreed")?,
+    };
+    if let Some(description) = notes.get_mut("description") {
+        description.push_str(&evidence.words());
+    }
+    evidence.annotate(&mut notes);
     notes.insert("overdue_lines".into(), row.int("overdue_lines")?.to_string());
     notes.insert("outstanding_packs".into(), outstanding.to_string());
     notes.insert("oldest_deadline".into(), oldest);
     let threshold = format!("超过配送时限；{limit} 个工作日起为严重");
     Ok(alert(AlertName::OrderUndelivered, severity, labels, notes, Decimal::from(late), threshold))
+}
+
+/// What a bureau needs besides the lines to act on a supply problem (the
+/// issue of supply breaks and their triage): whom to call, whether the
+/// hospital already complained, and whether it has bought its agreed volume.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Evidence {
+    /// The enterprise's contact from `enterprises.csv`: "name phone".
+    pub contact: Option<String>,
+    /// Complaints about the product still open at T.
+    pub open_complaints: i64,
+    /// The agreed volume of the product's family is bought already.
+    pub bought_agreed: bool,
+}
+
+impl Evidence {
+    /// The sentence added to a description.
+    pub fn words(&self) -> String {
+        let mut words = String::new();
+        if let Some(contact) = &self.contact {
+            words.push_str(&format!("企业联系人：{contact}。"));
+        }
+        if self.open_complaints > 0 {
+            words.push_str(&format!("平台上有 {} 条未解决的投诉。", self.open_complaints));
+        }
+        if self.bought_agreed {
+            words.push_str("该机构已完成约定采购量，须核查是否存在约定采购量完成后不配送。");
+        }
+        words
+    }
+
+    /// The same as annotations, for machines.
+    pub fn annotate(&self, notes: &mut std::collections::BTreeMap<String, String>) {
+        if let Some(contact) = &self.contact {
+            notes.insert("enterprise_contact".into(), contact.clone());
+        }
+        notes.insert("open_complaints".into(), self.open_complaints.to_string());
+        notes.insert("bought_agreed".into(), self.bought_agreed.to_string());
+    }
 }

@@ -199,9 +199,9 @@ impl LiveConfig {
         }
     }
 
-    /// The three input topics.
-    pub fn input_topics(&self) -> [&str; 3] {
-        [&self.kafka.orders_topic, &self.kafka.deliveries_topic, &self.kafka.payments_topic]
+    /// The four input topics.
+    pub fn input_topics(&self) -> [&str; 4] {
+        [&self.kafka.orders_topic, &self.kafka.deliveries_topic, &self.kafka.payments_topic, &self.kafka.complaints_topic]
     }
 }
 

@@ -158,6 +158,8 @@ mod tests {
             enterprise: "E".into(),
             outstanding_packs: Decimal::from(packs),
             oldest_deadline: 0,
+            open_complaints: 0,
+            bought_agreed: false,
         }
     }
 

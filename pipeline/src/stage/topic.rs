@@ -243,6 +243,8 @@ mod tests {
             enterprise: "E".into(),
             outstanding_packs: rust_decimal::Decimal::new(125, 1),
             oldest_deadline: 1_767_000_000_000_000,
+            open_complaints: 2,
+            bought_agreed: true,
         };
         let key = serde_json::to_vec(&FactChange::Upsert(fact.clone()).key()).unwrap();
         let value = serde_json::to_vec(&fact).unwrap();

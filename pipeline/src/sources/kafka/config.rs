@@ -19,6 +19,8 @@ pub struct KafkaConfig {
     pub orders_topic: String,
     pub deliveries_topic: String,
     pub payments_topic: String,
+    /// Supply complaints (SPEC §4), keyed by institution like the others.
+    pub complaints_topic: String,
     pub dead_letter_topic: String,
     /// The overdue facts every instance publishes for the supply-break
     /// stage of the others (`assignment = "group"` only; compacted, as
@@ -82,6 +84,7 @@ impl Default for KafkaConfig {
             orders_topic: "vbp.orders".into(),
             deliveries_topic: "vbp.deliveries".into(),
             payments_topic: "vbp.payments".into(),
+            complaints_topic: "vbp.complaints".into(),
             dead_letter_topic: "vbp.dead-letter".into(),
             facts_topic: "vbp.facts".into(),
             security_protocol: SecurityProtocol::Plaintext,
