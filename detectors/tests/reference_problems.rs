@@ -840,3 +840,57 @@ fn display_summarises_very_long_lists_unless_alternate() {
     let as_error: &dyn std::error::Error = &errors;
     assert!(as_error.source().is_none());
 }
+
+#[test]
+fn substitutes_and_enterprises_are_optional_and_load_when_valid() {
+    let dir = TempDir::valid("substitutes-valid");
+    dir.write("substitutes.csv", "group_id,product_code\nG-ATV,C12345678901234567890123456\n");
+    dir.write("enterprises.csv", "enterprise,contact,phone\n甲制药有限公司,王经理,029-88886666\n");
+    let data = vbp_detectors::reference::ReferenceData::load(dir.path()).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(data.substitutes.len(), 1);
+    let substitute = data.product("C12345678901234567890123456").unwrap();
+    assert!(data.is_substitute(substitute));
+    assert!(!data.is_substitute(data.product("XC10AAA124A001010100874").unwrap()));
+    assert_eq!(data.enterprise("甲制药有限公司").map(|e| e.phone.as_str()), Some("029-88886666"));
+    assert!(data.enterprise("乙制药有限公司").is_none());
+}
+
+#[test]
+fn a_substitute_inside_its_own_group_an_unknown_product_or_group_and_a_duplicate_row_are_each_reported() {
+    let dir = TempDir::valid("substitutes-bad");
+    dir.write(
+        "substitutes.csv",
+        "group_id,product_code
+G-ATV,XC10AAA124A001010100874
+G-ATV,XNOPE
+G-NONE,C12345678901234567890123456
+G-ATV,C12345678901234567890123456
+G-ATV,C12345678901234567890123456
+",
+    );
+    let errors = dir.errors();
+    assert_eq!(errors.len(), 4, "{errors:#}");
+    check(&errors.problems[0], "substitutes.csv", Some(2), Some("product_code"), "must be outside the group it replaces");
+    check(&errors.problems[1], "substitutes.csv", Some(3), Some("product_code"), "unknown product_code \"XNOPE\"");
+    check(&errors.problems[2], "substitutes.csv", Some(4), Some("group_id"), "unknown group_id \"G-NONE\"");
+    check(&errors.problems[3], "substitutes.csv", Some(6), Some("product_code"), "already listed on line 5");
+}
+
+#[test]
+fn an_enterprise_no_product_names_a_duplicate_and_an_empty_phone_are_each_reported() {
+    let dir = TempDir::valid("enterprises-bad");
+    dir.write(
+        "enterprises.csv",
+        "enterprise,contact,phone
+甲制药有限公司,王经理,029-88886666
+甲制药有限公司,李经理,029-88887777
+甲制药,张经理,029-1
+乙制药有限公司,赵经理,
+",
+    );
+    let errors = dir.errors();
+    assert_eq!(errors.len(), 3, "{errors:#}");
+    check(&errors.problems[0], "enterprises.csv", Some(3), Some("enterprise"), "already listed on line 2");
+    check(&errors.problems[1], "enterprises.csv", Some(4), Some("enterprise"), "named by no product in products.csv");
+    check(&errors.problems[2], "enterprises.csv", Some(5), Some("phone"), "");
+}

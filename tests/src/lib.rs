@@ -138,12 +138,7 @@ pub fn alert_key(alert: &Value, key_labels: &[&str]) -> String {
 
 /// SPEC §6 key labels of each alert name.
 pub fn key_labels(alertname: &str) -> &'static [&'static str] {
-    match alertname {
-        "SelectedProductNotEntered" | "ProcurementBehindSchedule" => &["institution_code", "family_id", "agreement_id"],
-        "NonSelectedShareHigh" => &["institution_code", "group_id"],
-        "OrderUndelivered" => &["institution_code", "product_code"],
-        "SupplyBreak" => &["city_code", "product_code"],
-        "PaymentOverdue" => &["institution_code"],
-        other => panic!("unknown alertname {other}"),
-    }
+    vbp_detectors::alert::AlertName::parse(alertname)
+        .unwrap_or_else(|| panic!("unknown alertname {alertname}"))
+        .key_labels()
 }
