@@ -287,6 +287,34 @@ fn negative_agreed_volume() {
 }
 
 #[test]
+fn agreed_volume_beyond_a_billion_packs_of_a_million_units() {
+    let dir = TempDir::valid("huge-volume");
+    dir.append(
+        "agreements.csv",
+        "A4,H61030200001,F-ATV-A,2026-01-01,2026-12-31,100000000000000000000000",
+    );
+    let errors = dir.errors();
+    check(
+        only(&errors),
+        "agreements.csv",
+        Some(5),
+        Some("agreed_base_units"),
+        "must be at most 1000000000000000",
+    );
+}
+
+#[test]
+fn base_units_per_pack_and_price_beyond_their_bounds() {
+    for (column, value) in [
+        ("base_units_per_pack", "100000000000000000000"),
+        ("selected_price_per_base_unit", "1000000.01"),
+    ] {
+        let errors = with_product(&[(column, value)]);
+        check(only(&errors), "products.csv", Some(8), Some(column), "must be at most 1000000");
+    }
+}
+
+#[test]
 fn bad_date() {
     for (bad, needle) in [
         ("2026-2-01", "YYYY-MM-DD"),

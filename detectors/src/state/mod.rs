@@ -354,20 +354,25 @@ impl State {
             last_change: micros(event),
             last_fill_at: None,
         };
-        self.count_units(reference, &line, e.quantity_packs);
+        self.count_units(reference, &line, e.quantity_packs)?;
         self.orders.insert(e.order_id.clone(), line);
         Ok(Outcome::Applied)
     }
 
     /// Adds `packs` of `line` (negative to take back) to the purchase sums;
-    /// special-service orders count nowhere (seed 000 三(四)).
-    fn count_units(&mut self, reference: &ReferenceData, line: &OrderLine, packs: Decimal) {
+    /// special-service orders count nowhere (seed 000 三(四)). Base units
+    /// beyond an exact decimal's range are a `bad_value`, and count nowhere.
+    fn count_units(&mut self, reference: &ReferenceData, line: &OrderLine, packs: Decimal) -> Result<(), Outcome> {
         if line.special_service {
-            return;
+            return Ok(());
         }
         let product = &reference.products[line.product.0 as usize];
-        let units = packs * product.base_units_per_pack;
-        self.purchases.add(reference, line.institution, product, line.class, line.placed_on, units);
+        let too_many = || {
+            let units = format!("{packs} packs of {} base units", product.base_units_per_pack);
+            reject(Reason::BadValue, format!("field `quantity_packs`: {units} each exceed what the purchase sums can hold"))
+        };
+        let units = packs.checked_mul(product.base_units_per_pack).ok_or_else(too_many)?;
+        self.purchases.add(reference, line.institution, product, line.class, line.placed_on, units).map_err(|_| too_many())
     }
 
     fn order_cancelled(&mut self, reference: &ReferenceData, at: Micros, e: &OrderCancelled) -> Result<Outcome, Outcome> {
@@ -394,7 +399,8 @@ impl State {
         line.last_change = line.last_change.max(at);
         line.filled_at(at);
         let line = line.clone();
-        self.count_units(reference, &line, -e.quantity_packs);
+        // Takes back part of what the order added: it cannot overflow.
+        self.count_units(reference, &line, -e.quantity_packs)?;
         self.fold_order_if_finished(&e.order_id);
         Ok(Outcome::Applied)
     }
