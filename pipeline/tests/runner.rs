@@ -152,10 +152,10 @@ async fn orphans_wait_while_the_live_watermark_is_unknown_and_expire_once_caught
     runner.take(delivery("d1", "2026-01-05T10:00:00+08:00", "O-never"), 1).unwrap();
     runner.take(order("o1", "2026-01-20T08:00:00+08:00", &institution, &product), 2).unwrap();
     let at = chrono::DateTime::parse_from_rfc3339("2026-01-20T09:00:00+08:00").unwrap();
-    let behind = WallClock::watermark(false, runner.latest_event());
+    let behind = WallClock::watermark(false, runner.latest_event(), at);
     runner.evaluate(at, behind).await.unwrap();
     assert!(runner.dead_letters_mut().0.is_empty(), "behind: another partition may still bring the order");
-    let caught_up = WallClock::watermark(true, runner.latest_event());
+    let caught_up = WallClock::watermark(true, runner.latest_event(), at);
     runner.evaluate(at, caught_up).await.unwrap();
     assert_eq!(runner.dead_letters_mut().0, [(1, Reason::Orphan)]);
 }
@@ -246,4 +246,19 @@ fn an_identical_repeat_in_one_run_is_counted_once_and_ignored() {
     let fates: Vec<Fate> = engine.ingest_all(vec![(placed.clone(), 1), (placed, 2)]).into_iter().map(|i| i.fate).collect();
     assert_eq!(fates, [Fate::Applied, Fate::Duplicate]);
     assert_eq!(engine.stats.duplicates, 1);
+}
+
+#[tokio::test]
+async fn one_future_dated_event_does_not_orphan_what_waits_in_live_mode() {
+    let (institution, product) = codes();
+    let mut runner = runner();
+    runner.take(delivery("d1", "2026-01-05T10:00:00+08:00", "O-soon"), 1).unwrap();
+    // Dated a month ahead of the wall clock (2026-01-06 here).
+    runner.take(order("o1", "2026-02-06T08:00:00+08:00", &institution, &product), 2).unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-01-06T09:00:00+08:00").unwrap();
+    runner.evaluate(now, WallClock::watermark(true, runner.latest_event(), now)).await.unwrap();
+    assert!(runner.dead_letters_mut().0.is_empty(), "a day of waiting is not seven");
+    let week_later = chrono::DateTime::parse_from_rfc3339("2026-01-12T11:00:00+08:00").unwrap();
+    runner.evaluate(week_later, WallClock::watermark(true, runner.latest_event(), week_later)).await.unwrap();
+    assert_eq!(runner.dead_letters_mut().0, [(1, Reason::Orphan)], "seven days of wall clock later it is an orphan");
 }

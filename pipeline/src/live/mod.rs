@@ -356,7 +356,7 @@ impl Live {
 
     async fn evaluate(&mut self, caught_up: bool) -> Result<()> {
         let at = self.clock.now();
-        let watermark = WallClock::watermark(caught_up, self.runner.latest_event());
+        let watermark = WallClock::watermark(caught_up, self.runner.latest_event(), at);
         if let Some(facts) = &mut self.facts {
             facts.drain(&mut self.runner.engine.stage);
             self.runner.engine.republish_facts |= facts.refresh_due();
