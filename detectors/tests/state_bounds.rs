@@ -49,3 +49,15 @@ fn an_order_that_would_overflow_a_purchase_sum_is_a_bad_value_and_leaves_the_sum
     assert_eq!(reason(state.apply(&r, &second)), Some(Reason::BadValue));
     assert_eq!(state.purchases.per_agreement, before);
 }
+
+#[test]
+fn a_quantity_with_more_decimal_places_than_the_tables_keep_is_a_bad_value() {
+    let r = reference();
+    let mut state = State::new(&r);
+    let tiny = order("o1", "2026-01-05T09:00:00+08:00", H1, "SEL", "0.0000001", "1");
+    let Outcome::Rejected(rejection) = state.apply(&r, &tiny) else { panic!("applied") };
+    assert_eq!(rejection.reason, Reason::BadValue);
+    assert!(rejection.detail.contains("more than 6 decimal places"), "{rejection}");
+    let fine = order("o2", "2026-01-05T09:00:00+08:00", H1, "SEL", "0.000001", "1");
+    assert!(matches!(state.apply(&r, &fine), Outcome::Applied));
+}

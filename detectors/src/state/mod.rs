@@ -257,6 +257,18 @@ fn bounded(field: &str, value: Decimal, max: Decimal) -> Result<(), Outcome> {
     Ok(())
 }
 
+/// A quantity of packs: at most [`MAX_PACKS`], and with no more decimal
+/// places than the tables keep ([`crate::tables::UNITS_SCALE`]), so that
+/// what an alert says is what was ordered ("0.0000001" would read "0").
+fn packs(field: &str, value: Decimal) -> Result<(), Outcome> {
+    bounded(field, value, MAX_PACKS)?;
+    let places = crate::tables::UNITS_SCALE as u32;
+    if value.normalize().scale() > places {
+        return Err(reject(Reason::BadValue, format!("field `{field}`: {value} has more than {places} decimal places")));
+    }
+    Ok(())
+}
+
 impl State {
     pub fn new(reference: &ReferenceData) -> Self {
         State {
@@ -331,7 +343,7 @@ impl State {
         let product_id = reference.product(&e.product_code).ok_or_else(|| {
             reject(Reason::UnknownProduct, format!("product `{}` is not in products.csv", e.product_code))
         })?;
-        bounded("quantity_packs", e.quantity_packs, MAX_PACKS)?;
+        packs("quantity_packs", e.quantity_packs)?;
         bounded("unit_price", e.unit_price, MAX_AMOUNT)?;
         if self.has_order(&e.order_id) {
             return Err(reject(Reason::BadValue, format!("order `{}` was already placed by another event", e.order_id)));
@@ -376,7 +388,7 @@ impl State {
     }
 
     fn order_cancelled(&mut self, reference: &ReferenceData, at: Micros, e: &OrderCancelled) -> Result<Outcome, Outcome> {
-        bounded("quantity_packs", e.quantity_packs, MAX_PACKS)?;
+        packs("quantity_packs", e.quantity_packs)?;
         let over_cancel = |outstanding: Decimal| {
             reject(
                 Reason::OverCancel,
@@ -448,7 +460,7 @@ impl State {
     }
 
     fn delivery_received(&mut self, at: Micros, e: &DeliveryReceived) -> Result<Outcome, Outcome> {
-        bounded("quantity_packs", e.quantity_packs, MAX_PACKS)?;
+        packs("quantity_packs", e.quantity_packs)?;
         if self.has_delivery(&e.delivery_id) {
             return Err(reject(Reason::BadValue, format!("delivery `{}` was already received", e.delivery_id)));
         }
@@ -490,7 +502,7 @@ impl State {
     }
 
     fn delivery_accepted(&mut self, event: &Event, e: &DeliveryAccepted) -> Result<Outcome, Outcome> {
-        bounded("accepted_quantity_packs", e.accepted_quantity_packs, MAX_PACKS)?;
+        packs("accepted_quantity_packs", e.accepted_quantity_packs)?;
         bounded("amount", e.amount, MAX_AMOUNT)?;
         let already_accepted = || reject(Reason::BadValue, format!("delivery `{}` was already accepted", e.delivery_id));
         if self.finished_deliveries.contains_key(&id_digest(&e.delivery_id)) {
