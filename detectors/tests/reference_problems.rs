@@ -177,6 +177,18 @@ fn invalid_utf8_is_reported_and_later_rows_still_checked() {
 }
 
 #[test]
+fn one_bad_utf8_byte_in_an_institution_is_one_problem_not_one_per_reference() {
+    let dir = TempDir::valid("utf8-institution");
+    let mut content = std::fs::read(dir.path().join("institutions.csv")).unwrap();
+    content.extend_from_slice(b"\xb1\xa6\xbc\xa6\xca\xd0\xb5\xda\xc8\xfd\xd2\xbd\xd4\xba,H61030200009,secondary,610302,\n");
+    dir.write("institutions.csv", content);
+    dir.append("agreements.csv", "A9,H61030200009,F-ATV-A,2026-01-01,2026-12-31,100");
+    dir.append("agreements.csv", "A10,H61030200009,F-ATV-B,2026-01-01,2026-12-31,100");
+    let errors = dir.errors();
+    check(only(&errors), "institutions.csv", Some(7), None, "not valid UTF-8");
+}
+
+#[test]
 fn line_numbers_count_physical_lines_of_quoted_newlines() {
     let dir = TempDir::valid("multiline");
     dir.append(
