@@ -282,37 +282,12 @@ fn non_positive_selected_price() {
 }
 
 #[test]
-fn negative_agreed_volume() {
-    let dir = TempDir::valid("negative-volume");
-    dir.append(
-        "agreements.csv",
-        "A4,H61030200001,F-ATV-A,2026-01-01,2026-12-31,-1",
-    );
-    let errors = dir.errors();
-    check(
-        only(&errors),
-        "agreements.csv",
-        Some(5),
-        Some("agreed_base_units"),
-        "must not be negative",
-    );
-}
-
-#[test]
-fn agreed_volume_beyond_a_billion_packs_of_a_million_units() {
-    let dir = TempDir::valid("huge-volume");
-    dir.append(
-        "agreements.csv",
-        "A4,H61030200001,F-ATV-A,2026-01-01,2026-12-31,100000000000000000000000",
-    );
-    let errors = dir.errors();
-    check(
-        only(&errors),
-        "agreements.csv",
-        Some(5),
-        Some("agreed_base_units"),
-        "must be at most 1000000000000000",
-    );
+fn negative_or_huge_agreed_volume() {
+    for (volume, needle) in [("-1", "must not be negative"), ("100000000000000000000000", "must be at most 1000000000000000")] {
+        let dir = TempDir::valid("bad-volume");
+        dir.append("agreements.csv", &format!("A4,H61030200001,F-ATV-A,2026-01-01,2026-12-31,{volume}"));
+        check(only(&dir.errors()), "agreements.csv", Some(5), Some("agreed_base_units"), needle);
+    }
 }
 
 #[test]

@@ -17,13 +17,19 @@ async fn server() -> SocketAddr {
     serve_with("127.0.0.1:0".parse().unwrap(), shared, LIMITS).await.unwrap()
 }
 
-/// Reads until the server closes the connection; how long that took.
-fn closed_after(mut stream: TcpStream) -> Duration {
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let started = Instant::now();
-    let mut sink = Vec::new();
-    let _ = stream.read_to_end(&mut sink);
-    started.elapsed()
+/// Sends `bytes` on a new connection and reads until the server closes it;
+/// how long that took.
+async fn closed_after_sending(addr: SocketAddr, bytes: &'static [u8]) -> Duration {
+    tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.write_all(bytes).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let started = Instant::now();
+        let _ = stream.read_to_end(&mut Vec::new());
+        started.elapsed()
+    })
+    .await
+    .unwrap()
 }
 
 fn healthz(addr: SocketAddr) -> String {
@@ -38,13 +44,7 @@ fn healthz(addr: SocketAddr) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_sent_request_is_closed_after_the_header_read_timeout() {
     let addr = server().await;
-    let closed = tokio::task::spawn_blocking(move || {
-        let mut stream = TcpStream::connect(addr).unwrap();
-        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
-        closed_after(stream)
-    })
-    .await
-    .unwrap();
+    let closed = closed_after_sending(addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await;
     assert!(closed < Duration::from_secs(2), "closed after {closed:?}");
 }
 
@@ -65,12 +65,6 @@ async fn healthz_answers_while_more_idle_connections_are_open_than_are_served() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kept_alive_connection_is_closed_at_the_end_of_its_lifetime() {
     let addr = server().await;
-    let closed = tokio::task::spawn_blocking(move || {
-        let mut stream = TcpStream::connect(addr).unwrap();
-        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-        closed_after(stream)
-    })
-    .await
-    .unwrap();
+    let closed = closed_after_sending(addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(closed < Duration::from_secs(4), "closed after {closed:?}");
 }
