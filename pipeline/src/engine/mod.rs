@@ -324,8 +324,10 @@ impl<O> Engine<O> {
     /// Takes a run of decoded events in order: each shard applies its own
     /// on a thread of its own, and each input's fate comes back in input
     /// order, exactly what [`Engine::ingest`] one by one would return. An
-    /// id seen twice in the run cuts it there: whether the second is a
-    /// repeat depends on what became of the first.
+    /// id seen before (earlier in the run, or remembered) cuts the run
+    /// there: whether it is a repeat depends on what became of the first,
+    /// which the events before it may still change (a release that fails
+    /// forgets it).
     pub fn ingest_all(&mut self, events: Vec<(Event, O)>) -> Vec<Ingested<O>>
     where
         O: Keyed + Send,
@@ -333,11 +335,12 @@ impl<O> Engine<O> {
         let mut fates = Vec::with_capacity(events.len());
         let (mut run, mut in_run) = (Vec::new(), vbp_detectors::FastMap::<u128, ()>::default());
         for (event, origin) in events {
-            if in_run.insert(id_digest(&event.event_id), ()).is_some() {
+            let digest = id_digest(&event.event_id);
+            if in_run.contains_key(&digest) || (self.seen.contains_key(&digest) && !run.is_empty()) {
                 fates.extend(self.ingest_run(std::mem::take(&mut run)));
                 in_run.clear();
-                in_run.insert(id_digest(&event.event_id), ());
             }
+            in_run.insert(digest, ());
             run.push((event, origin));
         }
         fates.extend(self.ingest_run(run));
