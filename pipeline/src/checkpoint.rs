@@ -206,13 +206,14 @@ mod tests {
         #[derive(serde::Deserialize)]
         struct Ids {
             #[serde(deserialize_with = "vbp_detectors::presized::deserialize")]
-            _ids: vbp_detectors::FastMap<u128, [u64; 8]>,
+            _ids: vbp_detectors::FastMap<u128, [u64; 32]>,
         }
         let store = scratch("length");
-        // A map whose length says 2³²−1 entries of 80 bytes, and one entry:
+        // A map whose length says 2³²−1 entries of 272 bytes (reserved as 2²⁶
+        // before: 36 GB, more than this machine has), and one entry:
         // sealed with a valid checksum, as a crafted file would be.
         let mut body = postcard::to_stdvec(&u32::MAX).unwrap();
-        body.extend(postcard::to_stdvec(&(1u128, [0u64; 8])).unwrap());
+        body.extend(postcard::to_stdvec(&(1u128, [0u64; 32])).unwrap());
         let mut bytes = MAGIC.to_vec();
         bytes.extend_from_slice(&checksum(&body).to_le_bytes());
         bytes.extend_from_slice(&body);
