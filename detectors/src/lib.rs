@@ -50,6 +50,21 @@ pub mod presized {
     /// costs no more than this; larger maps still grow as they read).
     pub const MAX_ENTRIES: usize = 1 << 26;
 
+    thread_local! {
+        static BODY_BYTES: std::cell::Cell<usize> = const { std::cell::Cell::new(MAX_ENTRIES) };
+    }
+
+    /// Runs `read` over a body of `bytes` bytes: no map reserves more
+    /// entries ahead than the body has bytes (each entry takes at least
+    /// one), so a damaged length costs memory in proportion to the file,
+    /// not to the number it claims.
+    pub fn within<R>(bytes: usize, read: impl FnOnce() -> R) -> R {
+        let before = BODY_BYTES.replace(bytes);
+        let result = read();
+        BODY_BYTES.set(before);
+        result
+    }
+
     pub fn deserialize<'de, D, K, V>(deserializer: D) -> Result<FastMap<K, V>, D::Error>
     where
         D: Deserializer<'de>,
@@ -73,7 +88,7 @@ pub mod presized {
         }
 
         fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-            let capacity = access.size_hint().unwrap_or(0).min(MAX_ENTRIES);
+            let capacity = access.size_hint().unwrap_or(0).min(MAX_ENTRIES).min(BODY_BYTES.get());
             let mut map = FastMap::with_capacity_and_hasher(capacity, Default::default());
             while let Some((key, value)) = access.next_entry()? {
                 map.insert(key, value);

@@ -177,6 +177,18 @@ fn invalid_utf8_is_reported_and_later_rows_still_checked() {
 }
 
 #[test]
+fn one_bad_utf8_byte_in_an_institution_is_one_problem_not_one_per_reference() {
+    let dir = TempDir::valid("utf8-institution");
+    let mut content = std::fs::read(dir.path().join("institutions.csv")).unwrap();
+    content.extend_from_slice(b"\xb1\xa6\xbc\xa6\xca\xd0\xb5\xda\xc8\xfd\xd2\xbd\xd4\xba,H61030200009,secondary,610302,\n");
+    dir.write("institutions.csv", content);
+    dir.append("agreements.csv", "A9,H61030200009,F-ATV-A,2026-01-01,2026-12-31,100");
+    dir.append("agreements.csv", "A10,H61030200009,F-ATV-B,2026-01-01,2026-12-31,100");
+    let errors = dir.errors();
+    check(only(&errors), "institutions.csv", Some(7), None, "not valid UTF-8");
+}
+
+#[test]
 fn line_numbers_count_physical_lines_of_quoted_newlines() {
     let dir = TempDir::valid("multiline");
     dir.append(
@@ -270,20 +282,23 @@ fn non_positive_selected_price() {
 }
 
 #[test]
-fn negative_agreed_volume() {
-    let dir = TempDir::valid("negative-volume");
-    dir.append(
-        "agreements.csv",
-        "A4,H61030200001,F-ATV-A,2026-01-01,2026-12-31,-1",
-    );
-    let errors = dir.errors();
-    check(
-        only(&errors),
-        "agreements.csv",
-        Some(5),
-        Some("agreed_base_units"),
-        "must not be negative",
-    );
+fn negative_or_huge_agreed_volume() {
+    for (volume, needle) in [("-1", "must not be negative"), ("100000000000000000000000", "must be at most 1000000000000000")] {
+        let dir = TempDir::valid("bad-volume");
+        dir.append("agreements.csv", &format!("A4,H61030200001,F-ATV-A,2026-01-01,2026-12-31,{volume}"));
+        check(only(&dir.errors()), "agreements.csv", Some(5), Some("agreed_base_units"), needle);
+    }
+}
+
+#[test]
+fn base_units_per_pack_and_price_beyond_their_bounds() {
+    for (column, value) in [
+        ("base_units_per_pack", "100000000000000000000"),
+        ("selected_price_per_base_unit", "1000000.01"),
+    ] {
+        let errors = with_product(&[(column, value)]);
+        check(only(&errors), "products.csv", Some(8), Some(column), "must be at most 1000000");
+    }
 }
 
 #[test]

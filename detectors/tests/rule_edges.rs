@@ -193,6 +193,16 @@ fn five_working_days_across_national_day_2026() {
 }
 
 #[test]
+fn an_undelivered_line_outside_2000_to_2100_still_fires_and_counts_its_working_days() {
+    let r = reference();
+    for (placed, at) in [("1999-12-20T09:00:00+08:00", "2000-01-10T00:00:00+08:00"), ("2101-03-01T09:00:00+08:00", "2101-03-20T00:00:00+08:00")] {
+        let s = state(&r, &[order("o1", placed, H1, "SEL", "10", "5")]);
+        let alerts = alerts_at(&r, &s, at);
+        assert_eq!(severities(&alerts, OrderUndelivered), vec![Critical], "placed {placed}");
+    }
+}
+
+#[test]
 fn supply_break_needs_three_institutions_of_one_city() {
     let r = reference();
     let o = |id, inst| order(id, "2026-03-02T10:00:00+08:00", inst, "SEL", "10", "5");

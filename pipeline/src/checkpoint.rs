@@ -6,9 +6,12 @@
 //! the new one, whole. Live mode commits Kafka offsets only after this
 //! returns (ARCHITECTURE: "durability by checkpoint + offsets").
 //!
-//! The file starts with a magic line and a format version; the body is
-//! postcard (compact serde), because a province-scale state holds millions
-//! of order lines and JSON would be several times larger and slower.
+//! The file starts with a magic line and a format version, then the 8-byte
+//! (little-endian) SipHash-1-3 of the body, then the body: postcard
+//! (compact serde), because a province-scale state holds millions of order
+//! lines and JSON would be several times larger and slower. The checksum
+//! is checked before anything is decoded, so a flipped bit is refused with
+//! a reason instead of restoring a state that was never written.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -20,8 +23,12 @@ use serde::Serialize;
 /// The version moves with the layout of what is written: postcard is not
 /// self-describing, so a field added anywhere makes older files unreadable
 /// (v5: finished order lines and deliveries folded into their own maps;
-/// v6: complaints, the recent days of purchases, period-end days).
+/// v6: complaints, the recent days of purchases, period-end days; a
+/// checksum of the body, and remembered ids keep a content digest).
 const MAGIC: &[u8] = b"vbp-watch checkpoint v6\n";
+
+/// Bytes of the body's checksum, after [`MAGIC`].
+const CHECKSUM_BYTES: usize = 8;
 
 /// Why a checkpoint cannot be written or read, with what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +44,8 @@ pub enum CheckpointError {
     Encode(#[source] postcard::Error),
     #[error("{} is not a vbp-watch checkpoint of this version; move it away to rebuild the state from the topics", path.display())]
     NotACheckpoint { path: PathBuf },
+    #[error("{} is damaged: its checksum does not match its contents; move it away to rebuild the state from the topics", path.display())]
+    Corrupt { path: PathBuf },
     #[error("{} is damaged or from another version ({source}); move it away to rebuild the state from the topics", path.display())]
     Damaged {
         path: PathBuf,
@@ -73,6 +82,7 @@ impl CheckpointStore {
     pub fn write<T: Serialize>(&self, value: &T) -> Result<u64> {
         let mut bytes = MAGIC.to_vec();
         let body = postcard::to_stdvec(value).map_err(CheckpointError::Encode)?;
+        bytes.extend_from_slice(&checksum(&body).to_le_bytes());
         bytes.extend_from_slice(&body);
         let tmp = self.path.with_extension("tmp");
         let mut file = File::create(&tmp).map_err(io("create", &tmp))?;
@@ -92,13 +102,25 @@ impl CheckpointStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io("read", &self.path)(e)),
         };
-        let Some(body) = bytes.strip_prefix(MAGIC) else {
+        let Some(sealed) = bytes.strip_prefix(MAGIC) else {
             return Err(CheckpointError::NotACheckpoint { path: self.path.clone() });
         };
-        let value =
-            postcard::from_bytes(body).map_err(|source| CheckpointError::Damaged { path: self.path.clone(), source })?;
+        let Some((sum, body)) = sealed.split_first_chunk::<CHECKSUM_BYTES>() else {
+            return Err(CheckpointError::Corrupt { path: self.path.clone() });
+        };
+        if u64::from_le_bytes(*sum) != checksum(body) {
+            return Err(CheckpointError::Corrupt { path: self.path.clone() });
+        }
+        let value = vbp_detectors::presized::within(body.len(), || postcard::from_bytes(body))
+            .map_err(|source| CheckpointError::Damaged { path: self.path.clone(), source })?;
         Ok(Some((value, bytes.len() as u64)))
     }
+}
+
+/// The checksum of a checkpoint's body: SipHash-1-3 with fixed keys, the
+/// same on every build.
+fn checksum(body: &[u8]) -> u64 {
+    siphasher::sip::SipHasher13::new_with_keys(0x7662_702d_636b_7074, 0x626f_6479_2073_756d).hash(body)
 }
 
 /// A stable 64-bit FNV-1a hash, for fingerprints that must not change
@@ -147,5 +169,57 @@ mod tests {
         let err = store.read::<Vec<u32>>().unwrap_err().to_string();
         assert!(err.contains("move it away"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    fn scratch(name: &str) -> CheckpointStore {
+        let dir = std::env::temp_dir().join(format!("vbp-ckpt-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        CheckpointStore::open(&dir, "test.ckpt").unwrap()
+    }
+
+    #[test]
+    fn a_flipped_byte_in_the_body_is_refused_by_its_checksum_with_a_way_out() {
+        let store = scratch("flip");
+        store.write(&vec![0u32; 3949]).unwrap();
+        let mut bytes = std::fs::read(store.path()).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] = 9;
+        std::fs::write(store.path(), &bytes).unwrap();
+        let err = store.read::<Vec<u32>>().unwrap_err().to_string();
+        assert!(err.contains("checksum does not match") && err.contains("move it away"), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+
+    #[test]
+    fn a_truncated_checkpoint_is_refused_with_a_way_out() {
+        let store = scratch("short");
+        store.write(&vec![7u32; 100]).unwrap();
+        let bytes = std::fs::read(store.path()).unwrap();
+        for keep in [MAGIC.len(), MAGIC.len() + 3, bytes.len() - 1] {
+            std::fs::write(store.path(), &bytes[..keep]).unwrap();
+            let err = store.read::<Vec<u32>>().unwrap_err().to_string();
+            assert!(err.contains("move it away"), "{keep}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_map_length_of_four_billion_reserves_no_more_than_the_body_holds() {
+        #[derive(serde::Deserialize)]
+        struct Ids {
+            #[serde(deserialize_with = "vbp_detectors::presized::deserialize")]
+            _ids: vbp_detectors::FastMap<u128, [u64; 32]>,
+        }
+        let store = scratch("length");
+        // A map whose length says 2³²−1 entries of 272 bytes (reserved as 2²⁶
+        // before: 36 GB, more than this machine has), and one entry:
+        // sealed with a valid checksum, as a crafted file would be.
+        let mut body = postcard::to_stdvec(&u32::MAX).unwrap();
+        body.extend(postcard::to_stdvec(&(1u128, [0u64; 32])).unwrap());
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&checksum(&body).to_le_bytes());
+        bytes.extend_from_slice(&body);
+        std::fs::write(store.path(), &bytes).unwrap();
+        let err = store.read::<Ids>().err().expect("refused").to_string();
+        assert!(err.contains("move it away"), "{err}");
     }
 }

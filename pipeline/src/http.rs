@@ -134,7 +134,34 @@ pub struct HttpError {
     source: std::io::Error,
 }
 
+/// How the server bounds its connections, so that clients sending their
+/// headers slowly or holding connections idle cannot keep descriptors for
+/// long, and no number of them starves `/healthz` or leaves the process
+/// without file descriptors for its checkpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// A request's headers must arrive within this, else the connection closes.
+    pub header_read: Duration,
+    /// A connection closes this long after it opened, idle or not
+    /// (keep-alive clients such as Prometheus simply reconnect).
+    pub lifetime: Duration,
+    /// Connections served at once; more wait in the listen backlog, which
+    /// holds no descriptor of this process.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits { header_read: Duration::from_secs(5), lifetime: Duration::from_secs(60), max_connections: 64 }
+    }
+}
+
 pub async fn serve(addr: SocketAddr, shared: Arc<Shared>) -> Result<SocketAddr, HttpError> {
+    serve_with(addr, shared, ConnectionLimits::default()).await
+}
+
+/// [`serve`] with other connection limits (tests).
+pub async fn serve_with(addr: SocketAddr, shared: Arc<Shared>, limits: ConnectionLimits) -> Result<SocketAddr, HttpError> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| HttpError { addr, source })?;
     let bound = listener.local_addr().map_err(|source| HttpError { addr, source })?;
     let app = Router::new()
@@ -144,13 +171,39 @@ pub async fn serve(addr: SocketAddr, shared: Arc<Shared>) -> Result<SocketAddr, 
         .route("/", get(page))
         .route("/alerts/{fingerprint}", get(one_alert))
         .with_state(shared);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!("the HTTP server stopped: {e}");
-        }
-    });
+    tokio::spawn(accept(listener, app, limits));
     tracing::info!(%bound, "serving /metrics, /healthz, /api/alerts");
     Ok(bound)
+}
+
+/// Accepts connections while fewer than `limits.max_connections` are open,
+/// and serves each within its header and lifetime limits.
+async fn accept(listener: tokio::net::TcpListener, app: Router, limits: ConnectionLimits) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    loop {
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            return;
+        };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors, say: wait rather than spin.
+                tracing::warn!("cannot accept an HTTP connection: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_read)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            // Past its lifetime the connection is dropped, which closes it.
+            let _ = tokio::time::timeout(limits.lifetime, connection).await;
+            drop(permit);
+        });
+    }
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {

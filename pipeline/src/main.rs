@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, FixedOffset};
 use clap::{Args, Parser, Subcommand};
 use vbp_detectors::config::DetectorConfig;
-use vbp_schemas::DecodeLimits;
+use vbp_schemas::{DecodeLimits, Latest, OccurredWindow};
 use vbp_simulator as simulate;
 use vbp_watch::{demo, footprint, live, replay, sql};
 
@@ -73,6 +73,15 @@ struct InputArgs {
     /// Messages longer than this many bytes are rejected as `too_large`.
     #[arg(long, default_value_t = DecodeLimits::default().max_message_bytes)]
     max_message_bytes: usize,
+    /// Events that occurred before this instant (RFC 3339) are rejected as
+    /// `bad_value` [default: 2000-01-01T00:00:00+08:00].
+    #[arg(long, value_parser = parse_instant)]
+    earliest_event: Option<DateTime<FixedOffset>>,
+    /// Events that occurred after this instant (RFC 3339) are rejected as
+    /// `bad_value` [default: 2100-01-01T00:00:00+08:00; fixed, not the wall
+    /// clock, so the same files give the same answer on any day].
+    #[arg(long, value_parser = parse_instant)]
+    latest_event: Option<DateTime<FixedOffset>>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -100,6 +109,18 @@ fn parse_instant(s: &str) -> Result<DateTime<FixedOffset>, String> {
 }
 
 impl InputArgs {
+    /// The window of `occurred_at` the flags ask for.
+    fn occurred_window(&self) -> OccurredWindow {
+        let mut window = OccurredWindow::default();
+        if let Some(earliest) = self.earliest_event {
+            window.earliest = earliest.to_utc();
+        }
+        if let Some(latest) = self.latest_event {
+            window.latest = Latest::At(latest.to_utc());
+        }
+        window
+    }
+
     fn options(&self, midnights: bool) -> Result<replay::ReplayOptions> {
         let detectors = match &self.detectors {
             Some(path) => {
@@ -116,7 +137,7 @@ impl InputArgs {
             firing_out: None,
             dead_letter: None,
             detectors,
-            limits: DecodeLimits { max_message_bytes: self.max_message_bytes },
+            limits: DecodeLimits { max_message_bytes: self.max_message_bytes, occurred_at: self.occurred_window() },
             progress: true,
             midnights,
             rollups: false,

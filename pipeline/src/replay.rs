@@ -105,6 +105,7 @@ impl Replay {
     pub fn open_with(options: &ReplayOptions, mut outputs: Outputs, pace: Duration) -> Result<Self> {
         let reference = load_reference(&options.reference)?;
         let files = Arc::new(NdjsonFiles::open(&options.events)?);
+        refuse_to_overwrite_inputs(options)?;
         let progress = if options.progress && std::io::stderr().is_terminal() {
             ProgressBar::new(files.total_bytes())
         } else {
@@ -257,6 +258,21 @@ impl Replay {
         self.runner.finish()?;
         Ok(self.runner.dead_letters_mut().finish()?)
     }
+}
+
+/// Fails, before any output is created (and so truncated), when an output
+/// names one of the `--events` files.
+fn refuse_to_overwrite_inputs(options: &ReplayOptions) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let identity = |path: &std::path::Path| std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+    let inputs: Vec<_> = options.events.iter().filter_map(|p| identity(p)).collect();
+    let outputs = [("--dead-letter", &options.dead_letter), ("--alerts-out", &options.alerts_out), ("--firing-out", &options.firing_out)];
+    for (flag, path) in outputs {
+        if let Some(path) = path.as_deref().filter(|p| identity(p).is_some_and(|id| inputs.contains(&id))) {
+            anyhow::bail!("{flag} {} is one of the --events files; writing it would destroy the input: choose another path", path.display());
+        }
+    }
+    Ok(())
 }
 
 /// Pass 2, one day: the day's events read again from their positions,

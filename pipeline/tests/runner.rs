@@ -152,10 +152,10 @@ async fn orphans_wait_while_the_live_watermark_is_unknown_and_expire_once_caught
     runner.take(delivery("d1", "2026-01-05T10:00:00+08:00", "O-never"), 1).unwrap();
     runner.take(order("o1", "2026-01-20T08:00:00+08:00", &institution, &product), 2).unwrap();
     let at = chrono::DateTime::parse_from_rfc3339("2026-01-20T09:00:00+08:00").unwrap();
-    let behind = WallClock::watermark(false, runner.latest_event());
+    let behind = WallClock::watermark(false, runner.latest_event(), at);
     runner.evaluate(at, behind).await.unwrap();
     assert!(runner.dead_letters_mut().0.is_empty(), "behind: another partition may still bring the order");
-    let caught_up = WallClock::watermark(true, runner.latest_event());
+    let caught_up = WallClock::watermark(true, runner.latest_event(), at);
     runner.evaluate(at, caught_up).await.unwrap();
     assert_eq!(runner.dead_letters_mut().0, [(1, Reason::Orphan)]);
 }
@@ -166,4 +166,99 @@ fn the_end_of_a_finite_input_rejects_what_still_waits() {
     runner.take(delivery("d1", "2026-01-05T10:00:00+08:00", "O-never"), 1).unwrap();
     runner.end_of_input().unwrap();
     assert_eq!(runner.dead_letters_mut().0, [(1, Reason::Orphan)]);
+}
+
+/// The alerts of `name` firing after an evaluation at `at`.
+async fn firing(engine: &mut Engine<u32>, at: &str, name: vbp_detectors::alert::AlertName) -> usize {
+    engine.evaluate(chrono::DateTime::parse_from_rfc3339(at).unwrap()).await.unwrap();
+    engine.book().firing().filter(|f| f.alert.name == name).count()
+}
+
+#[tokio::test]
+async fn an_orphaned_delivery_resent_after_its_order_arrived_applies_and_order_undelivered_does_not_fire() {
+    use vbp_detectors::alert::AlertName::OrderUndelivered;
+    let (institution, product) = codes();
+    let mut engine = engine();
+    let early = delivery("d1", "2026-01-05T10:00:00+08:00", "O-o1");
+    assert_eq!(engine.ingest(early.clone(), 1).fate, Fate::Waiting);
+    let week_later = chrono::DateTime::parse_from_rfc3339("2026-01-13T00:00:00+08:00").unwrap();
+    let orphans = engine.expire_orphans(week_later.timestamp_micros());
+    assert_eq!(orphans.iter().map(|r| r.origin).collect::<Vec<_>>(), [1]);
+    assert_eq!(engine.ingest(order("o1", "2026-01-05T09:00:00+08:00", &institution, &product), 2).fate, Fate::Applied);
+    assert_eq!(firing(&mut engine, "2026-02-20T00:00:00+08:00", OrderUndelivered).await, 1, "nothing delivered yet");
+    // The platform resends the delivery once the order is in.
+    assert_eq!(engine.ingest(early.clone(), 3).fate, Fate::Applied, "the resend of an orphan is not a repeat");
+    assert_eq!(firing(&mut engine, "2026-02-21T00:00:00+08:00", OrderUndelivered).await, 0, "all 10 packs delivered");
+    assert_eq!(engine.ingest(early, 4).fate, Fate::Duplicate, "once applied, the id is remembered");
+}
+
+#[test]
+fn a_rejected_event_corrected_and_resent_under_its_id_applies() {
+    let (institution, product) = codes();
+    let mut engine = engine();
+    let stranger = order("e1", "2026-01-05T09:00:00+08:00", "H00000000000", &product);
+    assert_eq!(engine.ingest(stranger, 1).fate, Fate::Rejected(Reason::UnknownInstitution));
+    let corrected = order("e1", "2026-01-05T09:00:00+08:00", &institution, &product);
+    assert_eq!(engine.ingest(corrected, 2).fate, Fate::Applied);
+}
+
+#[test]
+fn a_released_event_that_fails_leaves_its_id_free_for_its_correction() {
+    let (institution, product) = codes();
+    let mut engine = engine();
+    let over = r#"{"event_id":"d9","type":"delivery.received","occurred_at":"2026-01-05T10:00:00+08:00","delivery_id":"D-9","order_id":"O-o9","quantity_packs":"11","distributor":"x"}"#;
+    assert_eq!(engine.ingest(decode(over.as_bytes(), &DecodeLimits::default()).unwrap(), 1).fate, Fate::Waiting);
+    let placed = engine.ingest(order("o9", "2026-01-05T09:00:00+08:00", &institution, &product), 2);
+    assert_eq!(placed.rejected.len(), 1, "the over-delivery fails once released");
+    let fixed = over.replace(r#""quantity_packs":"11""#, r#""quantity_packs":"10""#);
+    assert_eq!(engine.ingest(decode(fixed.as_bytes(), &DecodeLimits::default()).unwrap(), 3).fate, Fate::Applied);
+}
+
+#[test]
+fn a_second_event_under_one_id_with_other_content_is_dead_lettered_whichever_comes_first() {
+    let (institution, product) = codes();
+    let five = order("e1", "2026-01-05T09:00:00+08:00", &institution, &product);
+    let json = serde_json::json!({"event_id":"e1","type":"order.placed","occurred_at":"2026-01-05T09:00:00+08:00","order_id":"O-e1",
+        "institution_code":institution,"product_code":product,"quantity_packs":"999","unit_price":"1.00"});
+    let many = decode(json.to_string().as_bytes(), &DecodeLimits::default()).unwrap();
+    let mut kept = Vec::new();
+    for mut events in [vec![(five.clone(), 1), (many.clone(), 2)], vec![(many, 2), (five, 1)]] {
+        events.sort_by(|a, b| vbp_watch::engine::event_order(&a.0, &b.0));
+        let mut engine = engine();
+        let fates: Vec<Fate> = engine.ingest_all(events.clone()).into_iter().map(|i| i.fate).collect();
+        assert_eq!(fates, [Fate::Applied, Fate::Rejected(Reason::BadValue)]);
+        let mut engine = self::engine();
+        let refused = engine.ingest(events[0].0.clone(), events[0].1);
+        assert!(refused.rejected.is_empty());
+        let refused = engine.ingest(events[1].0.clone(), events[1].1);
+        let words = refused.rejected[0].rejection.to_string();
+        assert!(words.contains("same event_id as") && words.contains("different content"), "{words}");
+        kept.push((events[0].1, engine.state().unwrap().sizes()));
+    }
+    assert_eq!(kept[0], kept[1], "the same copy wins whatever the input order");
+}
+
+#[test]
+fn an_identical_repeat_in_one_run_is_counted_once_and_ignored() {
+    let (institution, product) = codes();
+    let mut engine = engine();
+    let placed = order("e1", "2026-01-05T09:00:00+08:00", &institution, &product);
+    let fates: Vec<Fate> = engine.ingest_all(vec![(placed.clone(), 1), (placed, 2)]).into_iter().map(|i| i.fate).collect();
+    assert_eq!(fates, [Fate::Applied, Fate::Duplicate]);
+    assert_eq!(engine.stats.duplicates, 1);
+}
+
+#[tokio::test]
+async fn one_future_dated_event_does_not_orphan_what_waits_in_live_mode() {
+    let (institution, product) = codes();
+    let mut runner = runner();
+    runner.take(delivery("d1", "2026-01-05T10:00:00+08:00", "O-soon"), 1).unwrap();
+    // Dated a month ahead of the wall clock (2026-01-06 here).
+    runner.take(order("o1", "2026-02-06T08:00:00+08:00", &institution, &product), 2).unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-01-06T09:00:00+08:00").unwrap();
+    runner.evaluate(now, WallClock::watermark(true, runner.latest_event(), now)).await.unwrap();
+    assert!(runner.dead_letters_mut().0.is_empty(), "a day of waiting is not seven");
+    let week_later = chrono::DateTime::parse_from_rfc3339("2026-01-12T11:00:00+08:00").unwrap();
+    runner.evaluate(week_later, WallClock::watermark(true, runner.latest_event(), week_later)).await.unwrap();
+    assert_eq!(runner.dead_letters_mut().0, [(1, Reason::Orphan)], "seven days of wall clock later it is an orphan");
 }

@@ -161,7 +161,8 @@ fn the_generated_streams_reach_every_hard_case() {
         d(3, 0, 2, 3, 6, 60),  // D3 accepted as O2's
         d(4, 3, 0, 3, 7, 70),  // paid by institution 3, not O2's: bad_value
         d(2, 0, 9, 4, 8, 80),  // D4 of O9, never placed: an orphan
-        d(0, 0, 5, 0, 8, 90),  // event id E8 again: a duplicate
+        d(0, 0, 5, 0, 8, 90),  // event id E8 again, other content: bad_value
+        d(0, 2, 2, 0, 4, 40),  // O2 again, the same event: a duplicate (sorted next to it)
     ];
     let mut events: Vec<Event> = draws.iter().map(|d| event(d, &parties)).collect();
     events.sort_by(event_order);
@@ -170,10 +171,11 @@ fn the_generated_streams_reach_every_hard_case() {
     assert_eq!(fates[1], Fate::Rejected(vbp_schemas::Reason::BadValue), "{:?}", one.fates[1]);
     assert_eq!(fates[2], Fate::Waiting);
     assert!(one.fates[3].1.is_empty() && fates[3] == Fate::Applied, "O2 releases D3: {:?}", one.fates[3]);
-    assert_eq!(fates[4], Fate::Rejected(vbp_schemas::Reason::BadValue), "{:?}", one.fates[4]);
-    assert_eq!(fates[5], Fate::Applied);
-    assert_eq!(fates[6], Fate::Rejected(vbp_schemas::Reason::BadValue), "{:?}", one.fates[6]);
-    assert_eq!(fates[8], Fate::Duplicate);
+    assert_eq!(fates[4], Fate::Duplicate);
+    assert_eq!(fates[5], Fate::Rejected(vbp_schemas::Reason::BadValue), "{:?}", one.fates[5]);
+    assert_eq!(fates[6], Fate::Applied);
+    assert_eq!(fates[7], Fate::Rejected(vbp_schemas::Reason::BadValue), "{:?}", one.fates[7]);
+    assert_eq!(fates[9], Fate::Rejected(vbp_schemas::Reason::BadValue), "{:?}", one.fates[9]);
     assert_eq!(one.orphans.len(), 1, "{:?}", one.orphans);
     for shards in [2, 3, 4] {
         assert_eq!(outcome(&events, shards, 3), one, "{shards} shards");

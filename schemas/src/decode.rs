@@ -42,13 +42,15 @@ use crate::event::{
 use crate::reason::{Reason, Rejection};
 use decimal::{parse_decimal, DecimalError};
 
-/// Limits applied before any parsing.
+/// Limits applied before any parsing, and the instants an event may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeLimits {
     /// Larger messages are rejected as `too_large` without being parsed. An
     /// event is ~250 bytes; the default leaves room for generous extra
     /// fields while bounding the work one message can cause.
     pub max_message_bytes: usize,
+    /// `occurred_at` outside it is a `bad_value`.
+    pub occurred_at: OccurredWindow,
 }
 
 impl DecodeLimits {
@@ -59,6 +61,72 @@ impl Default for DecodeLimits {
     fn default() -> Self {
         DecodeLimits {
             max_message_bytes: Self::DEFAULT_MAX_MESSAGE_BYTES,
+            occurred_at: OccurredWindow::default(),
+        }
+    }
+}
+
+/// The instants `occurred_at` may take, both ends included. A year such as
+/// 1900 or 9999 is a typing error that would otherwise make replay
+/// evaluate every midnight since, or orphan what waits in live mode.
+///
+/// Default: from 2000-01-01 00:00 to 2100-01-01 00:00 China Standard Time,
+/// fixed, so a replay of the same files gives the same answer on any day;
+/// live mode bounds the end by the wall clock instead
+/// ([`Latest::AheadOfNow`], one day ahead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OccurredWindow {
+    pub earliest: chrono::DateTime<chrono::Utc>,
+    pub latest: Latest,
+}
+
+/// The end of an [`OccurredWindow`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Latest {
+    /// A fixed instant.
+    At(chrono::DateTime<chrono::Utc>),
+    /// The wall clock at decoding plus this much (producers' clocks drift).
+    AheadOfNow(chrono::TimeDelta),
+}
+
+impl OccurredWindow {
+    /// 2000-01-01T00:00:00+08:00.
+    pub const DEFAULT_EARLIEST_SECONDS: i64 = 946_656_000;
+    /// 2100-01-01T00:00:00+08:00.
+    pub const DEFAULT_LATEST_SECONDS: i64 = 4_102_416_000;
+
+    /// Live mode's window: the default start, and one day past the wall clock.
+    pub fn live() -> Self {
+        OccurredWindow {
+            latest: Latest::AheadOfNow(chrono::TimeDelta::days(1)),
+            ..OccurredWindow::default()
+        }
+    }
+
+    /// Why `at` is outside the window, if it is.
+    fn check(&self, at: chrono::DateTime<chrono::FixedOffset>) -> Result<(), String> {
+        let latest = match self.latest {
+            Latest::At(latest) => latest,
+            Latest::AheadOfNow(ahead) => chrono::Utc::now() + ahead,
+        };
+        let cst = |t: chrono::DateTime<chrono::Utc>| match chrono::FixedOffset::east_opt(8 * 3600) {
+            Some(cst) => t.with_timezone(&cst).to_rfc3339(),
+            None => t.to_rfc3339(),
+        };
+        if at < self.earliest || at > latest {
+            let (earliest, latest) = (cst(self.earliest), cst(latest));
+            return Err(format!("must lie from {earliest} to {latest}"));
+        }
+        Ok(())
+    }
+}
+
+impl Default for OccurredWindow {
+    fn default() -> Self {
+        let instant = |seconds| chrono::DateTime::from_timestamp(seconds, 0).unwrap_or_default();
+        OccurredWindow {
+            earliest: instant(Self::DEFAULT_EARLIEST_SECONDS),
+            latest: Latest::At(instant(Self::DEFAULT_LATEST_SECONDS)),
         }
     }
 }
@@ -79,7 +147,7 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Event, Rejection> {
     let raw = parse_object(text)?;
     let event_type = event_type(raw.kind)?;
     let event_id = text_field("event_id", COMMON, raw.event_id)?;
-    let occurred_at = occurred_at_field(raw.occurred_at)?;
+    let occurred_at = occurred_at_field(raw.occurred_at, &limits.occurred_at)?;
     let body = match event_type {
         EventType::OrderPlaced => EventBody::OrderPlaced(order_placed(&raw)?),
         EventType::OrderCancelled => EventBody::OrderCancelled(order_cancelled(&raw)?),
@@ -304,6 +372,7 @@ fn event_type(value: Option<&RawValue>) -> Result<EventType, Rejection> {
 
 fn occurred_at_field(
     value: Option<&RawValue>,
+    window: &OccurredWindow,
 ) -> Result<chrono::DateTime<chrono::FixedOffset>, Rejection> {
     const NAME: &str = "occurred_at";
     let raw = required(NAME, COMMON, value)?;
@@ -314,7 +383,9 @@ fn occurred_at_field(
             raw,
         )
     })?;
-    timestamp::parse_occurred_at(&text).map_err(|problem| bad_value(NAME, problem, raw))
+    let at = timestamp::parse_occurred_at(&text).map_err(|problem| bad_value(NAME, problem, raw))?;
+    window.check(at).map_err(|problem| bad_value(NAME, problem, raw))?;
+    Ok(at)
 }
 
 // ---------------------------------------------------------------------------

@@ -16,6 +16,6 @@ pub mod reason;
 pub mod reference_files;
 
 pub use dead_letter::{DeadLetter, DeadLetterParseError, Source};
-pub use decode::{decode, DecodeLimits};
+pub use decode::{decode, DecodeLimits, Latest, OccurredWindow};
 pub use event::*;
 pub use reason::{Reason, Rejection};

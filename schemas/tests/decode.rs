@@ -27,6 +27,7 @@ fn with(key: &str, value: &str) -> String {
 fn every_decoder_reason_is_produced() {
     let small = DecodeLimits {
         max_message_bytes: 10,
+        ..DecodeLimits::default()
     };
     let cases = [
         (
@@ -134,6 +135,7 @@ fn size_is_checked_before_anything_else() {
     let garbage = vec![0xffu8; 300];
     let limits = DecodeLimits {
         max_message_bytes: 256,
+        ..DecodeLimits::default()
     };
     assert_eq!(
         decode(&garbage, &limits).unwrap_err().reason,
@@ -141,6 +143,7 @@ fn size_is_checked_before_anything_else() {
     );
     let raised = DecodeLimits {
         max_message_bytes: 1 << 20,
+        ..DecodeLimits::default()
     };
     let big = ORDER_PLACED.replacen('}', &format!(",\"note\":\"{}\"}}", "x".repeat(100_000)), 1);
     assert!(decode(big.as_bytes(), &raised).is_ok());
@@ -293,4 +296,26 @@ fn a_complaint_with_a_bad_kind_date_or_overlong_text_is_a_bad_value_naming_the_f
     }
     let missing = r#"{"event_id":"c3","type":"complaint.resolved","occurred_at":"2026-10-12T11:40:00+08:00"}"#;
     assert_eq!(decode(missing.as_bytes(), &limits).unwrap_err().reason, vbp_schemas::Reason::MissingField);
+}
+
+#[test]
+fn occurred_at_outside_2000_to_2100_is_a_bad_value_naming_the_window() {
+    for at in ["1900-01-01T00:00:00+08:00", "1999-12-31T23:59:59+08:00", "2100-01-01T00:00:01+08:00", "9999-12-31T00:00:00+08:00"] {
+        let r = reject(&ORDER_PLACED.replace("2026-03-02T09:15:00+08:00", at));
+        assert_eq!(r.reason, Reason::BadValue, "{at}");
+        assert!(r.detail.contains("occurred_at") && r.detail.contains("2000-01-01T00:00:00+08:00"), "{r}");
+    }
+    for at in ["2000-01-01T00:00:00+08:00", "2099-12-31T16:00:00Z"] {
+        assert!(decode(ORDER_PLACED.replace("2026-03-02T09:15:00+08:00", at).as_bytes(), &DecodeLimits::default()).is_ok(), "{at}");
+    }
+}
+
+#[test]
+fn in_live_mode_occurred_at_more_than_a_day_ahead_of_the_wall_clock_is_a_bad_value() {
+    let live = DecodeLimits { occurred_at: vbp_schemas::OccurredWindow::live(), ..DecodeLimits::default() };
+    let at = |ahead: chrono::TimeDelta| (chrono::Utc::now() + ahead).fixed_offset().to_rfc3339();
+    let soon = ORDER_PLACED.replace("2026-03-02T09:15:00+08:00", &at(chrono::TimeDelta::hours(23)));
+    assert!(decode(soon.as_bytes(), &live).is_ok());
+    let later = ORDER_PLACED.replace("2026-03-02T09:15:00+08:00", &at(chrono::TimeDelta::hours(25)));
+    assert_eq!(decode(later.as_bytes(), &live).unwrap_err().reason, Reason::BadValue);
 }

@@ -227,7 +227,7 @@ proptest! {
 
     #[test]
     fn size_limit_is_exact(limit in 0usize..400) {
-        let limits = DecodeLimits { max_message_bytes: limit };
+        let limits = DecodeLimits { max_message_bytes: limit, ..DecodeLimits::default() };
         let result = decode(ORDER_PLACED.as_bytes(), &limits);
         let too_large = matches!(&result, Err(r) if r.reason == Reason::TooLarge);
         prop_assert_eq!(too_large, ORDER_PLACED.len() > limit);

@@ -75,8 +75,13 @@ fn agreed_base_units(row: &mut Row<'_, '_>) -> Option<Decimal> {
         );
         return None;
     }
-    Some(value)
+    super::products::at_most(row, "agreed_base_units", value, MAX_AGREED_BASE_UNITS)
 }
+
+/// The largest agreed volume: a billion packs of a million base units,
+/// the most orders can add up to in any plausible period (and within what
+/// the SQL tables' decimal columns show exactly).
+pub const MAX_AGREED_BASE_UNITS: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0);
 
 /// Two dates forming an inclusive period; the end must not precede the start.
 /// Shared with `exemptions.csv`.

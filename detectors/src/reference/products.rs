@@ -107,8 +107,9 @@ impl Builder {
         let family_id = row.optional("family_id");
         let selected = row.boolean("selected");
         let backup_supplier = row.boolean("backup_supplier");
-        let base_units_per_pack = positive(row, "base_units_per_pack", true);
-        let price = positive(row, "selected_price_per_base_unit", false);
+        let base_units_per_pack = positive(row, "base_units_per_pack", true).and_then(|v| at_most(row, "base_units_per_pack", v, MAX_BASE_UNITS_PER_PACK));
+        let price = positive(row, "selected_price_per_base_unit", false)
+            .and_then(|v| at_most(row, "selected_price_per_base_unit", v, MAX_PRICE_PER_BASE_UNIT));
         let batch = row.optional("batch");
         if let Some(group_id) = group_id {
             self.loaded.group_ids.note(group_id, row.line());
@@ -295,6 +296,23 @@ fn check_selection(
             );
         }
     }
+}
+
+/// The most base units a pack may hold: with at most
+/// [`MAX_PACKS`](crate::state::MAX_PACKS) packs an order, an order's base
+/// units stay far inside an exact decimal's range.
+pub const MAX_BASE_UNITS_PER_PACK: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
+
+/// The dearest selected price per base unit, in yuan.
+pub const MAX_PRICE_PER_BASE_UNIT: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
+
+/// `value` when it is at most `max`; else a problem at its column.
+pub(crate) fn at_most(row: &mut Row<'_, '_>, column: &str, value: Decimal, max: Decimal) -> Option<Decimal> {
+    if value > max {
+        row.problem(column, format!("must be at most {max}, got {value}"));
+        return None;
+    }
+    Some(value)
 }
 
 /// A decimal > 0 in `column`; required or, when not, `None` if empty.

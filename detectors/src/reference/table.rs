@@ -277,9 +277,9 @@ pub(crate) fn read_table(
         return false;
     };
     let width = reader.headers().map_or(0, StringRecord::len);
-    let mut record = StringRecord::new();
+    let mut bytes = csv::ByteRecord::new();
     loop {
-        match reader.read_record(&mut record) {
+        match reader.read_byte_record(&mut bytes) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
@@ -289,6 +289,7 @@ pub(crate) fn read_table(
                 break;
             }
         }
+        let record = text_record(spec.layout.file, std::mem::take(&mut bytes), problems);
         let line = record.position().map_or(0, csv::Position::line);
         if record.len() != width {
             let message = format!(
@@ -357,17 +358,33 @@ fn read_header<R: Read>(
     (problems.count() == before).then_some(Header { positions })
 }
 
+/// The record as text. A field that is not UTF-8 is reported, and read with
+/// U+FFFD in place of its bad bytes, so that the row still defines its code
+/// and the rows of other files referring to it are not reported too: one
+/// bad byte, one problem.
+fn text_record(file: &str, bytes: csv::ByteRecord, problems: &mut Problems) -> StringRecord {
+    StringRecord::from_byte_record(bytes).unwrap_or_else(|e| {
+        let field = e.utf8_error().field();
+        let bytes = e.into_byte_record();
+        problems.push(file, bytes.position().map(csv::Position::line), None, not_utf8(field));
+        let mut lossy = StringRecord::from_byte_record_lossy(bytes.clone());
+        lossy.set_position(bytes.position().cloned());
+        lossy
+    })
+}
+
+/// The problem of a field (0-based) that is not UTF-8.
+fn not_utf8(field: usize) -> String {
+    format!("malformed row: field {} is not valid UTF-8 (save the file as UTF-8)", field + 1)
+}
+
 /// Records a CSV reader error; returns whether reading can go on with the
 /// next record (bad UTF-8 in one record) or must stop (I/O failure).
 fn report_csv_error(file: &str, error: &csv::Error, problems: &mut Problems) -> bool {
     let line = error.position().map(csv::Position::line);
     match error.kind() {
         csv::ErrorKind::Utf8 { err, .. } => {
-            let message = format!(
-                "malformed row: field {} is not valid UTF-8 (save the file as UTF-8)",
-                err.field() + 1
-            );
-            problems.push(file, line, None, message);
+            problems.push(file, line, None, not_utf8(err.field()));
             true
         }
         csv::ErrorKind::Io(e) => {

@@ -271,6 +271,18 @@ fn bounded(field: &str, value: Decimal, max: Decimal) -> Result<(), Outcome> {
     Ok(())
 }
 
+/// A quantity of packs: at most [`MAX_PACKS`], and with no more decimal
+/// places than the tables keep ([`crate::tables::UNITS_SCALE`]), so that
+/// what an alert says is what was ordered ("0.0000001" would read "0").
+fn packs(field: &str, value: Decimal) -> Result<(), Outcome> {
+    bounded(field, value, MAX_PACKS)?;
+    let places = crate::tables::UNITS_SCALE as u32;
+    if value.normalize().scale() > places {
+        return Err(reject(Reason::BadValue, format!("field `{field}`: {value} has more than {places} decimal places")));
+    }
+    Ok(())
+}
+
 impl State {
     pub fn new(reference: &ReferenceData) -> Self {
         State {
@@ -350,7 +362,7 @@ impl State {
         let product_id = reference.product(&e.product_code).ok_or_else(|| {
             reject(Reason::UnknownProduct, format!("product `{}` is not in products.csv", e.product_code))
         })?;
-        bounded("quantity_packs", e.quantity_packs, MAX_PACKS)?;
+        packs("quantity_packs", e.quantity_packs)?;
         bounded("unit_price", e.unit_price, MAX_AMOUNT)?;
         if self.has_order(&e.order_id) {
             return Err(reject(Reason::BadValue, format!("order `{}` was already placed by another event", e.order_id)));
@@ -373,25 +385,30 @@ impl State {
             last_change: micros(event),
             last_fill_at: None,
         };
-        self.count_units(reference, &line, e.quantity_packs);
+        self.count_units(reference, &line, e.quantity_packs)?;
         self.tally_recent(reference, &line, e.quantity_packs, e.quantity_packs);
         self.orders.insert(e.order_id.clone(), line);
         Ok(Outcome::Applied)
     }
 
     /// Adds `packs` of `line` (negative to take back) to the purchase sums;
-    /// special-service orders count nowhere (seed 000 三(四)).
-    fn count_units(&mut self, reference: &ReferenceData, line: &OrderLine, packs: Decimal) {
+    /// special-service orders count nowhere (seed 000 三(四)). Base units
+    /// beyond an exact decimal's range are a `bad_value`, and count nowhere.
+    fn count_units(&mut self, reference: &ReferenceData, line: &OrderLine, packs: Decimal) -> Result<(), Outcome> {
         if line.special_service {
-            return;
+            return Ok(());
         }
         let product = &reference.products[line.product.0 as usize];
-        let units = packs * product.base_units_per_pack;
-        self.purchases.add(reference, line.institution, product, line.class, line.placed_on, units);
+        let too_many = || {
+            let units = format!("{packs} packs of {} base units", product.base_units_per_pack);
+            reject(Reason::BadValue, format!("field `quantity_packs`: {units} each exceed what the purchase sums can hold"))
+        };
+        let units = packs.checked_mul(product.base_units_per_pack).ok_or_else(too_many)?;
+        self.purchases.add(reference, line.institution, product, line.class, line.placed_on, units).map_err(|_| too_many())
     }
 
     fn order_cancelled(&mut self, reference: &ReferenceData, at: Micros, e: &OrderCancelled) -> Result<Outcome, Outcome> {
-        bounded("quantity_packs", e.quantity_packs, MAX_PACKS)?;
+        packs("quantity_packs", e.quantity_packs)?;
         let over_cancel = |outstanding: Decimal| {
             reject(
                 Reason::OverCancel,
@@ -414,7 +431,8 @@ impl State {
         line.last_change = line.last_change.max(at);
         line.filled_at(at);
         let line = line.clone();
-        self.count_units(reference, &line, -e.quantity_packs);
+        // Takes back part of what the order added: it cannot overflow.
+        self.count_units(reference, &line, -e.quantity_packs)?;
         self.tally_recent(reference, &line, -e.quantity_packs, line.packs - line.cancelled);
         self.fold_order_if_finished(&e.order_id);
         Ok(Outcome::Applied)
@@ -463,7 +481,7 @@ impl State {
     }
 
     fn delivery_received(&mut self, at: Micros, e: &DeliveryReceived) -> Result<Outcome, Outcome> {
-        bounded("quantity_packs", e.quantity_packs, MAX_PACKS)?;
+        packs("quantity_packs", e.quantity_packs)?;
         if self.has_delivery(&e.delivery_id) {
             return Err(reject(Reason::BadValue, format!("delivery `{}` was already received", e.delivery_id)));
         }
@@ -505,7 +523,7 @@ impl State {
     }
 
     fn delivery_accepted(&mut self, event: &Event, e: &DeliveryAccepted) -> Result<Outcome, Outcome> {
-        bounded("accepted_quantity_packs", e.accepted_quantity_packs, MAX_PACKS)?;
+        packs("accepted_quantity_packs", e.accepted_quantity_packs)?;
         bounded("amount", e.amount, MAX_AMOUNT)?;
         let already_accepted = || reject(Reason::BadValue, format!("delivery `{}` was already accepted", e.delivery_id));
         if self.finished_deliveries.contains_key(&id_digest(&e.delivery_id)) {

@@ -23,6 +23,10 @@ pub enum ShareClass {
     Excluded,
 }
 
+/// A purchase sum would leave the range of an exact decimal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overflow;
+
 /// The units of one institution × group since one agreement period start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupWindow {
@@ -31,6 +35,17 @@ pub struct GroupWindow {
     pub start: NaiveDate,
     pub selected_units: Decimal,
     pub non_selected_units: Decimal,
+}
+
+impl GroupWindow {
+    /// The sum orders of `class` count in (none for excluded ones).
+    fn sum_of(&mut self, class: ShareClass) -> Option<&mut Decimal> {
+        match class {
+            ShareClass::Selected => Some(&mut self.selected_units),
+            ShareClass::NonSelected => Some(&mut self.non_selected_units),
+            ShareClass::Excluded => None,
+        }
+    }
 }
 
 /// Running purchase sums, indexed by what the reference data declares.
@@ -150,7 +165,8 @@ impl Purchases {
     }
 
     /// Adds (or, with negative `units`, takes back) an order's base units
-    /// placed on local date `placed_on`.
+    /// placed on local date `placed_on`; when a sum would overflow, changes
+    /// none of them.
     pub fn add(
         &mut self,
         reference: &ReferenceData,
@@ -159,28 +175,36 @@ impl Purchases {
         class: ShareClass,
         placed_on: NaiveDate,
         units: Decimal,
-    ) {
+    ) -> Result<(), Overflow> {
+        let mut agreements: Vec<usize> = Vec::new();
         if let Some(family) = product.family {
             for id in self.agreements_of.get(&(institution, family.0)).into_iter().flatten() {
                 let agreement = &reference.agreements[id.0 as usize];
                 if agreement.period_start <= placed_on && placed_on <= agreement.period_end {
-                    self.per_agreement[id.0 as usize] += units;
-                    if (agreement.period_end - placed_on).num_days() < PERIOD_END_DAYS {
-                        add_day(&mut self.period_end_days, (id.0, placed_on), units);
-                    }
+                    agreements.push(id.0 as usize);
                 }
             }
         }
-        let Some(range) = self.windows_of.get(&(institution, product.group)) else {
-            return;
-        };
-        for window in self.windows[range.clone()].iter_mut().filter(|w| w.start <= placed_on) {
-            match class {
-                ShareClass::Selected => window.selected_units += units,
-                ShareClass::NonSelected => window.non_selected_units += units,
-                ShareClass::Excluded => {}
+        let range = self.windows_of.get(&(institution, product.group)).cloned().unwrap_or_default();
+        let windows: Vec<usize> = range.filter(|&w| self.windows[w].start <= placed_on).collect();
+        let fits = |sum: &Decimal| sum.checked_add(units).is_some();
+        let agreements_fit = agreements.iter().all(|&a| fits(&self.per_agreement[a]));
+        let windows_fit = windows.iter().all(|&w| self.windows[w].sum_of(class).is_none_or(|sum| fits(sum)));
+        if !(agreements_fit && windows_fit) {
+            return Err(Overflow);
+        }
+        for a in agreements {
+            self.per_agreement[a] += units;
+            if (reference.agreements[a].period_end - placed_on).num_days() < PERIOD_END_DAYS {
+                add_day(&mut self.period_end_days, (a as u32, placed_on), units);
             }
         }
+        for w in windows {
+            if let Some(sum) = self.windows[w].sum_of(class) {
+                *sum += units;
+            }
+        }
+        Ok(())
     }
 
     /// Forgets the period-end days before `first_kept`.

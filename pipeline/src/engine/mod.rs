@@ -65,7 +65,32 @@ const SWEEP_EVERY_MICROS: Micros = 7 * DAY_MICROS;
 
 /// The `event_id`s remembered for de-duplication, by digest: 16 bytes and no
 /// allocation per id instead of a string (15 M ids at province scale).
-pub type SeenIds = vbp_detectors::FastMap<u128, Micros>;
+pub type SeenIds = vbp_detectors::FastMap<u128, SeenId>;
+
+/// What is remembered of an `event_id`: when its event occurred (for the
+/// retention) and a digest of its whole content, so that a resend (the
+/// same content) is told from another event under the same id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SeenId {
+    pub at: Micros,
+    pub content: u64,
+}
+
+/// A digest of an event's whole content (its decoded fields, offset and
+/// decimal scale included), stable across runs.
+pub fn content_digest(event: &Event) -> u64 {
+    use std::hash::Hasher;
+    struct Hashing(siphasher::sip::SipHasher13);
+    impl std::fmt::Write for Hashing {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut hashing = Hashing(siphasher::sip::SipHasher13::new());
+    let _ = std::fmt::write(&mut hashing, format_args!("{event:?}"));
+    hashing.0.finish()
+}
 
 /// An `event_id`'s digest, the one finished order lines and deliveries are
 /// kept under too.
@@ -114,14 +139,14 @@ pub struct Ingested<O> {
 }
 
 /// The order in which events apply: event time, then causal type order
-/// (an order before its delivery at the same instant), then id — a total
-/// order, so any arrival order of the same events gives the same state.
+/// (an order before its delivery at the same instant), then id, then the
+/// whole content — a total order, so any arrival order of the same events
+/// (two different events under one id and time included) gives the same
+/// state.
 pub fn event_order(a: &Event, b: &Event) -> Ordering {
-    (a.occurred_at.timestamp_micros(), a.body.event_type(), &a.event_id).cmp(&(
-        b.occurred_at.timestamp_micros(),
-        b.body.event_type(),
-        &b.event_id,
-    ))
+    (a.occurred_at.timestamp_micros(), a.body.event_type(), &a.event_id)
+        .cmp(&(b.occurred_at.timestamp_micros(), b.body.event_type(), &b.event_id))
+        .then_with(|| format!("{a:?}").cmp(&format!("{b:?}")))
 }
 
 pub struct Engine<O> {
@@ -271,7 +296,7 @@ impl<O> Engine<O> {
 
     /// Heap bytes of the ids remembered for de-duplication.
     pub fn seen_heap_bytes(&self) -> usize {
-        vbp_detectors::state::footprint::table_bytes(self.seen.capacity(), std::mem::size_of::<(u128, Micros)>())
+        vbp_detectors::state::footprint::table_bytes(self.seen.capacity(), std::mem::size_of::<(u128, SeenId)>())
     }
 
     /// Events waiting for their order or delivery, and ids remembered.
@@ -286,8 +311,10 @@ impl<O> Engine<O> {
     where
         O: Keyed,
     {
-        if self.is_repeat(&event) {
-            return Ingested { fate: Fate::Duplicate, rejected: Vec::new() };
+        match self.remember(&event) {
+            Remembered::New => {}
+            Remembered::Repeat => return Ingested { fate: Fate::Duplicate, rejected: Vec::new() },
+            Remembered::Conflict(rejection) => return self.refuse(origin, rejection),
         }
         let shard = self.shard_of(&event, origin.key(), &RunRoutes::default());
         let applied = self.shards[shard].apply(&self.reference, event, origin);
@@ -296,8 +323,32 @@ impl<O> Engine<O> {
 
     /// Takes a run of decoded events in order: each shard applies its own
     /// on a thread of its own, and each input's fate comes back in input
-    /// order, exactly what [`Engine::ingest`] one by one would return.
+    /// order, exactly what [`Engine::ingest`] one by one would return. An
+    /// id seen before (earlier in the run, or remembered) cuts the run
+    /// there: whether it is a repeat depends on what became of the first,
+    /// which the events before it may still change (a release that fails
+    /// forgets it).
     pub fn ingest_all(&mut self, events: Vec<(Event, O)>) -> Vec<Ingested<O>>
+    where
+        O: Keyed + Send,
+    {
+        let mut fates = Vec::with_capacity(events.len());
+        let (mut run, mut in_run) = (Vec::new(), vbp_detectors::FastMap::<u128, ()>::default());
+        for (event, origin) in events {
+            let digest = id_digest(&event.event_id);
+            if in_run.contains_key(&digest) || (self.seen.contains_key(&digest) && !run.is_empty()) {
+                fates.extend(self.ingest_run(std::mem::take(&mut run)));
+                in_run.clear();
+            }
+            in_run.insert(digest, ());
+            run.push((event, origin));
+        }
+        fates.extend(self.ingest_run(run));
+        fates
+    }
+
+    /// [`Engine::ingest_all`] of a run with no id twice.
+    fn ingest_run(&mut self, events: Vec<(Event, O)>) -> Vec<Ingested<O>>
     where
         O: Keyed + Send,
     {
@@ -306,15 +357,17 @@ impl<O> Engine<O> {
         let mut routed = RunRoutes::default();
         let looks_up = self.router.looks_up();
         for (index, (event, origin)) in events.into_iter().enumerate() {
-            if self.is_repeat(&event) {
-                fates.push(Some(Ingested { fate: Fate::Duplicate, rejected: Vec::new() }));
-            } else {
-                fates.push(None);
-                let shard = self.shard_of(&event, origin.key(), &routed);
-                if looks_up {
-                    routed.note(&event, shard);
+            match self.remember(&event) {
+                Remembered::Conflict(rejection) => fates.push(Some(self.refuse(origin, rejection))),
+                Remembered::Repeat => fates.push(Some(Ingested { fate: Fate::Duplicate, rejected: Vec::new() })),
+                Remembered::New => {
+                    fates.push(None);
+                    let shard = self.shard_of(&event, origin.key(), &routed);
+                    if looks_up {
+                        routed.note(&event, shard);
+                    }
+                    runs[shard].push((index, event, origin));
                 }
-                runs[shard].push((index, event, origin));
             }
         }
         let reference = &*self.reference;
@@ -351,14 +404,29 @@ impl<O> Engine<O> {
         }
     }
 
-    /// Counts a decoded event, and whether its id was seen before.
-    fn is_repeat(&mut self, event: &Event) -> bool {
+    /// Counts a decoded event and remembers its id, or says it was seen
+    /// before: with the same content (a repeat), or with other content. The
+    /// id is remembered until its event, or one it waited in, is rejected
+    /// ([`Engine::count`], [`Engine::orphans`]): a corrected resend applies.
+    fn remember(&mut self, event: &Event) -> Remembered {
         let at = event.occurred_at.timestamp_micros();
         self.stats.decoded += 1;
         self.stats.latest_event = self.stats.latest_event.max(Some(at));
-        let repeat = self.seen.insert(id_digest(&event.event_id), at).is_some();
-        self.stats.duplicates += u64::from(repeat);
-        repeat
+        let content = content_digest(event);
+        match self.seen.entry(id_digest(&event.event_id)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(SeenId { at, content });
+                Remembered::New
+            }
+            std::collections::hash_map::Entry::Occupied(o) if o.get().content == content => {
+                self.stats.duplicates += 1;
+                Remembered::Repeat
+            }
+            std::collections::hash_map::Entry::Occupied(_) => Remembered::Conflict(Rejection::new(
+                Reason::BadValue,
+                format!("field `event_id`: same event_id as an earlier event (`{}`) with different content", event.event_id),
+            )),
+        }
     }
 
     fn count(&mut self, applied: Applied<O>) -> Ingested<O> {
@@ -366,12 +434,21 @@ impl<O> Engine<O> {
         for r in &applied.rejected {
             self.stats.reject(r.rejection.reason);
         }
+        for digest in &applied.forget {
+            self.seen.remove(digest);
+        }
         Ingested { fate: applied.fate, rejected: applied.rejected }
     }
 
     /// Counts an input that did not decode into an event, and hands it back
     /// as a rejection for the dead-letter output.
     pub fn undecodable(&mut self, origin: O, rejection: Rejection) -> Ingested<O> {
+        self.refuse(origin, rejection)
+    }
+
+    /// Counts a rejection of an input and hands it back for the dead-letter
+    /// output.
+    fn refuse(&mut self, origin: O, rejection: Rejection) -> Ingested<O> {
         self.stats.reject(rejection.reason);
         Ingested { fate: Fate::Rejected(rejection.reason), rejected: vec![Rejected { origin, rejection }] }
     }
@@ -391,8 +468,10 @@ impl<O> Engine<O> {
     fn orphans(&mut self, cutoff: Micros, when: &str) -> Vec<Rejected<O>> {
         let mut expired: Vec<HeldEvent<O>> = self.shards.iter_mut().flat_map(|s| s.expire_before(cutoff)).collect();
         expired.sort_by(|a, b| event_order(&a.event, &b.event));
-        for _ in &expired {
+        for held in &expired {
             self.stats.reject(Reason::Orphan);
+            // Its resend, once what it waited for has arrived, must apply.
+            self.seen.remove(&id_digest(&held.event.event_id));
         }
         expired.into_iter().map(|h| shard::orphan(h, when)).collect()
     }
@@ -412,7 +491,7 @@ impl<O> Engine<O> {
             for shard in &mut self.shards {
                 shard.state.forget_finished_before(horizon);
             }
-            self.seen.retain(|_, t| *t >= horizon);
+            self.seen.retain(|_, seen| seen.at >= horizon);
             self.swept_to = horizon;
         }
     }
@@ -497,6 +576,14 @@ impl Question<'_> {
         let rollups = if self.need == Need::Everything { Some(rollups::compute(&eval).await?) } else { None };
         Ok((answer, rollups))
     }
+}
+
+/// What [`Engine::remember`] found of an event's id.
+#[derive(Debug)]
+enum Remembered {
+    New,
+    Repeat,
+    Conflict(Rejection),
 }
 
 /// The orders and deliveries routed so far in one run, not applied yet.

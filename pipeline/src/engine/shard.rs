@@ -8,7 +8,7 @@ use vbp_detectors::state::{Awaited, Micros, Outcome, State};
 use vbp_schemas::{Event, EventBody, Rejection};
 
 use super::held::{Held, HeldEvent};
-use super::{event_order, Fate, Rejected};
+use super::{event_order, id_digest, Fate, Rejected};
 
 pub struct Shard<O> {
     pub(super) state: State,
@@ -26,6 +26,8 @@ pub struct Applied<O> {
     pub rejected: Vec<Rejected<O>>,
     /// Events applied: it and the waiting events it released.
     pub applied: u64,
+    /// The id digests of the events rejected, to forget: their resends apply.
+    pub forget: Vec<u128>,
 }
 
 impl<O> Shard<O> {
@@ -54,7 +56,7 @@ impl<O> Shard<O> {
     /// Applies one event and, transitively, whatever was waiting for it;
     /// the fate is that of the first.
     pub fn apply(&mut self, reference: &ReferenceData, event: Event, origin: O) -> Applied<O> {
-        let mut out = Applied { fate: Fate::Applied, rejected: Vec::new(), applied: 0 };
+        let mut out = Applied { fate: Fate::Applied, rejected: Vec::new(), applied: 0, forget: Vec::new() };
         let mut queue = vec![(event, origin)];
         let mut first = None;
         while let Some((event, origin)) = queue.pop() {
@@ -75,6 +77,7 @@ impl<O> Shard<O> {
                 }
                 Outcome::Rejected(rejection) => {
                     let fate = Fate::Rejected(rejection.reason);
+                    out.forget.push(id_digest(&event.event_id));
                     out.rejected.push(Rejected { origin, rejection });
                     fate
                 }

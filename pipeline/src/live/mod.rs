@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
-use vbp_schemas::{decode, DecodeLimits};
+use vbp_schemas::{decode, DecodeLimits, OccurredWindow};
 
 use crate::checkpoint::{reference_fingerprint, CheckpointStore};
 use crate::engine::{Engine, EngineSnapshot, EngineSnapshotRef};
@@ -119,7 +119,7 @@ impl Live {
         let reference = load_reference(&config.reference)?;
         shared.set_division_names(reference.divisions.list().iter().cloned().collect());
         let fingerprint = reference_fingerprint(&config.reference)?;
-        let limits = DecodeLimits { max_message_bytes: config.max_message_bytes };
+        let limits = DecodeLimits { max_message_bytes: config.max_message_bytes, occurred_at: OccurredWindow::live() };
         let mut engine = Engine::new(reference, config.detectors.clone())?;
         engine.shard(Routes::new(config.threads.get()));
         engine.want_rollups = true;
@@ -356,7 +356,7 @@ impl Live {
 
     async fn evaluate(&mut self, caught_up: bool) -> Result<()> {
         let at = self.clock.now();
-        let watermark = WallClock::watermark(caught_up, self.runner.latest_event());
+        let watermark = WallClock::watermark(caught_up, self.runner.latest_event(), at);
         if let Some(facts) = &mut self.facts {
             facts.drain(&mut self.runner.engine.stage);
             self.runner.engine.republish_facts |= facts.refresh_due();

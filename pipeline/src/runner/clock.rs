@@ -103,12 +103,15 @@ impl WallClock {
         self.pinned.unwrap_or_else(|| Utc::now().with_timezone(&CST))
     }
 
-    /// The watermark of a live evaluation: the newest event time once
-    /// every partition is read to its end, unknown while behind (one topic
-    /// read ahead of another says nothing of what the other still holds).
-    pub fn watermark(caught_up: bool, latest_event: Option<Micros>) -> Watermark {
+    /// The watermark of a live evaluation at `at`: the newest event time
+    /// once every partition is read to its end, unknown while behind (one
+    /// topic read ahead of another says nothing of what the other still
+    /// holds) — and never past `at`, the wall clock: one event dated ahead
+    /// (a producer's clock, a typing error) must not orphan everything
+    /// that waits.
+    pub fn watermark(caught_up: bool, latest_event: Option<Micros>, at: DateTime<FixedOffset>) -> Watermark {
         match (caught_up, latest_event) {
-            (true, Some(t)) => Watermark::At(t),
+            (true, Some(t)) => Watermark::At(t.min(at.timestamp_micros())),
             _ => Watermark::Unknown,
         }
     }
@@ -189,8 +192,9 @@ mod tests {
 
     #[test]
     fn a_live_watermark_is_known_only_when_caught_up() {
-        assert_eq!(WallClock::watermark(false, Some(5)), Watermark::Unknown);
-        assert_eq!(WallClock::watermark(true, None), Watermark::Unknown);
-        assert_eq!(WallClock::watermark(true, Some(5)), Watermark::At(5));
+        let now = t("2026-01-05T12:00:00+08:00");
+        assert_eq!(WallClock::watermark(false, Some(5), now), Watermark::Unknown);
+        assert_eq!(WallClock::watermark(true, None, now), Watermark::Unknown);
+        assert_eq!(WallClock::watermark(true, Some(5), now), Watermark::At(5));
     }
 }

@@ -83,6 +83,11 @@ pub enum FileDeadLettersError {
     Sink(#[from] NdjsonSinkError),
 }
 
+/// The most bytes of an input line a dead letter keeps: a 200 MB line
+/// would otherwise write a dead letter as large, several times over once
+/// escaped. Four times the default `--max-message-bytes`.
+pub const DEAD_LETTER_RAW_BYTES: u32 = 256 * 1024;
+
 /// Dead letters of NDJSON files, to an NDJSON file: the original line is
 /// read back from its position, so nothing but positions is kept meanwhile.
 pub struct FileDeadLetters {
@@ -108,9 +113,15 @@ impl DeadLetterSink<LineOrigin> for FileDeadLetters {
     type Error = FileDeadLettersError;
 
     fn write(&mut self, r: Rejected<LineOrigin>) -> Result<(), FileDeadLettersError> {
-        let raw = self.files.raw(&r.origin)?;
+        let kept = LineOrigin { len: r.origin.len.min(DEAD_LETTER_RAW_BYTES), ..r.origin };
+        let raw = self.files.raw(&kept)?;
+        let mut rejection = r.rejection;
+        if kept.len < r.origin.len {
+            let (kept, all) = (kept.len, r.origin.len);
+            rejection.detail.push_str(&format!(" (this dead letter keeps the first {kept} of the line's {all} bytes)"));
+        }
         let source = Source::File { file: self.files.path(&r.origin).display().to_string(), line: r.origin.line };
-        self.write_record(&DeadLetter::new(r.rejection, source, raw))
+        self.write_record(&DeadLetter::new(rejection, source, raw))
     }
 
     fn write_record(&mut self, record: &DeadLetter) -> Result<(), FileDeadLettersError> {

@@ -84,6 +84,10 @@ pub struct Owed {
     /// instant they were recorded (for the push-latency histogram).
     #[serde(skip)]
     waiting_since: Option<Instant>,
+    /// Resolved alerts dropped unsent past [`MAX_RESOLVED`], not yet counted
+    /// in the metric.
+    #[serde(skip)]
+    dropped: u64,
 }
 
 impl Owed {
@@ -115,6 +119,8 @@ impl Owed {
             }
         }
         self.waiting_since.get_or_insert_with(Instant::now);
+        // Bounded while Alertmanager is away too, not only after a post.
+        self.dropped += self.trim();
     }
 
     /// The alerts to post now, each with its fingerprint; `endsAt` of
@@ -156,19 +162,23 @@ impl Owed {
             p.resolution_delivered_at.get_or_insert(now);
         }
         self.resolved.retain(|_, p| p.resolution_delivered_at.is_some_and(|t| now - t < window));
-        (self.waiting_since.take(), self.trim())
+        let dropped = self.trim() + std::mem::take(&mut self.dropped);
+        (self.waiting_since.take(), dropped)
     }
 
+    /// Drops the oldest resolved alerts (by `ends_at`, then fingerprint)
+    /// past [`MAX_RESOLVED`] in one pass; returns how many.
     fn trim(&mut self) -> u64 {
-        let mut dropped = 0;
-        while self.resolved.len() > MAX_RESOLVED {
-            let oldest = self.resolved.iter().min_by_key(|(_, p)| p.ends_at).map(|(fp, _)| fp.clone());
-            if let Some(fp) = oldest {
-                self.resolved.remove(&fp);
-                dropped += 1;
-            }
+        let excess = self.resolved.len().saturating_sub(MAX_RESOLVED);
+        if excess == 0 {
+            return 0;
         }
-        dropped
+        let mut by_age: Vec<(Option<i64>, String)> = self.resolved.iter().map(|(fp, p)| (p.ends_at, fp.clone())).collect();
+        by_age.select_nth_unstable(excess - 1);
+        for (_, fp) in &by_age[..excess] {
+            self.resolved.remove(fp);
+        }
+        excess as u64
     }
 
     pub fn len(&self) -> usize {
@@ -430,6 +440,31 @@ mod tests {
         assert!(p[0].1["endsAt"].as_str().unwrap() <= rfc3339(Utc::now().timestamp_millis()).as_str());
         owed.delivered();
         assert_eq!(owed.len(), 1, "re-sent for 15 minutes after delivery");
+    }
+
+    #[test]
+    fn resolved_alerts_past_the_bound_are_dropped_oldest_first_while_alertmanager_is_away() {
+        let mut owed = Owed::default();
+        let n = MAX_RESOLVED + 5_000;
+        let alerts: Vec<Transition> = (0..n)
+            .map(|i| {
+                let mut t = transition(Status::Firing, Severity::Warning);
+                t.alert.labels.insert("institution_code".into(), format!("H{i:08}"));
+                t
+            })
+            .collect();
+        owed.record(&alerts, "http://x");
+        let resolved: Vec<Transition> = alerts.iter().cloned().map(|t| Transition { status: Status::Resolved, ..t }).collect();
+        let started = Instant::now();
+        owed.record(&resolved[..5_000], "http://x");
+        for p in owed.resolved.values_mut() {
+            p.ends_at = Some(0); // the first 5,000 resolved long ago
+        }
+        owed.record(&resolved[5_000..], "http://x");
+        assert_eq!(owed.resolved.len(), MAX_RESOLVED, "bounded before any post");
+        assert!(owed.resolved.values().all(|p| p.ends_at != Some(0)), "the oldest went first");
+        assert_eq!(owed.delivered().1, 5_000, "and are counted");
+        assert!(started.elapsed() < Duration::from_secs(5), "one pass, not one per alert dropped: {:?}", started.elapsed());
     }
 
     #[test]

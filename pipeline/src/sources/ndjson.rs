@@ -45,6 +45,9 @@ pub struct LineOrigin {
     pub len: u32,
 }
 
+/// The UTF-8 byte-order mark some editors write at the start of a file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// The input files of one run, opened once.
 pub struct NdjsonFiles {
     paths: Vec<PathBuf>,
@@ -85,10 +88,12 @@ impl NdjsonFiles {
                     break;
                 }
                 line += 1;
-                let content = trim_line_end(&buf);
+                // A byte-order mark opening a file is not part of its first line.
+                let bom = if line == 1 && buf.starts_with(BOM) { BOM.len() } else { 0 };
+                let content = trim_line_end(&buf[bom..]);
                 if !content.iter().all(u8::is_ascii_whitespace) {
                     let len = u32::try_from(content.len()).unwrap_or(u32::MAX);
-                    f(LineOrigin { file: index as u32, line, offset, len }, content)?;
+                    f(LineOrigin { file: index as u32, line, offset: offset + bom as u64, len }, content)?;
                 }
                 offset += n as u64;
             }
