@@ -81,7 +81,7 @@ fn every_event_line_is_valid_or_a_counted_malformed_line() {
     let mut ids: HashSet<String> = HashSet::new();
     let mut duplicates = 0u64;
     let mut lines = 0u64;
-    for f in ["orders", "deliveries", "payments"] {
+    for f in ["orders", "deliveries", "payments", "complaints"] {
         let bytes = read(&out.path().join(format!("events/{f}.ndjson")));
         assert!(bytes.ends_with(b"\n"), "{f}.ndjson ends with a newline");
         for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
@@ -144,27 +144,33 @@ fn planted_lists_every_alertname_and_the_traps() {
         "OrderUndelivered",
         "SupplyBreak",
         "PaymentOverdue",
+        "ComplaintOverdue",
+        "SubstituteSurge",
+        "PeriodEndStockpiling",
+        "PriceAboveSelected",
     ] {
         assert!(firing.iter().any(|a| a["alertname"] == name), "no {name} planted");
     }
     for sev in ["critical", "warning"] {
-        for name in ["ProcurementBehindSchedule", "NonSelectedShareHigh", "OrderUndelivered", "PaymentOverdue"] {
+        for name in [
+            "ProcurementBehindSchedule",
+            "NonSelectedShareHigh",
+            "OrderUndelivered",
+            "PaymentOverdue",
+            "ComplaintOverdue",
+            "SubstituteSurge",
+            "PeriodEndStockpiling",
+            "PriceAboveSelected",
+        ] {
             assert!(firing.iter().any(|a| a["alertname"] == name && a["severity"] == sev), "no {sev} {name}");
         }
     }
     for a in firing {
         assert!(!a["behaviour"].as_str().unwrap().starts_with("UNPLANNED"), "unplanned alert: {a}");
         let key = a["key"].as_object().expect("key");
-        let want: &[&str] = match a["alertname"].as_str().unwrap() {
-            "ProcurementBehindSchedule" | "SelectedProductNotEntered" => {
-                &["agreement_id", "family_id", "institution_code"]
-            }
-            "NonSelectedShareHigh" => &["group_id", "institution_code"],
-            "OrderUndelivered" => &["institution_code", "product_code"],
-            "SupplyBreak" => &["city_code", "product_code"],
-            "PaymentOverdue" => &["institution_code"],
-            other => panic!("unknown alertname {other}"),
-        };
+        let name = vbp_detectors::alert::AlertName::parse(a["alertname"].as_str().unwrap()).expect("a known alertname");
+        let mut want = name.key_labels().to_vec();
+        want.sort();
         let mut got: Vec<&str> = key.keys().map(|k| k.as_str()).collect();
         got.sort();
         assert_eq!(got, want, "{a}");

@@ -61,7 +61,7 @@ fn replay_firing(dir: &Path, as_of: &str) -> BTreeSet<Alert> {
         .arg("--reference")
         .arg(dir.join("reference"))
         .arg("--events")
-        .args(["orders", "deliveries", "payments"].map(|t| dir.join(format!("events/{t}.ndjson"))))
+        .args(["orders", "deliveries", "payments", "complaints"].map(|t| dir.join(format!("events/{t}.ndjson"))))
         .args(["--as-of", as_of, "--firing-out"])
         .arg(&firing)
         .output()

@@ -89,6 +89,10 @@ pub enum KeySpec {
     Payment { inst: u32 },
     /// The `n`-th planted complaint, filed by `inst`.
     Complaint { inst: u32, n: u32 },
+    /// An institution's purchases of a group's substitutes (6.6).
+    Substitute { inst: u32, group: u32 },
+    /// An institution's purchases of a product above its selected price (6.8).
+    Price { inst: u32, product: u32 },
 }
 
 #[derive(Debug, Clone)]

@@ -44,6 +44,7 @@ mod scale;
 mod stems;
 mod supply;
 mod widespread;
+mod windows;
 mod writer;
 
 use std::fmt;
@@ -219,7 +220,7 @@ pub fn run(opts: &SimulateOptions) -> Result<SimulateSummary> {
     std::fs::create_dir_all(&opts.out).with_context(|| format!("cannot create {}", opts.out.display()))?;
     let show_progress = opts.scale != Scale::Small && std::io::stderr().is_terminal();
     let written = writer::write_events(&ctx, &mess_lines, &opts.out.join("events"), show_progress)?;
-    let stats = writer::total_stats(&written.results);
+    let mut stats = writer::total_stats(&written.results);
 
     let mut ledgers = Vec::new();
     let mut overdue_lines = Vec::new();
@@ -233,7 +234,12 @@ pub fn run(opts: &SimulateOptions) -> Result<SimulateSummary> {
     overdue_lines.sort_by_key(|l| (l.inst, l.product, l.deadline));
     overdue_payments.sort_by_key(|p| (p.inst, p.overdue_from, p.outstanding_fen));
 
-    let agreements = agreements::derive(seed, &cat, &pop, &plan, &ledgers, window_start, as_of_date);
+    let mut agreements = agreements::derive(seed, &cat, &pop, &plan, &ledgers, window_start, as_of_date);
+    let windows = windows::plant(&opts.out.join("events"), &cat, &pop, &mut agreements, as_of_date)?;
+    // The planted lifecycles are events like the others: counted with them.
+    for kind in [0, 2, 3, 4] {
+        stats.by_type[kind] += windows.orders;
+    }
     // A laggard's agreements exist only now: so do its planted alerts.
     plan.intended.extend(widespread::behind_schedule_intended(&agreements, &cat, as_of_date));
     reference::write(
@@ -248,6 +254,9 @@ pub fn run(opts: &SimulateOptions) -> Result<SimulateSummary> {
     )?;
 
     complaints::write_enterprises(&opts.out.join("reference"), &cat)?;
+    windows::write_reference(&opts.out.join("reference"), &windows)?;
+    plan.intended.extend(windows.intended);
+    plan.traps.extend(windows.traps);
     let exchange = complaints::write(&opts.out.join("events"), &cat, &pop, &cal, as_of)?;
     plan.intended.extend(exchange.intended);
     plan.traps.extend(exchange.traps);
@@ -262,6 +271,7 @@ pub fn run(opts: &SimulateOptions) -> Result<SimulateSummary> {
         overdue_payments: &overdue_payments,
     });
     alerts.extend(exchange.alerts);
+    alerts.extend(windows.alerts);
     let resolver = planted::Resolver { cat: &cat, pop: &pop, agreements: &agreements, today: as_of_date };
     let matched = planted::match_plan(&plan, alerts, &resolver);
     for a in &matched.unplanned {

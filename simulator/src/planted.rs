@@ -40,11 +40,11 @@ impl Resolver<'_> {
                     .unwrap_or_default();
                 m.insert("agreement_id".into(), Value::String(id));
             }
-            KeySpec::Share { inst: i, group } => {
+            KeySpec::Share { inst: i, group } | KeySpec::Substitute { inst: i, group } => {
                 m.insert("institution_code".into(), inst(i));
                 m.insert("group_id".into(), Value::String(self.cat.groups[group as usize].id.clone()));
             }
-            KeySpec::Undelivered { inst: i, product } => {
+            KeySpec::Undelivered { inst: i, product } | KeySpec::Price { inst: i, product } => {
                 m.insert("institution_code".into(), inst(i));
                 m.insert("product_code".into(), Value::String(self.cat.products[product as usize].code.clone()));
             }
@@ -73,7 +73,9 @@ impl Resolver<'_> {
             | KeySpec::Share { inst: i, .. }
             | KeySpec::Undelivered { inst: i, .. }
             | KeySpec::Payment { inst: i }
-            | KeySpec::Complaint { inst: i, .. } => inst(i),
+            | KeySpec::Complaint { inst: i, .. }
+            | KeySpec::Substitute { inst: i, .. }
+            | KeySpec::Price { inst: i, .. } => inst(i),
             KeySpec::SupplyBreak { city, .. } => CITIES[city].name.to_string(),
         }
     }

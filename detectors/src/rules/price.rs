@@ -71,7 +71,9 @@ fn to_alert(eval: &Evaluation, row: &Row) -> Result<Alert, DataFusionError> {
     notes.insert(
         "description".into(),
         format!(
-            "近 30 天（{} 至 {}）有 {orders} 笔订单以高于中选价格（每包装 {selected:.2} 元）的价格采购，共 {packs} 包装，最高单价 {:.2} 元，合计多付 {overcharge:.2} 元（{critical_from} 元起为严重）。中选价格不得再次议价，请核查。",
+            "近 30 天（{} 至 {}）有 {orders} 笔订单（下单于 {} 至 {}）以高于中选价格（每包装 {selected:.2} 元）的价格采购，共 {packs} 包装，最高单价 {:.2} 元，合计多付 {overcharge:.2} 元（{critical_from} 元起为严重）。中选价格不得再次议价，请核查。",
+            eval.today - chrono::Duration::days(29),
+            eval.today,
             row.date("first_date")?,
             row.date("last_date")?,
             row.decimal("highest_price")?,

@@ -30,7 +30,7 @@ pub fn simulate(name: &str, seed: u64, days: Option<u32>) -> Province {
     let planted: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("planted.json")).unwrap()).unwrap();
     let as_of = DateTime::parse_from_rfc3339(planted["as_of"].as_str().unwrap()).unwrap();
     let mut events = Vec::new();
-    for topic in ["orders", "deliveries", "payments"] {
+    for topic in ["orders", "deliveries", "payments", "complaints"] {
         let text = std::fs::read(out.join("events").join(format!("{topic}.ndjson"))).unwrap();
         events.extend(text.split(|b| *b == b'\n').filter_map(|line| decode(line, &DecodeLimits::default()).ok()));
     }
