@@ -156,6 +156,22 @@ pub fn valid_event(line: &[u8]) -> Option<serde_json::Map<String, serde_json::Va
             s("delivery_id")?;
             dec("amount", true, true)?;
         }
+        "complaint.filed" => {
+            s("complaint_id")?;
+            s("institution_code")?;
+            s("product_code")?;
+            matches!(s("kind")?, "not_delivered" | "short_delivery" | "quality" | "other").then_some(())?;
+            if let Some(text) = o.get("text") {
+                (text.as_str()?.chars().count() <= 2_000).then_some(())?;
+            }
+        }
+        "complaint.replied" => {
+            s("complaint_id")?;
+            chrono::NaiveDate::parse_from_str(s("promised_by")?, "%Y-%m-%d").ok()?;
+        }
+        "complaint.resolved" => {
+            s("complaint_id")?;
+        }
         _ => return None,
     }
     Some(obj)

@@ -25,7 +25,7 @@ use super::expect::Alert;
 use super::institutions::Population;
 
 /// The substituting product nobody buys but the planted institutions.
-pub const SUBSTITUTE_CODE: &str = "XSUB00000000000000000001";
+pub const SUBSTITUTE_CODE: &str = "XSUB0000000000000000001";
 const SUBSTITUTE_GROUP: &str = "G-SUB-01";
 /// Its price per pack, fen.
 const SUBSTITUTE_FEN: i64 = 100_00;
@@ -85,11 +85,16 @@ pub fn plant(
         None => planted.traps.push(Trap { must_not_fire: name, key, behaviour }),
     };
 
-    // 6.6: three institutions with an active agreement in three groups.
-    let mut active: Vec<(u32, usize)> =
-        agreements.iter().filter(|a| a.active(today)).map(|a| (a.inst, cat.families[a.family as usize].group)).collect();
+    // 6.6: three institutions with an active agreement in one group, the
+    // only group the substitute replaces (an institution with agreements
+    // in two substituted groups would surge in both).
+    let mut active: Vec<(usize, u32)> =
+        agreements.iter().filter(|a| a.active(today)).map(|a| (cat.families[a.family as usize].group, a.inst)).collect();
     active.sort_unstable();
-    active.dedup_by_key(|(inst, _)| *inst);
+    active.dedup();
+    let busiest = (0..cat.groups.len()).max_by_key(|g| (active.iter().filter(|(group, _)| group == g).count(), usize::MAX - g));
+    let active: Vec<(u32, usize)> =
+        active.into_iter().filter(|(group, _)| Some(*group) == busiest).map(|(group, inst)| (inst, group)).collect();
     let surges: [(i64, i64, Option<&'static str>, &str); 3] = [
         (60, 0, Some("warning"), "no substitute bought in the 90 days before"),
         (50, 30, Some("critical"), "5× the monthly baseline of 1000.00 yuan"),
@@ -143,15 +148,17 @@ pub fn plant(
         let family = p.family.unwrap_or(0);
         // Whole base units: 100 packs hold exactly bupp_c units.
         let units = p.bupp_c;
-        let (start, end, agreed, recent_packs, earlier_packs) = if k == 0 {
-            (today - Duration::days(59), today + Duration::days(5), units, 200, 0)
+        // Bought ahead of the schedule all along (no ProcurementBehindSchedule
+        // at any midnight), then a rush in the last 30 days: over 1.2 × the
+        // agreed volume (critical), or exactly it (warning).
+        let (start, end, agreed, recent_packs, earlier_packs, earlier_back) = if k == 0 {
+            (today - Duration::days(59), today + Duration::days(5), units, 200, 100, 45)
         } else {
-            (today - Duration::days(355), today + Duration::days(9), 3 * units, 100, 200)
+            (today - Duration::days(355), today + Duration::days(9), 4 * units, 100, 300, 200)
         };
-        buys.push(Buy { inst, product: p.code.clone(), packs: recent_packs, fen: selected_fen(p.selected_price_e4.unwrap_or(0), p.bupp_c), day: today - Duration::days(10) });
-        if earlier_packs > 0 {
-            buys.push(Buy { inst, product: p.code.clone(), packs: earlier_packs, fen: selected_fen(p.selected_price_e4.unwrap_or(0), p.bupp_c), day: today - Duration::days(200) });
-        }
+        let fen = selected_fen(p.selected_price_e4.unwrap_or(0), p.bupp_c);
+        buys.push(Buy { inst, product: p.code.clone(), packs: recent_packs, fen, day: today - Duration::days(10) });
+        buys.push(Buy { inst, product: p.code.clone(), packs: earlier_packs, fen, day: today - Duration::days(earlier_back) });
         agreements.push(AgreementRow {
             id: format!("AGR-STOCK-{}-{k}", pop.institutions[inst as usize].code),
             inst,

@@ -266,6 +266,27 @@ impl Row<'_> {
     }
 }
 
+/// Each family's generic name and enterprise, as a CTE (6.1, 6.7).
+pub const FAMILIES: &str = "families AS (
+            SELECT family_id, MIN(generic_name) AS generic_name, MIN(enterprise) AS enterprise
+            FROM products WHERE family_id IS NOT NULL GROUP BY family_id
+        )";
+
+/// The labels of an alert about one agreement (6.1, 6.7), from a row of
+/// `agreement_progress` joined with the family's enterprise.
+pub fn agreement_labels(row: &Row) -> Result<BTreeMap<String, String>, DataFusionError> {
+    Ok(labels([
+        ("institution_code", row.text("institution_code")?),
+        ("family_id", row.text("family_id")?),
+        ("agreement_id", row.text("agreement_id")?),
+        ("group_id", row.text("group_id")?),
+        ("enterprise", row.text("enterprise")?),
+        ("division_code", row.text("division_code")?),
+        ("city_code", row.text("city_code")?),
+        ("province_code", row.text("province_code")?),
+    ]))
+}
+
 /// Builds the labels of an alert from (name, value) pairs.
 pub fn labels<const N: usize>(pairs: [(&str, String); N]) -> BTreeMap<String, String> {
     pairs.into_iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.to_string(), v)).collect()

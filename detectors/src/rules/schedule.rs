@@ -9,7 +9,7 @@
 use datafusion::error::DataFusionError;
 use rust_decimal::Decimal;
 
-use super::{alert, decimal_literal, labels, percent, ratio, Evaluation, Row};
+use super::{agreement_labels, alert, decimal_literal, percent, ratio, Evaluation, Row, FAMILIES};
 use crate::alert::{Alert, AlertName, Severity};
 
 /// Active agreements with their verdict; `verdict` is NULL when all is well.
@@ -34,15 +34,13 @@ fn sql(eval: &Evaluation) -> String {
             END AS verdict
             FROM active
         ),
-        families AS (
-            SELECT family_id, MIN(generic_name) AS generic_name, MIN(enterprise) AS enterprise
-            FROM products WHERE family_id IS NOT NULL GROUP BY family_id
-        )
+        {families}
         SELECT j.*, f.generic_name, f.enterprise, i.name AS institution_name
         FROM judged j
         JOIN families f ON f.family_id = j.family_id
         JOIN institutions i ON i.institution_code = j.institution_code
         WHERE j.verdict IS NOT NULL",
+        families = FAMILIES,
         min_elapsed = c.min_elapsed_days,
         critical = decimal_literal(c.critical_ratio),
         warning = decimal_literal(c.warning_ratio),
@@ -65,16 +63,7 @@ fn to_alert(eval: &Evaluation, row: &Row) -> Result<Alert, DataFusionError> {
     let schedule = ratio(elapsed, total);
     let who = format!("{}（{}）", row.text("institution_name")?, row.text("institution_code")?);
     let what = format!("{}（{}）", row.text("generic_name")?, row.text("enterprise")?);
-    let labels = labels([
-        ("institution_code", row.text("institution_code")?),
-        ("family_id", row.text("family_id")?),
-        ("agreement_id", row.text("agreement_id")?),
-        ("group_id", row.text("group_id")?),
-        ("enterprise", row.text("enterprise")?),
-        ("division_code", row.text("division_code")?),
-        ("city_code", row.text("city_code")?),
-        ("province_code", row.text("province_code")?),
-    ]);
+    let labels = agreement_labels(row)?;
     let period = format!("{} 至 {}", row.date("period_start")?, row.date("period_end")?);
     let mut notes = std::collections::BTreeMap::new();
     notes.insert("institution_name".to_string(), row.text("institution_name")?);

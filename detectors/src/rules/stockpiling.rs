@@ -12,7 +12,7 @@
 use datafusion::error::DataFusionError;
 use rust_decimal::Decimal;
 
-use super::{alert, decimal_literal, labels, percent, ratio, Evaluation, Row};
+use super::{agreement_labels, alert, decimal_literal, percent, ratio, Evaluation, Row, FAMILIES};
 use crate::alert::{Alert, AlertName, Severity};
 
 fn sql(eval: &Evaluation) -> String {
@@ -31,10 +31,7 @@ fn sql(eval: &Evaluation) -> String {
             WHERE CAST(p.order_date AS INT) BETWEEN e.window_start AND {today}
             GROUP BY e.agreement_id
         ),
-        families AS (
-            SELECT family_id, MIN(generic_name) AS generic_name, MIN(enterprise) AS enterprise
-            FROM products WHERE family_id IS NOT NULL GROUP BY family_id
-        )
+        {families}
         SELECT e.*, r.recent_units, f.generic_name, f.enterprise, i.name AS institution_name,
                e.purchased_base_units > {critical} * e.agreed_base_units AS over_agreed
         FROM ending e
@@ -42,6 +39,7 @@ fn sql(eval: &Evaluation) -> String {
         JOIN families f ON f.family_id = e.family_id
         JOIN institutions i ON i.institution_code = e.institution_code
         WHERE r.recent_units * e.total_days > {pace} * e.agreed_base_units * 30",
+        families = FAMILIES,
         today = eval.today_days(),
         pace = decimal_literal(c.pace_ratio),
         critical = decimal_literal(c.critical_purchased_ratio),
@@ -61,16 +59,7 @@ fn to_alert(eval: &Evaluation, row: &Row) -> Result<Alert, DataFusionError> {
     let days = Decimal::from(row.int("total_days")?);
     let pace = (agreed * Decimal::from(30) / days).round_dp(2);
     let severity = if row.bool("over_agreed")? { Severity::Critical } else { Severity::Warning };
-    let labels = labels([
-        ("institution_code", row.text("institution_code")?),
-        ("family_id", row.text("family_id")?),
-        ("agreement_id", row.text("agreement_id")?),
-        ("group_id", row.text("group_id")?),
-        ("enterprise", row.text("enterprise")?),
-        ("division_code", row.text("division_code")?),
-        ("city_code", row.text("city_code")?),
-        ("province_code", row.text("province_code")?),
-    ]);
+    let labels = agreement_labels(row)?;
     let who = format!("{}（{}）", row.text("institution_name")?, row.text("institution_code")?);
     let what = format!("{}（{}）", row.text("generic_name")?, row.text("enterprise")?);
     let times = ratio(recent, pace);
