@@ -149,12 +149,12 @@ pub fn plant(
         // Whole base units: 100 packs hold exactly bupp_c units.
         let units = p.bupp_c;
         // Bought ahead of the schedule all along (no ProcurementBehindSchedule
-        // at any midnight), then a rush in the last 30 days: over 1.2 × the
-        // agreed volume (critical), or exactly it (warning).
+        // at any midnight), then a rush in the last 30 days: 3 × the agreed
+        // volume (critical), or exactly 1.2 × it (warning: "over" is strict).
         let (start, end, agreed, recent_packs, earlier_packs, earlier_back) = if k == 0 {
             (today - Duration::days(59), today + Duration::days(5), units, 200, 100, 45)
         } else {
-            (today - Duration::days(355), today + Duration::days(9), 4 * units, 100, 300, 200)
+            (today - Duration::days(355), today + Duration::days(9), 10 * units, 300, 900, 200)
         };
         let fen = selected_fen(p.selected_price_e4.unwrap_or(0), p.bupp_c);
         buys.push(Buy { inst, product: p.code.clone(), packs: recent_packs, fen, day: today - Duration::days(10) });
