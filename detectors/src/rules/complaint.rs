@@ -10,7 +10,7 @@
 use datafusion::error::DataFusionError;
 use rust_decimal::Decimal;
 
-use super::{alert, labels, Evaluation, Row};
+use super::{institution_words, product_words, alert, labels, Evaluation, Row};
 use crate::alert::{Alert, AlertName, Severity};
 
 fn sql(eval: &Evaluation) -> String {
@@ -63,8 +63,8 @@ fn to_alert(eval: &Evaluation, row: &Row) -> Result<Alert, DataFusionError> {
         ("city_code", row.text("city_code")?),
         ("province_code", row.text("province_code")?),
     ]);
-    let who = format!("{}（{}）", row.text("institution_name")?, row.text("institution_code")?);
-    let what = format!("{} {}（{}）", row.text("generic_name")?, row.text("spec")?, row.text("enterprise")?);
+    let who = institution_words(row)?;
+    let what = product_words(row)?;
     let (severity, finding, threshold) = if critical {
         let basis = if row.bool("replied")? {
             format!("承诺 {} 与回复后第 {} 个工作日取早者", row.date("promised_by")?, c.fix_working_days)

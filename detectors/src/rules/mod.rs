@@ -319,3 +319,13 @@ pub fn ratio(numerator: Decimal, denominator: Decimal) -> Decimal {
 pub fn percent(value: Decimal) -> String {
     format!("{}%", (value * Decimal::ONE_HUNDRED).round_dp(1).normalize())
 }
+
+/// "name（code）" of the row's institution, as every rule's words name it.
+pub fn institution_words(row: &Row) -> Result<String, DataFusionError> {
+    Ok(format!("{}（{}）", row.text("institution_name")?, row.text("institution_code")?))
+}
+
+/// "generic name spec（enterprise）" of the row's product.
+pub fn product_words(row: &Row) -> Result<String, DataFusionError> {
+    Ok(format!("{} {}（{}）", row.text("generic_name")?, row.text("spec")?, row.text("enterprise")?))
+}

@@ -11,7 +11,7 @@
 
 use datafusion::error::DataFusionError;
 
-use super::{alert, decimal_literal, labels, percent, ratio, Evaluation, Row};
+use super::{institution_words, alert, decimal_literal, labels, percent, ratio, Evaluation, Row};
 use crate::alert::{Alert, AlertName, Severity};
 
 fn sql(eval: &Evaluation) -> String {
@@ -66,7 +66,7 @@ fn to_alert(eval: &Evaluation, row: &Row) -> Result<Alert, DataFusionError> {
         ("province_code", row.text("province_code")?),
     ]);
     let mut notes = std::collections::BTreeMap::new();
-    let who = format!("{}（{}）", row.text("institution_name")?, row.text("institution_code")?);
+    let who = institution_words(row)?;
     let generic = row.text("generic_name")?;
     notes.insert("institution_name".into(), row.text("institution_name")?);
     notes.insert("summary".into(), format!("{who}{generic}非中选产品占比 {} 偏高", percent(share)));

@@ -9,7 +9,7 @@
 
 use datafusion::error::DataFusionError;
 
-use super::{alert, labels, Evaluation, Row};
+use super::{institution_words, alert, labels, Evaluation, Row};
 use crate::alert::{Alert, AlertName, Severity};
 
 fn sql(eval: &Evaluation) -> String {
@@ -45,7 +45,7 @@ fn to_alert(eval: &Evaluation, row: &Row) -> Result<Alert, DataFusionError> {
         ("city_code", row.text("city_code")?),
         ("province_code", row.text("province_code")?),
     ]);
-    let who = format!("{}（{}）", row.text("institution_name")?, row.text("institution_code")?);
+    let who = institution_words(row)?;
     let mut notes = std::collections::BTreeMap::new();
     notes.insert("institution_name".into(), row.text("institution_name")?);
     notes.insert("summary".into(), format!("{who}货款逾期未结清 {amount} 元"));

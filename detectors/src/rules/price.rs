@@ -12,7 +12,7 @@
 
 use datafusion::error::DataFusionError;
 
-use super::{alert, decimal_literal, labels, Evaluation, Row};
+use super::{institution_words, product_words, alert, decimal_literal, labels, Evaluation, Row};
 use crate::alert::{Alert, AlertName, Severity};
 
 fn sql(eval: &Evaluation) -> String {
@@ -61,8 +61,8 @@ fn to_alert(eval: &Evaluation, row: &Row) -> Result<Alert, DataFusionError> {
         ("city_code", row.text("city_code")?),
         ("province_code", row.text("province_code")?),
     ]);
-    let who = format!("{}（{}）", row.text("institution_name")?, row.text("institution_code")?);
-    let what = format!("{} {}（{}）", row.text("generic_name")?, row.text("spec")?, row.text("enterprise")?);
+    let who = institution_words(row)?;
+    let what = product_words(row)?;
     let orders = row.int("orders")?;
     let packs = row.decimal("packs")?;
     let mut notes = std::collections::BTreeMap::new();

@@ -9,7 +9,7 @@
 use datafusion::error::DataFusionError;
 use rust_decimal::Decimal;
 
-use super::{agreement_labels, alert, decimal_literal, percent, ratio, Evaluation, Row, FAMILIES};
+use super::{institution_words, agreement_labels, alert, decimal_literal, percent, ratio, Evaluation, Row, FAMILIES};
 use crate::alert::{Alert, AlertName, Severity};
 
 /// Active agreements with their verdict; `verdict` is NULL when all is well.
@@ -61,7 +61,7 @@ fn to_alert(eval: &Evaluation, row: &Row) -> Result<Alert, DataFusionError> {
     let total = Decimal::from(row.int("total_days")?);
     let progress = ratio(purchased, agreed);
     let schedule = ratio(elapsed, total);
-    let who = format!("{}（{}）", row.text("institution_name")?, row.text("institution_code")?);
+    let who = institution_words(row)?;
     let what = format!("{}（{}）", row.text("generic_name")?, row.text("enterprise")?);
     let labels = agreement_labels(row)?;
     let period = format!("{} 至 {}", row.date("period_start")?, row.date("period_end")?);

@@ -12,7 +12,7 @@
 use datafusion::error::DataFusionError;
 use rust_decimal::Decimal;
 
-use super::{agreement_labels, alert, decimal_literal, percent, ratio, Evaluation, Row, FAMILIES};
+use super::{institution_words, agreement_labels, alert, decimal_literal, percent, ratio, Evaluation, Row, FAMILIES};
 use crate::alert::{Alert, AlertName, Severity};
 
 fn sql(eval: &Evaluation) -> String {
@@ -60,7 +60,7 @@ fn to_alert(eval: &Evaluation, row: &Row) -> Result<Alert, DataFusionError> {
     let pace = (agreed * Decimal::from(30) / days).round_dp(2);
     let severity = if row.bool("over_agreed")? { Severity::Critical } else { Severity::Warning };
     let labels = agreement_labels(row)?;
-    let who = format!("{}（{}）", row.text("institution_name")?, row.text("institution_code")?);
+    let who = institution_words(row)?;
     let what = format!("{}（{}）", row.text("generic_name")?, row.text("enterprise")?);
     let times = ratio(recent, pace);
     let mut notes = std::collections::BTreeMap::new();

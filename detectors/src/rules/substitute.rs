@@ -14,7 +14,7 @@
 use datafusion::error::DataFusionError;
 use rust_decimal::Decimal;
 
-use super::{alert, decimal_literal, labels, Evaluation, Row};
+use super::{institution_words, alert, decimal_literal, labels, Evaluation, Row};
 use crate::alert::{Alert, AlertName, Severity};
 
 fn sql(eval: &Evaluation) -> String {
@@ -76,7 +76,7 @@ fn to_alert(eval: &Evaluation, row: &Row) -> Result<Alert, DataFusionError> {
         ("city_code", row.text("city_code")?),
         ("province_code", row.text("province_code")?),
     ]);
-    let who = format!("{}（{}）", row.text("institution_name")?, row.text("institution_code")?);
+    let who = institution_words(row)?;
     let group = row.text("generic_name")?;
     let (severity, factor) = if critical { (Severity::Critical, c.critical_ratio) } else { (Severity::Warning, c.warning_ratio) };
     let against = if earlier.is_zero() {

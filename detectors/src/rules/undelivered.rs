@@ -11,7 +11,7 @@
 use datafusion::error::DataFusionError;
 use rust_decimal::Decimal;
 
-use super::{alert, labels, Evaluation, Row};
+use super::{institution_words, product_words, alert, labels, Evaluation, Row};
 use crate::alert::{Alert, AlertName, Severity};
 
 /// The overdue lines of T, shared with the supply-break rule.
@@ -98,8 +98,8 @@ fn to_alert(eval: &Evaluation, row: &Row) -> Result<Alert, DataFusionError> {
         ("city_code", row.text("city_code")?),
         ("province_code", row.text("province_code")?),
     ]);
-    let who = format!("{}（{}）", row.text("institution_name")?, row.text("institution_code")?);
-    let what = format!("{} {}（{}）", row.text("generic_name")?, row.text("spec")?, row.text("enterprise")?);
+    let who = institution_words(row)?;
+    let what = product_words(row)?;
     let mut notes = std::collections::BTreeMap::new();
     notes.insert("institution_name".into(), row.text("institution_name")?);
     notes.insert("summary".into(), format!("{who}订购的{what}超时未配送"));
