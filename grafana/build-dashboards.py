@@ -333,6 +333,16 @@ def drilldown():
             overrides=[{"matcher": {"id": "byName", "options": "逾期回款 Overdue yuan"},
                         "properties": [{"id": "unit", "value": YUAN}, {"id": "thresholds", "value": steps(MONEY)}]}],
             thresholds=COUNT_BAD, w=12, h=9)
+    b.table("各区县执行报表 Execution report by district",
+            ['sum by (division_code, outcome) (label_replace(label_replace(label_replace(label_replace('
+             'vbp_report_agreements{city_code="$city"}, "outcome", "1 零采购 zero", "outcome", "zero"), '
+             '"outcome", "2 低于序时 behind", "outcome", "behind"), "outcome", "3 超量 over", "outcome", "over"), '
+             '"outcome", "4 正常 normal", "outcome", "normal"))' + NAMED],
+            transformations=[{"id": "groupingToMatrix", "options": {"columnField": "outcome", "rowField": "name",
+                                                                     "valueField": "Value", "emptyValue": "zero"}}],
+            w=24, h=9,
+            description="《国采地区带量执行报表》的四类签约产品数（零采购、低于序时进度、超量采购、正常采购），"
+                        "按区县汇总各批次；明细见 vbp-watch 的 /report 页面与下载的报表。")
     b.series("各区县序时进度完成率趋势 Progress vs schedule by district",
              [{"expr": 'vbp_procurement_progress_vs_schedule_ratio{level="district", city_code="$city"}' + NAMED,
                "legend": "{{name}}"}], unit="percentunit", thresholds=SCHEDULE, threshold_style="dashed", w=24, h=8)
@@ -353,6 +363,11 @@ def drilldown():
             columns=[("alertname", "预警 Alert"), ("severity", "级别 Severity"), ("Value", "条数 Count")],
             thresholds=COUNT_BAD, w=8, h=8,
             description="机构明细（医院、产品、证据）见 vbp-watch 的预警页面与区县收到的通知。")
+    b.table("本区县执行报表 Execution report by batch",
+            ['sum by (batch, outcome) (vbp_report_agreements{division_code="$district"})'],
+            transformations=[{"id": "groupingToMatrix", "options": {"columnField": "outcome", "rowField": "batch",
+                                                                     "valueField": "Value", "emptyValue": "zero"}}],
+            w=24, h=7, description="按集采批次：zero 零采购、behind 低于序时进度、over 超量采购、normal 正常采购的签约产品数。")
     b.series("进度与序时进度 Progress and schedule",
              [{"expr": 'vbp_procurement_progress_ratio{division_code="$district"}', "legend": "采购进度 progress"},
               {"expr": 'vbp_procurement_schedule_ratio{division_code="$district"}', "legend": "序时进度 schedule"}],

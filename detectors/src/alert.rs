@@ -56,6 +56,22 @@ impl AlertName {
         }
     }
 
+    /// The name a bureau reads (SPEC §6's Chinese titles).
+    pub fn chinese(self) -> &'static str {
+        match self {
+            AlertName::SelectedProductNotEntered => "中选产品未进院",
+            AlertName::ProcurementBehindSchedule => "采购进度滞后",
+            AlertName::NonSelectedShareHigh => "非中选产品采购占比高",
+            AlertName::OrderUndelivered => "订单超时未配送",
+            AlertName::SupplyBreak => "疑似断供",
+            AlertName::PaymentOverdue => "货款逾期未结清",
+            AlertName::ComplaintOverdue => "供应投诉未按时处理",
+            AlertName::SubstituteSurge => "可替代产品采购量异常增长",
+            AlertName::PeriodEndStockpiling => "协议期末突击采购",
+            AlertName::PriceAboveSelected => "高于中选价格采购",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<AlertName> {
         AlertName::ALL.into_iter().find(|n| n.as_str() == s)
     }
@@ -92,6 +108,14 @@ impl Severity {
         match self {
             Severity::Warning => "warning",
             Severity::Critical => "critical",
+        }
+    }
+
+    /// 严重 / 预警, as the pages and documents write it.
+    pub fn chinese(self) -> &'static str {
+        match self {
+            Severity::Warning => "预警",
+            Severity::Critical => "严重",
         }
     }
 }

@@ -6,14 +6,18 @@
 //! - [`state`]: the cumulative, order-independent state the events build (SPEC §6 sums);
 //! - [`tables`]: that state as Arrow tables registered in a DataFusion session;
 //! - [`rules`]: the six alert rules of SPEC §6, one module each, as SQL over the tables;
+//! - [`circular`]: the quarterly circular of SPEC §11, from the report and the detectors;
+//! - [`report`]: the monthly execution report of SPEC §10 (23 columns);
 //! - [`rollups`]: district, city and province figures for the dashboards;
 //! - [`alert`]: alert objects and their lifecycle (SPEC §7);
 //! - [`config`]: thresholds, SPEC's defaults unless configured.
 
 pub mod alert;
 pub mod calendar;
+pub mod circular;
 pub mod config;
 pub mod reference;
+pub mod report;
 pub mod rollups;
 pub mod rules;
 pub mod state;

@@ -15,6 +15,7 @@
 //! | `recent_purchases` | institution × product × order date of the last 120 days: substitutes' amounts and the overcharge above the selected price |
 //! | `period_end_purchases` | agreement × order date of its period's last 59 days, with the base units bought |
 //! | `substitutes` | group × product that can replace its products |
+//! | `report_rows` | row of the execution report (SPEC §10) at date(T): institution × batch × period, its 23 columns by their `/api/report` keys (`sql` only) |
 //! | `institutions`, `products`, `divisions`, `exemptions` | reference rows |
 //!
 //! Units are `Decimal128(38, 6)` base units, money `Decimal128(38, 2)` yuan,
@@ -110,6 +111,8 @@ pub fn session(
     let overdue_only = need == Need::Rules;
     if need == Need::Everything {
         ctx.register_batch("due_order_lines", due_order_lines(reference, state, config, at)?)?;
+        let rows = crate::report::rows(reference, &[&state.purchases], local_date_of_micros(at), |_| true);
+        ctx.register_batch("report_rows", report_rows(&rows)?)?;
     }
     let tables = [
         ("agreement_progress", agreement_progress(statics, reference, state)?),
@@ -192,6 +195,29 @@ fn division_columns<'a>(rows: &[&'a Institution]) -> Vec<(&'static str, ArrayRef
         ("city_code", strings(rows.iter().map(|i| i.city_code.as_str()))),
         ("province_code", strings(rows.iter().map(|i| i.province_code.as_str()))),
     ]
+}
+
+/// The execution report's rows (SPEC §10), with the division columns.
+pub fn report_rows(rows: &[crate::report::ReportRow]) -> Result<RecordBatch, ArrowError> {
+    use crate::report::{Cell, Kind, KEYS, KINDS};
+    let cells: Vec<[Cell<'_>; 23]> = rows.iter().map(|r| r.cells()).collect();
+    let mut columns: Vec<(&str, ArrayRef)> = Vec::new();
+    for (column, (key, kind)) in KEYS.iter().zip(KINDS).enumerate() {
+        let array: ArrayRef = match kind {
+            Kind::Text => strings(cells.iter().map(|c| if let Cell::Text(t) = c[column] { t } else { "" })),
+            Kind::Date => dates(cells.iter().map(|c| if let Cell::Date(d) = c[column] { d } else { NaiveDate::MIN })),
+            Kind::Count => {
+                Arc::new(Int64Array::from_iter_values(cells.iter().map(|c| if let Cell::Count(n) = c[column] { i64::from(n) } else { 0 })))
+            }
+            Kind::Percent => {
+                decimals(cells.iter().map(|c| if let Cell::Percent(p) = c[column] { p } else { Decimal::ZERO }), MONEY_SCALE)?
+            }
+        };
+        columns.push((key, array));
+    }
+    columns.push(("division_code", strings(rows.iter().map(|r| r.division_code.as_str()))));
+    columns.push(("city_code", strings(rows.iter().map(|r| r.city_code.as_str()))));
+    batch(columns)
 }
 
 fn agreements(reference: &ReferenceData, config: &DetectorConfig) -> Result<RecordBatch, ArrowError> {

@@ -24,8 +24,9 @@ use serde::Serialize;
 /// self-describing, so a field added anywhere makes older files unreadable
 /// (v5: finished order lines and deliveries folded into their own maps;
 /// v6: complaints, the recent days of purchases, period-end days; a
-/// checksum of the body, and remembered ids keep a content digest).
-const MAGIC: &[u8] = b"vbp-watch checkpoint v6\n";
+/// checksum of the body, and remembered ids keep a content digest;
+/// v7: the execution report's sums per window).
+const MAGIC: &[u8] = b"vbp-watch checkpoint v7\n";
 
 /// Bytes of the body's checksum, after [`MAGIC`].
 const CHECKSUM_BYTES: usize = 8;

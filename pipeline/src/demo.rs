@@ -77,6 +77,7 @@ pub async fn run(options: &DemoOptions) -> Result<()> {
         progress: false,
         midnights: true,
         rollups: true,
+        fired_log: true,
         threads: options.threads.unwrap_or(replay::DEFAULT_THREADS),
     };
     let pause = Duration::from_secs_f64(options.day_seconds.max(0.0));

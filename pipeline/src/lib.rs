@@ -12,6 +12,7 @@
 //! The simulated province is a crate of its own (`vbp-simulator`).
 
 pub mod checkpoint;
+pub mod circular;
 pub mod demo;
 pub mod engine;
 pub mod footprint;
@@ -19,6 +20,7 @@ pub mod http;
 pub mod live;
 pub mod metrics;
 pub mod replay;
+pub mod report;
 pub mod runner;
 pub mod sinks;
 pub mod sources;

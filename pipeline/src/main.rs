@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use vbp_detectors::config::DetectorConfig;
 use vbp_schemas::{DecodeLimits, Latest, OccurredWindow};
 use vbp_simulator as simulate;
-use vbp_watch::{demo, footprint, live, replay, sql};
+use vbp_watch::{circular, demo, footprint, live, replay, report, sql};
 
 #[derive(Parser)]
 #[command(name = "vbp-watch", version, about = "Streaming anomaly detection for volume-based procurement (集采) execution")]
@@ -43,6 +43,37 @@ enum Command {
         /// Where the checkpoint is written (removed afterwards).
         #[arg(long)]
         checkpoint_dir: PathBuf,
+    },
+    /// The execution report (带量采购执行报表, SPEC §10) as of --as-of, as
+    /// .xlsx or .csv (UTF-8 with BOM); optionally one division's rows, and
+    /// the differences from an official report.
+    Report {
+        #[command(flatten)]
+        input: InputArgs,
+        /// The file written: NAME.xlsx or NAME.csv.
+        #[arg(long)]
+        out: PathBuf,
+        /// Only the institutions of this district or city code (the file one bureau receives).
+        #[arg(long, value_name = "CODE")]
+        division: Option<String>,
+        /// An official report in the same 23 columns (.xlsx or .csv): list every row and cell that differs from ours.
+        #[arg(long, value_name = "OFFICIAL")]
+        reconcile: Option<PathBuf>,
+        /// Where the differences go, as CSV [default: NAME.reconcile.csv beside --out].
+        #[arg(long, value_name = "FILE", requires = "reconcile")]
+        reconcile_out: Option<PathBuf>,
+    },
+    /// The draft quarterly circular (季度通报, SPEC §11) as a printable
+    /// HTML page, evaluated at the quarter's last instant.
+    Circular {
+        /// The quarter, e.g. 2026Q3.
+        #[arg(long)]
+        quarter: vbp_detectors::circular::Quarter,
+        #[command(flatten)]
+        input: InputArgs,
+        /// The page written, e.g. circular-2026Q3.html.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Query the state and reference tables as of T with DataFusion SQL.
     Sql {
@@ -141,6 +172,7 @@ impl InputArgs {
             progress: true,
             midnights,
             rollups: false,
+            fired_log: false,
             threads: NonZeroUsize::MIN,
         })
     }
@@ -169,6 +201,18 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Footprint { input, checkpoint_dir } => {
             let options = input.options(true)?;
             println!("{:#}", footprint::run(&options, &checkpoint_dir).await?);
+        }
+        Command::Report { input, out, division, reconcile, reconcile_out } => {
+            let options = report::ReportOptions { replay: input.options(false)?, out, division, reconcile, reconcile_out };
+            let summary = report::run(&options).await?;
+            eprint!("{}", summary.render(&options.out));
+        }
+        Command::Circular { quarter, input, out } => {
+            if input.as_of.is_some() {
+                anyhow::bail!("`circular` is evaluated at the quarter's last instant ({}); leave out --as-of", quarter.last_instant().to_rfc3339());
+            }
+            let options = circular::CircularOptions { replay: input.options(true)?, quarter, out };
+            eprint!("{}", circular::run(&options).await?);
         }
         Command::Sql { query, input, format } => {
             let options = input.options(false)?;

@@ -41,6 +41,8 @@ struct Business {
     on_time: GaugeVec,
     due_lines: GaugeVec,
     division_info: IntGaugeVec,
+    /// The execution report's four counts (SPEC §10) by district × batch.
+    report_agreements: IntGaugeVec,
 }
 
 impl Business {
@@ -60,6 +62,14 @@ impl Business {
             &["level", "division_code", "name"],
         )?;
         registry.register(Box::new(division_info.clone()))?;
+        let report_agreements = IntGaugeVec::new(
+            Opts::new(
+                "vbp_report_agreements",
+                "Agreements in force by the execution report's outcome (zero 零采购, behind 低于序时, over 超量, normal 正常), by district and batch",
+            ),
+            &["city_code", "division_code", "batch", "outcome"],
+        )?;
+        registry.register(Box::new(report_agreements.clone()))?;
         Ok(Business {
             progress: by_division("vbp_procurement_progress_ratio", "Purchased / agreed base units of the agreements in force")?,
             schedule: by_division("vbp_procurement_schedule_ratio", "Time-proportional schedule (序时进度), agreement-weighted")?,
@@ -74,6 +84,7 @@ impl Business {
             on_time: by_enterprise("vbp_on_time_delivery_ratio", "Order lines due in the last 30 days delivered in full in time (配送率)")?,
             due_lines: by_enterprise("vbp_due_order_lines", "Order lines due in the last 30 days")?,
             division_info,
+            report_agreements,
         })
     }
 }
@@ -152,6 +163,18 @@ impl Metrics {
             let labels = [enterprise.as_str(), city.as_str()];
             b.on_time.with_label_values(&labels).set(ratio(d.on_time_lines, d.due_lines));
             b.due_lines.with_label_values(&labels).set(d.due_lines);
+        }
+    }
+
+    /// The report's four counts by district × batch; a district or batch
+    /// with no agreement in force any more drops out.
+    pub fn set_report_counts(&self, counts: &std::collections::BTreeMap<vbp_detectors::report::CountKey, [u32; 4]>) {
+        let gauge = &self.business.report_agreements;
+        gauge.reset();
+        for ((city, division, batch), counts) in counts {
+            for (outcome, n) in vbp_detectors::report::Outcome::ALL.iter().zip(counts) {
+                gauge.with_label_values(&[city.as_str(), division.as_str(), batch.as_str(), outcome.as_str()]).set(i64::from(*n));
+            }
         }
     }
 

@@ -48,6 +48,9 @@ pub struct ReplayOptions {
     pub midnights: bool,
     /// Compute the dashboards' roll-ups at each evaluation (demo mode).
     pub rollups: bool,
+    /// Evaluate every midnight and keep the alerts firing in the current
+    /// quarter (`circular`, demo: SPEC §11).
+    pub fired_log: bool,
     /// Shards of the state, applied and evaluated on as many threads.
     pub threads: NonZeroUsize,
 }
@@ -118,10 +121,12 @@ impl Replay {
         let every_instant = options.as_of.is_none()
             || options.alerts_out.is_some()
             || options.rollups
+            || options.fired_log
             || outputs.alertmanager.is_some()
             || outputs.http.is_some();
         let mut engine = Engine::new(reference, options.detectors.clone())?;
         engine.want_rollups = options.rollups;
+        engine.fired_log = options.fired_log.then(Default::default);
         outputs.transitions = Some(NdjsonSink::create(options.alerts_out.as_deref())?);
         let dead_letters = FileDeadLetters::new(Arc::clone(&files), NdjsonSink::create(options.dead_letter.as_deref())?);
         Ok(Replay {
@@ -357,6 +362,11 @@ impl ReplaySummary {
             s.evaluations,
             self.seconds - self.index_seconds - s.evaluation_micros as f64 / 1e6,
         ));
+        if s.evaluations > 0 && !s.rule_micros.is_empty() {
+            let per = |micros: u64| micros as f64 / 1e3 / s.evaluations as f64;
+            let rules: Vec<String> = s.rule_micros.iter().map(|(rule, m)| format!("{rule} {:.1}", per(*m))).collect();
+            out.push_str(&format!("  ms per evaluation by rule: {}\n", rules.join(", ")));
+        }
         for ((name, severity), n) in &s.fired {
             let resolved = s.resolved.get(&(name.clone(), severity.clone())).copied().unwrap_or(0);
             out.push_str(&format!("    {name:<28} {severity:<8} fired {n:<6} resolved {resolved}\n"));

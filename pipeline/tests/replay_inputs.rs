@@ -60,6 +60,7 @@ impl Scratch {
             progress: false,
             midnights: true,
             rollups: false,
+            fired_log: false,
             threads: NonZeroUsize::MIN,
         }
     }

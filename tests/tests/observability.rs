@@ -14,7 +14,8 @@
 //!    inhibits OrderUndelivered under a SupplyBreak;
 //! d. Alertmanager stopped mid-run and restarted loses no alert, and
 //!    resolutions still reach the receivers;
-//! e. the built-in page renders the firing alerts in headless Chromium.
+//! e. the alert page, the report page and the circular render in headless
+//!    Chromium, and `/api/report` gives each district and city its own rows.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -526,8 +527,42 @@ fn alertmanager_restart_loses_no_alert() {
 // ---------------------------------------------------------------------------
 // e. the built-in page in Chromium
 
+/// Headless Chromium on `url` with `extra` flags (the probe's flags: no
+/// network of its own, a fresh profile).
+fn chromium(profile: &Path, url: &str, extra: &[String]) -> std::process::Output {
+    let mut args: Vec<String> = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(format!("--user-data-dir={}", profile.display()));
+    args.extend(extra.iter().cloned());
+    args.push(url.to_string());
+    let out = Command::new(CHROMIUM).args(&args).output().expect("run chromium");
+    assert!(out.status.success(), "chromium {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// The DOM Chromium renders of `url`, and a screenshot of it at `shot`.
+fn rendered(profile: &Path, url: &str, shot: &Path, height: u32) -> String {
+    let dom = String::from_utf8(chromium(profile, url, &["--dump-dom".to_string()]).stdout).expect("UTF-8 DOM");
+    let size = format!("--window-size=1400,{height}");
+    chromium(profile, url, &[format!("--screenshot={}", shot.display()), size, "--hide-scrollbars".to_string()]);
+    let bytes = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
+    assert!(bytes > 10_000, "a screenshot was written to {} ({bytes} bytes)", shot.display());
+    dom
+}
+
 #[test]
-fn the_alert_page_renders_in_chromium() {
+fn the_alert_report_and_circular_pages_render_in_chromium_and_the_report_api_filters_by_division() {
     require(CHROMIUM);
     // Without a CJK font Chromium draws 集采 as boxes (the DOM would not tell).
     let fonts = Command::new("fc-list").arg(":lang=zh").output().expect("run fc-list (fontconfig, a dependency of chromium)");
@@ -540,33 +575,12 @@ fn the_alert_page_renders_in_chromium() {
     demo.wait_done(Duration::from_secs(300));
     let alerts = demo.alerts();
     assert!(!alerts.is_empty(), "the demo fires alerts at the end");
-    let url = format!("http://{}/", demo.addr);
-
     let profile = dir.join("chromium-profile");
-    let chromium = |extra: &[String]| {
-        let mut args: Vec<String> = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.push(format!("--user-data-dir={}", profile.display()));
-        args.extend(extra.iter().cloned());
-        args.push(url.clone());
-        let out = Command::new(CHROMIUM).args(&args).output().expect("run chromium");
-        assert!(out.status.success(), "chromium {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        out
-    };
-    let dom = String::from_utf8(chromium(&["--dump-dom".to_string()]).stdout).expect("UTF-8 DOM");
-    std::fs::write(dir.join("page.html"), &dom).expect("save the DOM");
+    let target = workspace().join("target");
 
+    // The alert page.
+    let dom = rendered(&profile, &format!("http://{}/", demo.addr), &target.join("observability-alert-page.png"), 1800);
+    std::fs::write(dir.join("page.html"), &dom).expect("save the DOM");
     let rows = dom.matches("<tr class=\"alert\"").count();
     assert_eq!(rows, alerts.len(), "one tr.alert per alert of /api/alerts");
     // Sections: one per division with alerts, each with its own alerts.
@@ -589,9 +603,52 @@ fn the_alert_page_renders_in_chromium() {
     }
     assert!(dom.contains("当前预警"), "the page's Chinese title is in the DOM");
 
-    let shot = workspace().join("target").join("observability-alert-page.png");
-    chromium(&[format!("--screenshot={}", shot.display()), "--window-size=1400,1800".to_string(), "--hide-scrollbars".to_string()]);
-    let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
-    assert!(size > 10_000, "a screenshot was written to {} ({size} bytes)", shot.display());
-    eprintln!("page: {rows} alert rows in {} district sections; screenshot {}", have.len(), shot.display());
+    // /api/report: a district's rows are its own; a city's are all of its districts'.
+    let all = get_json(&demo.addr, "/api/report").expect("GET /api/report");
+    let all = all.as_array().expect("an array of rows").clone();
+    assert!(!all.is_empty(), "the report has rows");
+    for key in vbp_detectors::report::KEYS {
+        assert!(all[0].get(key).is_some(), "row has key {key}: {}", all[0]);
+    }
+    let districts: BTreeSet<String> = all.iter().map(|r| r["division_code"].as_str().unwrap_or("").to_string()).collect();
+    for district in &districts {
+        let mine = get_json(&demo.addr, &format!("/api/report?division_code={district}")).expect("district rows");
+        let expected: Vec<&Value> = all.iter().filter(|r| r["division_code"] == district.as_str()).collect();
+        assert_eq!(mine.as_array().map(|a| a.iter().collect::<Vec<_>>()), Some(expected), "{district}");
+    }
+    let cities: BTreeSet<String> = districts.iter().map(|d| city_of(d)).collect();
+    for city in &cities {
+        let mine = get_json(&demo.addr, &format!("/api/report?city_code={city}")).expect("city rows");
+        let expected = all.iter().filter(|r| r["city_code"] == city.as_str()).count();
+        assert_eq!(mine.as_array().map(Vec::len), Some(expected), "{city}");
+    }
+    let (status, _) = http(&demo.addr, "GET", "/api/report?division_code=999999", None).expect("GET");
+    assert_eq!(status, 404, "an unknown division is refused");
+
+    // The report page, one district's: every row of /api/report for it.
+    let district = districts.iter().next().expect("a district");
+    let url = format!("http://{}/report?division_code={district}", demo.addr);
+    let dom = rendered(&profile, &url, &target.join("report-page.png"), 1100);
+    let mine = get_json(&demo.addr, &format!("/api/report?division_code={district}")).expect("rows");
+    let rows = dom.split("<table id=\"report\"").nth(1).expect("the report table").matches("<tr>").count() - 1;
+    assert_eq!(rows, mine.as_array().map(Vec::len).unwrap_or(0), "one table row per report row");
+    for header in vbp_detectors::report::HEADERS {
+        assert!(dom.contains(header), "header {header}");
+    }
+    assert!(dom.contains("下载 Excel") && dom.contains("零采购产品数 · "), "downloads and totals");
+    let (status, xlsx) = http(&demo.addr, "GET", &format!("/report.xlsx?division_code={district}"), None).expect("GET xlsx");
+    assert!(status == 200 && xlsx.starts_with(b"PK"), "the .xlsx download is a zip ({status})");
+    let (status, csv) = http(&demo.addr, "GET", "/report.csv", None).expect("GET csv");
+    assert!(status == 200 && csv.starts_with(b"\xEF\xBB\xBF"), "the CSV download starts with a BOM");
+
+    // The circular of the quarter so far: every section present and filled.
+    let dom = rendered(&profile, &format!("http://{}/circular", demo.addr), &target.join("circular-page.png"), 4000);
+    std::fs::write(dir.join("circular.html"), &dom).expect("save the DOM");
+    for heading in ["总体情况", "采购进度滞后的医疗机构", "配送率低的企业", "非中选产品采购量占比高", "可替代产品采购量异常增长", "货款逾期未结清", "本季度预警"] {
+        assert!(dom.contains(heading), "the circular has a section {heading}");
+    }
+    assert!(dom.matches("<svg").count() >= 3, "charts drawn as SVG");
+    assert!(dom.matches("<table class=\"ranking\"").count() >= 3, "rankings with institutions");
+    assert!(dom.contains("执行情况</h2>"), "city sections follow the province");
+    eprintln!("pages: {} alert rows; report and circular screenshots in {}", alerts.len(), target.display());
 }

@@ -201,6 +201,14 @@ pub struct Institution {
     pub level: Level,
 }
 
+impl Institution {
+    /// Whether the institution lies in the division `code`: its district,
+    /// its city or its province (what a bureau of that division sees).
+    pub fn is_in(&self, code: &str) -> bool {
+        self.division_code == code || self.city_code == code || self.province_code == code
+    }
+}
+
 /// A product code (`products.csv`), selected or not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Product {

@@ -116,20 +116,34 @@ pub struct ShardAnswer {
     pub alerts: Vec<Alert>,
     /// Sorted by (city, product, institution).
     pub facts: Vec<supply_break::OverdueFact>,
+    /// Wall microseconds of each rule module's queries, in evaluation order.
+    pub rule_micros: Vec<(&'static str, u64)>,
 }
 
-/// The rules keyed by institution, and the supply-break facts.
+/// The rules keyed by institution, and the supply-break facts, with the
+/// wall time each rule took.
 pub async fn evaluate_shard(eval: &Evaluation<'_>) -> Result<ShardAnswer, DataFusionError> {
-    let mut alerts = schedule::evaluate(eval).await?;
-    alerts.extend(non_selected::evaluate(eval).await?);
-    alerts.extend(undelivered::evaluate(eval).await?);
-    alerts.extend(payment::evaluate(eval).await?);
-    alerts.extend(complaint::evaluate(eval).await?);
-    alerts.extend(substitute::evaluate(eval).await?);
-    alerts.extend(stockpiling::evaluate(eval).await?);
-    alerts.extend(price::evaluate(eval).await?);
+    let mut alerts = Vec::new();
+    let mut rule_micros = Vec::with_capacity(9);
+    macro_rules! timed {
+        ($name:literal, $run:expr) => {{
+            let started = std::time::Instant::now();
+            let found = $run;
+            rule_micros.push(($name, started.elapsed().as_micros() as u64));
+            found
+        }};
+    }
+    alerts.extend(timed!("schedule", schedule::evaluate(eval).await?));
+    alerts.extend(timed!("non_selected", non_selected::evaluate(eval).await?));
+    alerts.extend(timed!("undelivered", undelivered::evaluate(eval).await?));
+    alerts.extend(timed!("payment", payment::evaluate(eval).await?));
+    alerts.extend(timed!("complaint", complaint::evaluate(eval).await?));
+    alerts.extend(timed!("substitute", substitute::evaluate(eval).await?));
+    alerts.extend(timed!("stockpiling", stockpiling::evaluate(eval).await?));
+    alerts.extend(timed!("price", price::evaluate(eval).await?));
+    let facts = timed!("supply_break", supply_break::facts(eval).await?);
     alerts.sort_by(Alert::cmp_id);
-    Ok(ShardAnswer { alerts, facts: supply_break::facts(eval).await? })
+    Ok(ShardAnswer { alerts, facts, rule_micros })
 }
 
 /// An exact decimal as a SQL literal that DataFusion keeps decimal.

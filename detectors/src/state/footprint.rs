@@ -65,6 +65,8 @@ impl Purchases {
             self.lookup_sizes().into_iter().map(|(entries, entry, values)| table_bytes(entries, entry) + values).sum();
         vec(self.per_agreement.capacity(), size_of::<rust_decimal::Decimal>())
             + vec(self.windows.capacity(), size_of::<super::GroupWindow>())
+            + vec(self.selected_amounts.capacity(), size_of::<rust_decimal::Decimal>())
+            + table_bytes(self.bought.capacity(), size_of::<((u32, crate::reference::ProductId), super::Bought)>())
             + table_bytes(self.period_end_days.capacity(), size_of::<((u32, chrono::NaiveDate), rust_decimal::Decimal)>())
             + lookups
     }

@@ -33,7 +33,7 @@ pub use recent::{DayKey, DayTally, KEPT_DAYS};
 use crate::reference::{InstitutionId, ProductId, ReferenceData};
 use crate::time::{local_date, payment_overdue_from};
 
-pub use purchases::{GroupWindow, Purchases, ShareClass};
+pub use purchases::{Bought, GroupWindow, Purchases, ShareClass};
 
 /// Quantities above this many packs are rejected as `bad_value`: no real
 /// order is that large, and the bound keeps every sum far from overflow.
@@ -404,7 +404,9 @@ impl State {
             reject(Reason::BadValue, format!("field `quantity_packs`: {units} each exceed what the purchase sums can hold"))
         };
         let units = packs.checked_mul(product.base_units_per_pack).ok_or_else(too_many)?;
-        self.purchases.add(reference, line.institution, product, line.class, line.placed_on, units).map_err(|_| too_many())
+        let amount = packs.checked_mul(line.unit_price).ok_or_else(too_many)?;
+        let (institution, class, placed_on) = (line.institution, line.class, line.placed_on);
+        self.purchases.add(reference, institution, line.product, class, placed_on, units, amount).map_err(|_| too_many())
     }
 
     fn order_cancelled(&mut self, reference: &ReferenceData, at: Micros, e: &OrderCancelled) -> Result<Outcome, Outcome> {

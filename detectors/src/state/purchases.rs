@@ -1,8 +1,11 @@
 //! Purchase sums that 6.1 and 6.2 read: base units per agreement, and
 //! selected / non-selected base units per institution × group window.
 //!
-//! Both are kept as running sums so memory grows with agreements, not with
-//! orders. An order adds its units once; a cancellation takes its units back
+//! The execution report (SPEC §10) reads two more sums per window: the
+//! amount of the group's selected products, and the units and amount of
+//! each non-selected product of the group and each substitute of it
+//! ([`Bought`]). Both are kept as running sums so memory grows with
+//! agreements, not with orders. An order adds its units once; a cancellation takes its units back
 //! out of the same sums, because SPEC counts (packs − cancelled) × base units.
 
 use crate::FastMap;
@@ -11,7 +14,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::reference::{AgreementId, GroupId, InstitutionId, Product, ReferenceData};
+use crate::reference::{AgreementId, GroupId, InstitutionId, Product, ProductId, ReferenceData};
 
 /// How one order counts in its group's non-selected share (6.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +69,15 @@ pub struct Purchases {
     /// fixed by the agreements, so this order is also the row order of the
     /// `group_windows` table, whose other columns are built once.
     pub windows: Vec<GroupWindow>,
+    /// By window (position in `windows`): the amount (yuan) of the
+    /// group's selected products bought since the window's start (§10).
+    pub selected_amounts: Vec<Decimal>,
+    /// (window, product) → what the institution bought since the window's
+    /// start of a non-selected product of the window's group, or of a
+    /// substitute of the group (§10 columns 18–22). Raw execution: no
+    /// exemption, backup supplier or price leaves an order out.
+    #[serde(deserialize_with = "crate::presized::deserialize")]
+    pub bought: FastMap<(u32, ProductId), Bought>,
     /// Where the windows of each institution × group are in `windows`.
     #[serde(skip)]
     windows_of: FastMap<(InstitutionId, GroupId), std::ops::Range<usize>>,
@@ -75,6 +87,17 @@ pub struct Purchases {
     /// Exemption windows of each institution × group, inclusive dates.
     #[serde(skip)]
     exemptions_of: FastMap<(InstitutionId, GroupId), Vec<(NaiveDate, NaiveDate)>>,
+    /// The groups each product substitutes for (`substitutes.csv`).
+    #[serde(skip)]
+    substitutes_for: FastMap<ProductId, Vec<GroupId>>,
+}
+
+/// Units and amount of one product bought in one window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bought {
+    pub units: Decimal,
+    /// (packs − cancelled) × unit_price, yuan.
+    pub amount: Decimal,
 }
 
 /// How many of a period's last days [`Purchases::period_end_days`] keeps:
@@ -104,7 +127,12 @@ impl Purchases {
             .collect();
         windows.sort_unstable_by_key(GroupWindow::key);
         windows.dedup_by_key(|w| w.key());
-        let sums = Purchases { per_agreement: vec![Decimal::ZERO; reference.agreements.len()], windows, ..Default::default() };
+        let sums = Purchases {
+            per_agreement: vec![Decimal::ZERO; reference.agreements.len()],
+            selected_amounts: vec![Decimal::ZERO; windows.len()],
+            windows,
+            ..Default::default()
+        };
         sums.with_lookups(reference)
     }
 
@@ -121,8 +149,11 @@ impl Purchases {
         let fresh = Purchases::new(reference);
         let differs = self.windows.len() != fresh.windows.len()
             || self.windows.iter().zip(&fresh.windows).any(|(a, b)| a.key() != b.key());
-        if differs {
+        if differs || self.selected_amounts.len() != self.windows.len() {
             return Err("the checkpoint's institution × group windows are not those of agreements.csv".to_string());
+        }
+        if self.bought.keys().any(|&(w, p)| w as usize >= self.windows.len() || p.index() >= reference.products.len()) {
+            return Err("the checkpoint's report sums name a window or product that the reference data does not have".to_string());
         }
         Ok(self.with_lookups(reference))
     }
@@ -136,6 +167,10 @@ impl Purchases {
         for e in &reference.exemptions {
             self.exemptions_of.entry((e.institution, e.group)).or_default().push((e.valid_from, e.valid_to));
         }
+        self.substitutes_for.clear();
+        for s in &reference.substitutes {
+            self.substitutes_for.entry(s.product).or_default().push(s.group);
+        }
         self.windows_of.clear();
         for (index, w) in self.windows.iter().enumerate() {
             let range = self.windows_of.entry((w.institution, w.group)).or_insert(index..index);
@@ -146,7 +181,7 @@ impl Purchases {
 
     /// (entries, bytes per entry, heap bytes of the values) of each lookup
     /// table, for [`State::heap_bytes`](super::State::heap_bytes).
-    pub(super) fn lookup_sizes(&self) -> [(usize, usize, usize); 3] {
+    pub(super) fn lookup_sizes(&self) -> [(usize, usize, usize); 4] {
         use std::mem::size_of;
         let values = |n: usize, item: usize| super::footprint::allocation_bytes(n * item);
         [
@@ -161,21 +196,29 @@ impl Purchases {
                 self.exemptions_of.values().map(|v| values(v.capacity(), size_of::<(NaiveDate, NaiveDate)>())).sum(),
             ),
             (self.windows_of.capacity(), size_of::<((InstitutionId, GroupId), std::ops::Range<usize>)>(), 0),
+            (
+                self.substitutes_for.capacity(),
+                size_of::<(ProductId, Vec<GroupId>)>(),
+                self.substitutes_for.values().map(|v| values(v.capacity(), size_of::<GroupId>())).sum(),
+            ),
         ]
     }
 
-    /// Adds (or, with negative `units`, takes back) an order's base units
-    /// placed on local date `placed_on`; when a sum would overflow, changes
-    /// none of them.
+    /// Adds (or, with negative `units` and `amount`, takes back) an order's
+    /// base units and amount (yuan) placed on local date `placed_on`; when
+    /// a sum would overflow, changes none of them.
+    #[allow(clippy::too_many_arguments)]
     pub fn add(
         &mut self,
         reference: &ReferenceData,
         institution: InstitutionId,
-        product: &Product,
+        product_id: ProductId,
         class: ShareClass,
         placed_on: NaiveDate,
         units: Decimal,
+        amount: Decimal,
     ) -> Result<(), Overflow> {
+        let product = &reference.products[product_id.index()];
         let mut agreements: Vec<usize> = Vec::new();
         if let Some(family) = product.family {
             for id in self.agreements_of.get(&(institution, family.0)).into_iter().flatten() {
@@ -185,12 +228,28 @@ impl Purchases {
                 }
             }
         }
-        let range = self.windows_of.get(&(institution, product.group)).cloned().unwrap_or_default();
-        let windows: Vec<usize> = range.filter(|&w| self.windows[w].start <= placed_on).collect();
-        let fits = |sum: &Decimal| sum.checked_add(units).is_some();
-        let agreements_fit = agreements.iter().all(|&a| fits(&self.per_agreement[a]));
-        let windows_fit = windows.iter().all(|&w| self.windows[w].sum_of(class).is_none_or(|sum| fits(sum)));
-        if !(agreements_fit && windows_fit) {
+        let windows = self.windows_since(institution, product.group, placed_on);
+        let substituted: Vec<usize> = self
+            .substitutes_for
+            .get(&product_id)
+            .into_iter()
+            .flatten()
+            .flat_map(|&group| self.windows_since(institution, group, placed_on))
+            .collect();
+        // The windows where the product is bought by product (§10): its own
+        // group's when it is not selected, and those it substitutes for.
+        let by_product: Vec<usize> = if product.selected { Vec::new() } else { windows.clone() };
+        let by_product = by_product.into_iter().chain(substituted);
+        let fits = |sum: &Decimal, by: Decimal| sum.checked_add(by).is_some();
+        let bought_fits = |w: &usize| {
+            let b = self.bought.get(&(*w as u32, product_id)).copied().unwrap_or_default();
+            fits(&b.units, units) && fits(&b.amount, amount)
+        };
+        let fit = agreements.iter().all(|&a| fits(&self.per_agreement[a], units))
+            && windows.iter().all(|&w| self.windows[w].sum_of(class).is_none_or(|sum| fits(sum, units)))
+            && windows.iter().all(|&w| !product.selected || fits(&self.selected_amounts[w], amount))
+            && by_product.clone().all(|w| bought_fits(&w));
+        if !fit {
             return Err(Overflow);
         }
         for a in agreements {
@@ -199,12 +258,32 @@ impl Purchases {
                 add_day(&mut self.period_end_days, (a as u32, placed_on), units);
             }
         }
-        for w in windows {
+        for &w in &windows {
             if let Some(sum) = self.windows[w].sum_of(class) {
                 *sum += units;
             }
+            if product.selected {
+                self.selected_amounts[w] += amount;
+            }
+        }
+        for w in by_product {
+            let b = self.bought.entry((w as u32, product_id)).or_default();
+            b.units += units;
+            b.amount += amount;
         }
         Ok(())
+    }
+
+    /// The windows of `institution` × `group` that started on or before `day`.
+    fn windows_since(&self, institution: InstitutionId, group: GroupId, day: NaiveDate) -> Vec<usize> {
+        let range = self.windows_of.get(&(institution, group)).cloned().unwrap_or_default();
+        range.filter(|&w| self.windows[w].start <= day).collect()
+    }
+
+    /// The window of `institution` × `group` that starts on `start`.
+    pub fn window(&self, institution: InstitutionId, group: GroupId, start: NaiveDate) -> Option<usize> {
+        let range = self.windows_of.get(&(institution, group)).cloned().unwrap_or_default();
+        range.into_iter().find(|&w| self.windows[w].start == start)
     }
 
     /// Forgets the period-end days before `first_kept`.

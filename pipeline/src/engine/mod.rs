@@ -22,16 +22,18 @@ mod stats;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use datafusion::error::DataFusionError;
 use tracing::instrument;
 use vbp_detectors::alert::{Alert, AlertBook, AlertName, Transition};
+use vbp_detectors::circular::FiredLog;
 use vbp_detectors::config::DetectorConfig;
-use vbp_detectors::reference::{InstitutionId, ReferenceData};
+use vbp_detectors::reference::{Institution, InstitutionId, ReferenceData};
+use vbp_detectors::report::ReportRow;
 use vbp_detectors::rollups::{self, Rollups};
 use vbp_detectors::rules::supply_break::OverdueFact;
 use vbp_detectors::rules::{self, ShardAnswer};
-use vbp_detectors::state::{Micros, State, StateSizes};
+use vbp_detectors::state::{Micros, Purchases, State, StateSizes};
 use vbp_detectors::tables::{Need, StaticTables};
 use vbp_schemas::{Event, EventBody, Reason, Rejection};
 
@@ -183,6 +185,9 @@ pub struct Engine<O> {
     /// At the next evaluation, publish every fact, not only the changes.
     pub republish_facts: bool,
     fact_changes: Vec<FactChange>,
+    /// The alerts firing in the current quarter, for the circular (SPEC
+    /// §11), when kept (`circular`, demo, live).
+    pub fired_log: Option<FiredLog>,
 }
 
 impl<O> Engine<O> {
@@ -207,6 +212,7 @@ impl<O> Engine<O> {
             publish_facts: false,
             republish_facts: false,
             fact_changes: Vec::new(),
+            fired_log: None,
         })
     }
 
@@ -241,6 +247,30 @@ impl<O> Engine<O> {
             [only] => Some(only.state()),
             _ => None,
         }
+    }
+
+    /// The execution report (SPEC §10) at local date `today`, for the
+    /// institutions `include` accepts, from every shard's sums.
+    pub fn report(&self, today: NaiveDate, include: impl Fn(&Institution) -> bool) -> Vec<ReportRow> {
+        let sums: Vec<&Purchases> = self.shards.iter().map(|s| &s.state().purchases).collect();
+        vbp_detectors::report::rows(&self.reference, &sums, today, include)
+    }
+
+    /// The dashboards' roll-ups at `at` over every shard, computed once
+    /// (the circular's delivery figures), whether or not each evaluation
+    /// computes them.
+    pub async fn rollups_at(&self, at: DateTime<FixedOffset>) -> Result<Rollups, DataFusionError> {
+        let mut all = Rollups::default();
+        for shard in &self.shards {
+            let eval = rules::Evaluation::new(&self.statics, &self.reference, &shard.state, &self.config, at, Need::Everything)?;
+            all.add(rollups::compute(&eval).await?);
+        }
+        Ok(all)
+    }
+
+    /// Every shard's state.
+    pub fn states(&self) -> Vec<&State> {
+        self.shards.iter().map(|s| s.state()).collect()
     }
 
     /// What the state holds, over every shard.
@@ -501,7 +531,10 @@ impl<O> Engine<O> {
     pub async fn evaluate(&mut self, at: DateTime<FixedOffset>) -> Result<Vec<Transition>, DataFusionError> {
         let started = std::time::Instant::now();
         self.sweep(at);
-        let (mut alerts, facts, rollups) = self.answer_shards(at).await?;
+        let (mut alerts, facts, rollups, rule_micros) = self.answer_shards(at).await?;
+        for (rule, micros) in rule_micros {
+            *self.stats.rule_micros.entry(rule).or_default() += micros;
+        }
         let republish = std::mem::take(&mut self.republish_facts);
         let answers_for = |code: &str| self.answers_for(code);
         alerts.extend(self.stage.alerts(&facts, answers_for, &self.reference, &self.config));
@@ -510,6 +543,9 @@ impl<O> Engine<O> {
         }
         self.rollups = rollups;
         let transitions = self.book.observe(at, alerts);
+        if let Some(log) = &mut self.fired_log {
+            log.observe(at, self.book.firing().map(|f| &f.alert));
+        }
         self.last_evaluation_seconds = started.elapsed().as_secs_f64();
         self.stats.evaluations += 1;
         self.stats.evaluation_micros += started.elapsed().as_micros() as u64;
@@ -524,7 +560,11 @@ impl<O> Engine<O> {
     /// alerts sorted by id, facts by (city, product, institution), roll-ups
     /// summed. Shards evaluate on threads of their own when the runtime has
     /// worker threads to spare.
-    async fn answer_shards(&self, at: DateTime<FixedOffset>) -> Result<(Vec<Alert>, Vec<OverdueFact>, Option<Rollups>), DataFusionError> {
+    #[allow(clippy::type_complexity)]
+    async fn answer_shards(
+        &self,
+        at: DateTime<FixedOffset>,
+    ) -> Result<(Vec<Alert>, Vec<OverdueFact>, Option<Rollups>, Vec<(&'static str, u64)>), DataFusionError> {
         let need = if self.want_rollups { Need::Everything } else { Need::Rules };
         let question = Question { statics: &self.statics, reference: &self.reference, config: &self.config, need, at };
         let answers = if self.shards.len() > 1 && multi_threaded() {
@@ -539,8 +579,10 @@ impl<O> Engine<O> {
             answers
         };
         let (mut alerts, mut facts, mut rollups) = (Vec::new(), Vec::new(), None::<Rollups>);
+        let mut rule_micros = Vec::new();
         for answer in answers {
             let (shard, shard_rollups) = answer?;
+            rule_micros.extend(shard.rule_micros);
             alerts.extend(shard.alerts);
             facts.extend(shard.facts);
             if let Some(r) = shard_rollups {
@@ -553,7 +595,7 @@ impl<O> Engine<O> {
                 (&a.city_code, &a.product_code, &a.institution_code).cmp(&(&b.city_code, &b.product_code, &b.institution_code))
             });
         }
-        Ok((alerts, facts, rollups))
+        Ok((alerts, facts, rollups, rule_micros))
     }
 
 }

@@ -21,6 +21,9 @@ pub struct Stats {
     pub evaluations: u64,
     /// Wall-clock microseconds spent evaluating, over all evaluations.
     pub evaluation_micros: u64,
+    /// The same by rule module (every shard's time added), for the cost of
+    /// each rule per evaluation.
+    pub rule_micros: BTreeMap<&'static str, u64>,
     /// The latest `occurred_at` decoded, in epoch microseconds.
     pub latest_event: Option<i64>,
     /// Firing transitions by (alertname, severity).

@@ -123,6 +123,9 @@ impl Live {
         let mut engine = Engine::new(reference, config.detectors.clone())?;
         engine.shard(Routes::new(config.threads.get()));
         engine.want_rollups = true;
+        // The circular's alerts of the quarter (not checkpointed: after a
+        // restart the draft counts from the restart's first evaluation).
+        engine.fired_log = Some(Default::default());
         let store = CheckpointStore::open(&config.state_dir, "live.ckpt")?;
         let started = Instant::now();
         let (positions, outbox, next_seq, owed) = match store.read::<Checkpoint>()? {
@@ -252,12 +255,20 @@ impl Live {
         // from it is of the old stream.
         let mut moved: BTreeSet<(String, i32)> = BTreeSet::new();
         let mut taken = Vec::with_capacity(burst.len());
+        let reassignments = self.source.reassignments();
         for origin in burst {
             let (topic, partition, offset) = (origin.topic.as_str(), origin.partition, origin.offset);
             if moved.contains(&(topic.to_string(), partition)) {
                 continue;
             }
             if !self.source.continues(&self.positions, topic, partition, offset) {
+                if self.source.reassignments() != reassignments {
+                    // Every owned partition was assigned again (librdkafka
+                    // drops what it had fetched): the rest of the burst is
+                    // of the old streams, fetched again from where the state
+                    // ends and checked again.
+                    break;
+                }
                 moved.insert((topic.to_string(), partition));
                 continue;
             }

@@ -96,15 +96,13 @@ impl ClientContext for WatermarkContext {
 
 impl WatermarkContext {
     /// `partitions`, each with the offset where the state ends (0 where it
-    /// holds nothing of it) — or, for the one in `moved`, that offset.
-    fn starts(&self, partitions: &TopicPartitionList, moved: Option<(&str, i32, i64)>) -> TopicPartitionList {
+    /// holds nothing of it) — or, for those in `targets`, that offset.
+    fn starts(&self, partitions: &TopicPartitionList, targets: &HashMap<(String, i32), i64>) -> TopicPartitionList {
         let resume_at = self.resume_at.lock().map(|r| r.clone()).unwrap_or_default();
         let mut starts = TopicPartitionList::new();
         for e in partitions.elements() {
-            let next = match moved {
-                Some((topic, partition, offset)) if (topic, partition) == (e.topic(), e.partition()) => offset,
-                _ => resume_at.get(&(e.topic().to_string(), e.partition())).copied().unwrap_or(0),
-            };
+            let key = (e.topic().to_string(), e.partition());
+            let next = targets.get(&key).or_else(|| resume_at.get(&key)).copied().unwrap_or(0);
             if let Err(err) = starts.add_partition_offset(e.topic(), e.partition(), Offset::Offset(next)) {
                 tracing::warn!("cannot set the start of {}/{}: {err}", e.topic(), e.partition());
             }
@@ -121,7 +119,7 @@ impl ConsumerContext for WatermarkContext {
         self.generation.fetch_add(1, Ordering::SeqCst);
         let Rebalance::Assign(assigned) = rebalance else { return };
         self.assigned_nothing.store(assigned.count() == 0, Ordering::SeqCst);
-        let starts = self.starts(assigned, None);
+        let starts = self.starts(assigned, &HashMap::new());
         if let Err(err) = consumer.assign(&starts) {
             tracing::warn!("cannot start the assigned partitions where the state ends: {err}; the first message will seek");
         }
@@ -135,6 +133,9 @@ pub struct KafkaSource {
     /// the rebalance generation `streams_generation`.
     streams: HashMap<(String, i32), Stream>,
     streams_generation: u64,
+    /// Bumped at every successful [`KafkaSource::seek`], which assigns every
+    /// owned partition again: what the driver holds of the old streams is stale.
+    reassignments: u64,
 }
 
 /// Where a partition's stream stands against the state (see `KafkaSource::continues`).
@@ -202,7 +203,7 @@ impl KafkaSource {
         } else {
             consumer.subscribe(topics).map_err(doing("subscribe to the input topics"))?;
         }
-        Ok(KafkaSource { consumer: Arc::new(consumer), streams: HashMap::new(), streams_generation: 0 })
+        Ok(KafkaSource { consumer: Arc::new(consumer), streams: HashMap::new(), streams_generation: 0, reassignments: 0 })
     }
 
     /// The next message, owned. Errors are the broker's (connection lost,
@@ -260,6 +261,11 @@ impl KafkaSource {
         self.consumer.context().generation.load(Ordering::SeqCst)
     }
 
+    /// How many times [`KafkaSource::seek`] assigned every owned partition again.
+    pub fn reassignments(&self) -> u64 {
+        self.reassignments
+    }
+
     /// Whether the group's last rebalance gave this member no partition
     /// (it then answers for no one), rather than none being assigned yet.
     pub fn assigned_nothing(&self) -> bool {
@@ -276,10 +282,28 @@ impl KafkaSource {
     /// left a member without messages for good (the stall the rebalance
     /// callback avoids the same way). librdkafka drops what it had fetched
     /// of the reassigned partitions; the driver skips what it re-reads.
-    pub fn seek(&self, topic: &str, partition: i32, offset: Option<i64>) -> Result<()> {
+    ///
+    /// Every other partition is fetched again too, so its stream is no
+    /// longer verified: one still being moved restarts at its own target
+    /// (not where the state ends: that would undo a move to the start), any
+    /// other where the state ends, and its next message is checked again
+    /// (tansu answers a fetch inside a record batch from the next batch).
+    pub fn seek(&mut self, topic: &str, partition: i32, offset: Option<i64>) -> Result<()> {
         let owned = self.consumer.assignment().map_err(doing("read the partition assignment"))?;
-        let starts = self.consumer.context().starts(&owned, Some((topic, partition, offset.unwrap_or(0))));
-        self.consumer.assign(&starts).map_err(doing(format!("move {topic}/{partition} to offset {}", offset.unwrap_or(0))))
+        let mut targets: HashMap<(String, i32), i64> = self
+            .streams
+            .iter()
+            .filter_map(|(key, stream)| match stream {
+                Stream::Moved(target) => Some((key.clone(), target.unwrap_or(0))),
+                Stream::Verified => None,
+            })
+            .collect();
+        targets.insert((topic.to_string(), partition), offset.unwrap_or(0));
+        let starts = self.consumer.context().starts(&owned, &targets);
+        self.consumer.assign(&starts).map_err(doing(format!("move {topic}/{partition} to offset {}", offset.unwrap_or(0))))?;
+        self.streams.retain(|_, stream| matches!(stream, Stream::Moved(_)));
+        self.reassignments += 1;
+        Ok(())
     }
 
     /// Whether a message continues the state that `positions` describe. The first message
@@ -330,7 +354,7 @@ impl KafkaSource {
     }
 
     /// Seeks, or says why not: the next message of the partition tries again.
-    fn try_seek(&self, topic: &str, partition: i32, offset: Option<i64>) -> bool {
+    fn try_seek(&mut self, topic: &str, partition: i32, offset: Option<i64>) -> bool {
         match self.seek(topic, partition, offset) {
             Ok(()) => true,
             Err(e) => {

@@ -1,6 +1,7 @@
 //! The HTTP endpoints of live and demo mode (SPEC §9): `/metrics`
-//! (Prometheus text format), `/healthz`, and `GET /api/alerts`, the alerts
-//! firing now as SPEC §7 objects. The driver publishes into [`Shared`];
+//! (Prometheus text format), `/healthz`, `GET /api/alerts`, the alerts
+//! firing now as SPEC §7 objects, and the execution report
+//! ([`report`]: `/api/report`, `/report`, `/report.xlsx`, `/report.csv`). The driver publishes into [`Shared`];
 //! handlers only read it, so a slow scrape never slows the pipeline.
 
 use std::collections::BTreeMap;
@@ -21,6 +22,10 @@ use vbp_detectors::alert::{fingerprint_of, Status};
 use crate::engine::Engine;
 use crate::metrics::Metrics;
 
+pub mod report;
+
+use report::PublishedReport;
+
 /// What the driver publishes for the handlers.
 pub struct Shared {
     pub metrics: Metrics,
@@ -28,6 +33,10 @@ pub struct Shared {
     health: RwLock<Health>,
     /// Division code → name, for the page.
     division_names: RwLock<BTreeMap<String, String>>,
+    /// The execution report at the last evaluation (SPEC §10).
+    report: RwLock<Option<PublishedReport>>,
+    /// The circular of the last evaluation's quarter so far (SPEC §11).
+    circular: RwLock<Option<Arc<vbp_detectors::circular::Circular>>>,
 }
 
 /// The driver's last signs of life.
@@ -53,6 +62,8 @@ impl Shared {
             alerts: RwLock::new(Vec::new()),
             health: RwLock::new(health),
             division_names: RwLock::new(BTreeMap::new()),
+            report: RwLock::new(None),
+            circular: RwLock::new(None),
         })
     }
 
@@ -66,6 +77,20 @@ impl Shared {
 
     fn division_name(&self, code: &str) -> String {
         self.division_names.read().ok().and_then(|n| n.get(code).cloned()).unwrap_or_default()
+    }
+
+    fn division_names(&self) -> BTreeMap<String, String> {
+        self.division_names.read().map(|n| n.clone()).unwrap_or_default()
+    }
+
+    /// The circular of the last evaluation's quarter, if kept.
+    pub fn circular(&self) -> Option<Arc<vbp_detectors::circular::Circular>> {
+        self.circular.read().ok().and_then(|c| c.clone())
+    }
+
+    /// The report of the last evaluation, if there was one.
+    pub fn report(&self) -> Option<PublishedReport> {
+        self.report.read().ok().and_then(|r| r.clone())
     }
 
     /// Publishes what an engine holds: the firing alerts for /api/alerts
@@ -86,6 +111,18 @@ impl Shared {
         self.publish_alerts(alerts);
         if let Some(rollups) = &engine.rollups {
             metrics.set_rollups(rollups);
+        }
+        let rows = engine.report(vbp_detectors::time::local_date(at), |_| true);
+        metrics.set_report_counts(&vbp_detectors::report::outcome_counts(&rows));
+        if let (Some(rollups), Some(_)) = (&engine.rollups, &engine.fired_log) {
+            let quarter = vbp_detectors::circular::Quarter::of(vbp_detectors::time::local_date(at));
+            let circular = crate::circular::of_engine(engine, quarter, at, &rows, rollups);
+            if let Ok(mut slot) = self.circular.write() {
+                *slot = Some(Arc::new(circular));
+            }
+        }
+        if let Ok(mut slot) = self.report.write() {
+            *slot = Some(PublishedReport { at, rows: Arc::new(rows) });
         }
         let (held, remembered) = engine.pending();
         metrics.set_state_sizes(&engine.sizes(), held, remembered);
@@ -170,9 +207,14 @@ pub async fn serve_with(addr: SocketAddr, shared: Arc<Shared>, limits: Connectio
         .route("/api/alerts", get(alerts))
         .route("/", get(page))
         .route("/alerts/{fingerprint}", get(one_alert))
+        .route("/api/report", get(report::api))
+        .route("/report", get(report::page))
+        .route("/report.xlsx", get(report::xlsx))
+        .route("/report.csv", get(report::csv))
+        .route("/circular", get(circular_page))
         .with_state(shared);
     tokio::spawn(accept(listener, app, limits));
-    tracing::info!(%bound, "serving /metrics, /healthz, /api/alerts");
+    tracing::info!(%bound, "serving /metrics, /healthz, /api/alerts, /api/report, /report");
     Ok(bound)
 }
 
@@ -242,6 +284,35 @@ async fn one_alert(State(shared): State<Arc<Shared>>, Path(fingerprint): Path<St
         Some(alert) => Html(render_page(&[alert], |code| shared.division_name(code))).into_response(),
         None => (StatusCode::NOT_FOUND, Html("<p>此预警已解除或不存在 (not firing now)</p>".to_string())).into_response(),
     }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct CircularQuery {
+    quarter: Option<String>,
+}
+
+/// `GET /circular`: the circular of the current quarter so far (a draft
+/// until the quarter's last instant has been evaluated).
+async fn circular_page(State(shared): State<Arc<Shared>>, axum::extract::Query(query): axum::extract::Query<CircularQuery>) -> Response {
+    let Some(circular) = shared.circular() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no evaluation yet, or this instance keeps no circular").into_response();
+    };
+    if let Some(asked) = query.quarter.as_deref().filter(|q| !q.is_empty()) {
+        match asked.parse::<vbp_detectors::circular::Quarter>() {
+            Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+            Ok(q) if q != circular.quarter => {
+                let message = format!(
+                    "this instance holds the circular of {} (its last evaluation); the circular of {q} comes from \
+                     `vbp-watch circular --quarter {q}` over the events",
+                    circular.quarter
+                );
+                return (StatusCode::UNPROCESSABLE_ENTITY, message).into_response();
+            }
+            Ok(_) => {}
+        }
+    }
+    let final_ = circular.at >= circular.quarter.last_instant();
+    Html(crate::circular::page::render(&circular, final_).into_string()).into_response()
 }
 
 /// The built-in page: the alerts firing now, by city and district, with
