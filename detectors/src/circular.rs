@@ -183,6 +183,8 @@ pub struct Ranked {
     /// The figure ranked on, as a percentage (progress ÷ schedule, share,
     /// growth) or yuan (overdue).
     pub figure: Decimal,
+    /// The figure as the circular writes it (`83.67%`, `3403.10 元`, `新增`).
+    pub shown: String,
     /// What the figure is made of, in words.
     pub detail: String,
 }
@@ -325,13 +327,14 @@ fn section(inputs: &Inputs<'_>, figures: &Figures, quarter: Quarter, code: &str)
     let institution = |id: InstitutionId| &reference.institutions[id.index()];
     let inside = |id: InstitutionId| institution(id).is_in(code);
     let division_name = |c: &str| reference.divisions.name(c).unwrap_or_default().to_string();
-    let ranked = |id: InstitutionId, figure: Decimal, detail: String| {
+    let ranked = |id: InstitutionId, figure: Decimal, shown: String, detail: String| {
         let i = institution(id);
         Ranked {
             institution_code: i.code.clone(),
             institution_name: i.name.clone(),
             division_name: division_name(&i.division_code),
             figure,
+            shown,
             detail,
         }
     };
@@ -357,7 +360,8 @@ fn section(inputs: &Inputs<'_>, figures: &Figures, quarter: Quarter, code: &str)
         .filter(|(_, purchased, scheduled, _)| purchased < scheduled)
         .map(|&(id, purchased, scheduled, n)| {
             let detail = format!("签约产品 {n} 个，已采购 {} 基本单位，按序时应采购 {}", purchased.round_dp(0), scheduled.round_dp(0));
-            ranked(id, pct(purchased, scheduled), detail)
+            let ratio = pct(purchased, scheduled);
+            ranked(id, ratio, format!("{ratio}%"), detail)
         })
         .collect();
     behind.sort_by(|a, b| a.figure.cmp(&b.figure).then_with(|| a.institution_code.cmp(&b.institution_code)));
@@ -391,7 +395,10 @@ fn section(inputs: &Inputs<'_>, figures: &Figures, quarter: Quarter, code: &str)
         .share
         .iter()
         .filter(|(id, n, total)| inside(*id) && *total >= hundred && !n.is_zero())
-        .map(|&(id, n, total)| ranked(id, pct(n, total), format!("非中选 {} / 合计 {} 基本单位", n.round_dp(0), total.round_dp(0))))
+        .map(|&(id, n, total)| {
+            let share = pct(n, total);
+            ranked(id, share, format!("{share}%"), format!("非中选 {} / 合计 {} 基本单位", n.round_dp(0), total.round_dp(0)))
+        })
         .collect();
     non_selected.sort_by(|a, b| b.figure.cmp(&a.figure).then_with(|| a.institution_code.cmp(&b.institution_code)));
     non_selected.truncate(TOP);
@@ -411,7 +418,9 @@ fn section(inputs: &Inputs<'_>, figures: &Figures, quarter: Quarter, code: &str)
             let baseline = (earlier / three).round_dp(2);
             let group_name = &reference.groups[group.index()].group_id;
             let detail = format!("品种组 {group_name}：近30日 {} 元，前90日月均 {baseline} 元", recent.round_dp(2));
-            ranked(id, growth(recent, earlier), detail)
+            let g = growth(recent, earlier);
+            let shown = if earlier.is_zero() { "新增（前90日为0）".to_string() } else { format!("{g}%") };
+            ranked(id, g, shown, detail)
         })
         .collect();
 
@@ -427,7 +436,8 @@ fn section(inputs: &Inputs<'_>, figures: &Figures, quarter: Quarter, code: &str)
         let count = alert.annotations.get("overdue_deliveries").cloned().unwrap_or_default();
         overdue_total.0 += amount;
         overdue_total.1 += 1;
-        overdue.push(ranked(id, amount, format!("{count} 笔验收配送逾期（{}）", alert.severity.chinese())));
+        let detail = format!("{count} 笔验收配送逾期（{}）", alert.severity.chinese());
+        overdue.push(ranked(id, amount, format!("{amount:.2} 元"), detail));
     }
     overdue.sort_by(|a, b| b.figure.cmp(&a.figure).then_with(|| a.institution_code.cmp(&b.institution_code)));
     overdue.truncate(TOP);

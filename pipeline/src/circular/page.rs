@@ -73,12 +73,12 @@ fn body(s: &Section, province: bool) -> Markup {
             }
         }
         h3 { "（二）采购进度滞后的医疗机构（完成序时进度比例最低的前10家）" }
-        (ranking(&s.behind, "完成序时进度", "%"))
+        (ranking(&s.behind, "完成序时进度"))
         h3 { "（三）配送率低的企业（近30日按时足量配送的订单行占比，由低到高）" }
         @if s.delivery.is_empty() {
             p.none { "近30日无到期订单行。" }
         } @else {
-            (svg::bars(&s.delivery.iter().map(|d| (d.enterprise.clone(), f(d.rate), format!("{}%", d.rate))).collect::<Vec<_>>(), 100.0, "#c0392b"))
+            (svg::bars(&s.delivery.iter().map(|d| (d.enterprise.clone(), f(d.rate), format!("{}% {}", d.rate, grade(d.rate)), grade_colour(d.rate))).collect::<Vec<_>>(), 100.0))
             table {
                 tr { th { "企业" } th { "到期订单行" } th { "按时足量" } th { "配送率" } th { "评价" } }
                 @for d in &s.delivery {
@@ -87,12 +87,12 @@ fn body(s: &Section, province: bool) -> Markup {
             }
         }
         h3 { "（四）非中选产品采购量占比高的医疗机构（前10家）" }
-        (ranking(&s.non_selected, "非中选占比", "%"))
+        (ranking(&s.non_selected, "非中选占比"))
         h3 { "（五）可替代产品采购量异常增长的医疗机构（前10家）" }
-        (ranking(&s.substitutes, "环比增长", "%"))
+        (ranking(&s.substitutes, "环比增长"))
         h3 { "（六）货款逾期未结清（次月底前未结清）" }
         p { "共 " (s.overdue_total.1) " 家医疗机构逾期，合计 " (s.overdue_total.0.to_string()) " 元。" }
-        (ranking(&s.overdue, "逾期金额", "元"))
+        (ranking(&s.overdue, "逾期金额"))
         h3 { "（七）本季度预警" }
         @if s.fired.is_empty() {
             p.none { "本季度无预警。" }
@@ -124,7 +124,7 @@ fn counts_paragraph(c: &Counts) -> Markup {
     }
 }
 
-fn ranking(items: &[Ranked], figure: &str, unit: &str) -> Markup {
+fn ranking(items: &[Ranked], figure: &str) -> Markup {
     html! {
         @if items.is_empty() {
             p.none { "无。" }
@@ -132,7 +132,7 @@ fn ranking(items: &[Ranked], figure: &str, unit: &str) -> Markup {
             table.ranking {
                 tr { th { "序号" } th { "医疗机构" } th { "地区" } th { (figure) } th { "说明" } }
                 @for (i, r) in items.iter().enumerate() {
-                    tr { td.n { (i + 1) } td { (r.institution_name) } td { (r.division_name) } td.n { (r.figure.to_string()) (unit) } td { (r.detail) } }
+                    tr { td.n { (i + 1) } td { (r.institution_name) } td { (r.division_name) } td.n { (r.shown) } td { (r.detail) } }
                 }
             }
         }
@@ -151,6 +151,14 @@ fn grade(rate: Decimal) -> &'static str {
         "一般"
     } else {
         "差"
+    }
+}
+
+fn grade_colour(rate: Decimal) -> &'static str {
+    match grade(rate) {
+        "正常" => "#27ae60",
+        "一般" => "#e67e22",
+        _ => "#c0392b",
     }
 }
 

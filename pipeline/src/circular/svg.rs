@@ -13,16 +13,17 @@ const WIDTH: f64 = 640.0;
 const LABEL: f64 = 190.0;
 const ROW: f64 = 22.0;
 
-/// One bar per item, longest first as given; `max` is the full width's value.
-pub fn bars(items: &[(String, f64, String)], max: f64, colour: &str) -> Markup {
+/// One bar per item (label, value, value as shown, colour), in the order
+/// given; `max` is the full width's value.
+pub fn bars(items: &[(String, f64, String, &str)], max: f64) -> Markup {
     let height = ROW * items.len() as f64 + 8.0;
     let scale = if max > 0.0 { (WIDTH - LABEL - 80.0) / max } else { 0.0 };
     html! {
         svg.chart xmlns="http://www.w3.org/2000/svg" width=(WIDTH) height=(height) viewBox={ "0 0 " (WIDTH) " " (height) } role="img" {
-            @for (i, (label, value, shown)) in items.iter().enumerate() {
+            @for (i, (label, value, shown, colour)) in items.iter().enumerate() {
                 @let y = 4.0 + ROW * i as f64;
                 text x=(LABEL - 6.0) y=(y + 15.0) text-anchor="end" font-size="12" { (clip(label, 16)) }
-                rect x=(LABEL) y=(y + 3.0) width=((value * scale).max(1.0)) height=(ROW - 6.0) fill=(colour) {}
+                rect x=(LABEL) y=(y + 3.0) width=((value * scale).max(1.0)) height=(ROW - 6.0) fill=(*colour) {}
                 text x=(LABEL + (value * scale).max(1.0) + 4.0) y=(y + 15.0) font-size="12" { (shown) }
             }
         }
