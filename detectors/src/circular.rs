@@ -207,6 +207,9 @@ pub struct Section {
     pub counts: Counts,
     /// The cities (province section) or districts (city section).
     pub parts: Vec<(String, String, Counts)>,
+    /// 执行不力: the parts with the highest share of agreements not bought
+    /// or behind schedule (零采购 + 低于序时进度), at most five, highest first.
+    pub poorest: Vec<(String, Decimal)>,
     pub behind: Vec<Ranked>,
     pub delivery: Vec<EnterpriseDelivery>,
     pub non_selected: Vec<Ranked>,
@@ -461,11 +464,20 @@ fn section(inputs: &Inputs<'_>, figures: &Figures, quarter: Quarter, code: &str)
         }
     }
 
+    let parts: Vec<(String, String, Counts)> = parts.into_iter().map(|(c, n)| (c.clone(), division_name(&c), n)).collect();
+    let mut poorest: Vec<(String, Decimal)> = parts
+        .iter()
+        .map(|(_, name, c)| (name.clone(), pct(Decimal::from(c.outcomes[0] + c.outcomes[1]), Decimal::from(c.agreements))))
+        .filter(|(_, share)| !share.is_zero())
+        .collect();
+    poorest.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    poorest.truncate(5);
     Section {
         code: code.to_string(),
         name: division_name(code),
         counts,
-        parts: parts.into_iter().map(|(c, n)| (c.clone(), division_name(&c), n)).collect(),
+        parts,
+        poorest,
         behind,
         delivery,
         non_selected,

@@ -15,6 +15,7 @@
 //! | `recent_purchases` | institution × product × order date of the last 120 days: substitutes' amounts and the overcharge above the selected price |
 //! | `period_end_purchases` | agreement × order date of its period's last 59 days, with the base units bought |
 //! | `substitutes` | group × product that can replace its products |
+//! | `circular_rankings` | ranked line of the circular (SPEC §11) of T's quarter so far: scope (province or city), ranking, rank, who and the figure (`sql` only) |
 //! | `report_rows` | row of the execution report (SPEC §10) at date(T): institution × batch × period, its 23 columns by their `/api/report` keys (`sql` only) |
 //! | `institutions`, `products`, `divisions`, `exemptions` | reference rows |
 //!
@@ -218,6 +219,68 @@ pub fn report_rows(rows: &[crate::report::ReportRow]) -> Result<RecordBatch, Arr
     columns.push(("division_code", strings(rows.iter().map(|r| r.division_code.as_str()))));
     columns.push(("city_code", strings(rows.iter().map(|r| r.city_code.as_str()))));
     batch(columns)
+}
+
+/// The circular's rankings, one row per ranked line, province first.
+pub fn circular_rankings(circular: &crate::circular::Circular) -> Result<RecordBatch, ArrowError> {
+    struct Line<'a> {
+        scope: &'a crate::circular::Section,
+        ranking: &'static str,
+        rank: i64,
+        code: &'a str,
+        name: &'a str,
+        division: &'a str,
+        figure: Decimal,
+        shown: String,
+        detail: String,
+    }
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    for scope in std::iter::once(&circular.province).chain(&circular.cities) {
+        let ranked = [("behind", &scope.behind), ("non_selected", &scope.non_selected), ("substitutes", &scope.substitutes), ("overdue", &scope.overdue)];
+        for (ranking, items) in ranked {
+            for (i, r) in items.iter().enumerate() {
+                lines.push(Line {
+                    scope,
+                    ranking,
+                    rank: i as i64 + 1,
+                    code: &r.institution_code,
+                    name: &r.institution_name,
+                    division: &r.division_name,
+                    figure: r.figure,
+                    shown: r.shown.clone(),
+                    detail: r.detail.clone(),
+                });
+            }
+        }
+        for (i, d) in scope.delivery.iter().enumerate() {
+            let detail = format!("{} of {} lines due in the last 30 days on time", d.on_time_lines, d.due_lines);
+            lines.push(Line {
+                scope,
+                ranking: "delivery",
+                rank: i as i64 + 1,
+                code: &d.enterprise,
+                name: &d.enterprise,
+                division: "",
+                figure: d.rate,
+                shown: format!("{}%", d.rate),
+                detail,
+            });
+        }
+    }
+    let quarter = circular.quarter.to_string();
+    batch(vec![
+        ("quarter", strings(lines.iter().map(|_| quarter.as_str()))),
+        ("scope_code", strings(lines.iter().map(|l| l.scope.code.as_str()))),
+        ("scope_name", strings(lines.iter().map(|l| l.scope.name.as_str()))),
+        ("ranking", strings(lines.iter().map(|l| l.ranking))),
+        ("rank", Arc::new(Int64Array::from_iter_values(lines.iter().map(|l| l.rank)))),
+        ("code", strings(lines.iter().map(|l| l.code))),
+        ("name", strings(lines.iter().map(|l| l.name))),
+        ("division_name", strings(lines.iter().map(|l| l.division))),
+        ("figure", decimals(lines.iter().map(|l| l.figure), MONEY_SCALE)?),
+        ("shown", strings(lines.iter().map(|l| l.shown.as_str()))),
+        ("detail", strings(lines.iter().map(|l| l.detail.as_str()))),
+    ])
 }
 
 fn agreements(reference: &ReferenceData, config: &DetectorConfig) -> Result<RecordBatch, ArrowError> {

@@ -51,6 +51,9 @@ pub struct DemoOptions {
 }
 
 pub async fn run(options: &DemoOptions) -> Result<()> {
+    // The port first: a port taken is said at once, not after simulating.
+    let shared = Shared::new(Metrics::new()?);
+    let bound = http::serve(options.http_listen, Arc::clone(&shared)).await?;
     let simulated = simulate::run(&SimulateOptions {
         out: options.out.clone(),
         scale: options.scale,
@@ -59,9 +62,7 @@ pub async fn run(options: &DemoOptions) -> Result<()> {
     })?;
     eprintln!("vbp-watch demo: simulated {} ({} events) in {}", simulated.scale, simulated.events(), options.out.display());
     let reference = replay::load_reference(&options.out.join("reference"))?;
-    let shared = Shared::new(Metrics::new()?);
     shared.set_division_names(reference.divisions.list().iter().cloned().collect());
-    let bound = http::serve(options.http_listen, Arc::clone(&shared)).await?;
     eprintln!("vbp-watch demo: open http://{bound}/ (alerts by district), /metrics, /api/alerts");
     let as_of = DateTime::parse_from_rfc3339(&simulated.as_of).context("the simulator's as_of")?;
     let events = ["orders", "deliveries", "payments", "complaints"].map(|t| options.out.join("events").join(format!("{t}.ndjson")));

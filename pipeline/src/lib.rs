@@ -11,6 +11,7 @@
 //!
 //! The simulated province is a crate of its own (`vbp-simulator`).
 
+pub mod check;
 pub mod checkpoint;
 pub mod circular;
 pub mod demo;

@@ -3,6 +3,9 @@
 //!
 //! A thin dispatcher: parsing the command line is all that happens here;
 //! every command runs in the `vbp_watch` library or the simulator crate.
+//!
+//! Exit codes: 0 done; 1 a runtime failure (bad input files, a broker or
+//! disk problem: the message says which); 2 a usage error (clap's).
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -14,7 +17,7 @@ use clap::{Args, Parser, Subcommand};
 use vbp_detectors::config::DetectorConfig;
 use vbp_schemas::{DecodeLimits, Latest, OccurredWindow};
 use vbp_simulator as simulate;
-use vbp_watch::{circular, demo, footprint, live, replay, report, sql};
+use vbp_watch::{check, circular, demo, footprint, live, replay, report, sql};
 
 #[derive(Parser)]
 #[command(name = "vbp-watch", version, about = "Streaming anomaly detection for volume-based procurement (集采) execution")]
@@ -35,6 +38,9 @@ enum Command {
     /// Live mode: a Kafka consumer group, evaluation on a wall-clock tick,
     /// checkpoints, /metrics, /healthz and /api/alerts (SPEC §9).
     Run(live::config::RunFlags),
+    /// Validate a `run` configuration and the reference data it names, or
+    /// a reference directory, without running (every problem at once).
+    Check(check::CheckOptions),
     /// Replay, then report the state's memory by part and the time to write
     /// a checkpoint of it and restore it (BENCHMARKS.md), as JSON.
     Footprint {
@@ -95,7 +101,8 @@ struct InputArgs {
     /// NDJSON event files, e.g. one per topic.
     #[arg(long, num_args = 1.., required = true)]
     events: Vec<PathBuf>,
-    /// Evaluate at T (RFC 3339) using only events with occurred_at ≤ T.
+    /// Evaluate at T using only events with occurred_at ≤ T: an RFC 3339
+    /// instant, or a date for its last instant in China Standard Time.
     #[arg(long, value_parser = parse_instant)]
     as_of: Option<DateTime<FixedOffset>>,
     /// TOML file of detector thresholds (defaults are SPEC's).
@@ -135,8 +142,17 @@ struct ReplayArgs {
     threads: Option<NonZeroUsize>,
 }
 
+/// An RFC 3339 instant, or a date meaning its last instant in China
+/// Standard Time (`2026-11-30` → `2026-11-30T23:59:59.999999+08:00`).
 fn parse_instant(s: &str) -> Result<DateTime<FixedOffset>, String> {
-    DateTime::parse_from_rfc3339(s).map_err(|e| format!("`{s}` is not an RFC 3339 instant with an offset: {e}"))
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let cst = FixedOffset::east_opt(8 * 3600).ok_or("the CST offset")?;
+        let end = day.and_hms_micro_opt(23, 59, 59, 999_999).ok_or("the end of the day")?;
+        return end.and_local_timezone(cst).single().ok_or_else(|| format!("`{s}` has no end in CST"));
+    }
+    DateTime::parse_from_rfc3339(s).map_err(|e| {
+        format!("`{s}` is neither a date (2026-11-30, meaning its end in CST) nor an RFC 3339 instant with an offset (2026-11-30T23:59:59+08:00): {e}")
+    })
 }
 
 impl InputArgs {
@@ -198,6 +214,7 @@ async fn run(cli: Cli) -> Result<()> {
             let config = live::config::LiveConfig::load(&flags, |name| std::env::var(name).ok())?;
             live::run(config).await?;
         }
+        Command::Check(options) => print!("{}", check::run(&options, |name| std::env::var(name).ok())?),
         Command::Footprint { input, checkpoint_dir } => {
             let options = input.options(true)?;
             println!("{:#}", footprint::run(&options, &checkpoint_dir).await?);
@@ -223,10 +240,15 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 fn main() -> ExitCode {
+    // VBP_LOG, else RUST_LOG, else warnings; colours only on a terminal
+    // (journald and log shippers get plain text); timestamps in UTC.
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VBP_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| "warn".into());
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("VBP_LOG").unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -234,14 +256,27 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("vbp-watch: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
+            return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vbp-watch: {e:#}");
-            ExitCode::from(2)
+            ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_instant;
+
+    #[test]
+    fn a_date_means_its_last_instant_in_china_standard_time() {
+        assert_eq!(parse_instant("2026-11-30").unwrap().to_rfc3339(), "2026-11-30T23:59:59.999999+08:00");
+        assert_eq!(parse_instant("2026-11-30T08:00:00Z").unwrap().to_rfc3339(), "2026-11-30T08:00:00+00:00");
+        let e = parse_instant("30/11/2026").unwrap_err();
+        assert!(e.contains("neither a date (2026-11-30"), "{e}");
     }
 }

@@ -23,6 +23,15 @@ pub async fn run(options: &ReplayOptions, query: &str, format: OutputFormat) -> 
     let at = options.as_of.map(|t| t.timestamp_micros()).or(engine.stats.latest_event).unwrap_or(0);
     let state = engine.state().context("`sql` queries the state of one shard: replay it with one thread")?;
     let ctx = tables::session(engine.statics(), engine.reference(), state, engine.config(), at, tables::Need::Everything)?;
+    // The circular of T's quarter so far (its alerts of the quarter need
+    // every midnight evaluated: `vbp-watch circular` has them).
+    let instant = chrono::DateTime::from_timestamp_micros(at).unwrap_or_default().fixed_offset();
+    let today = vbp_detectors::time::local_date(instant);
+    let rows = engine.report(today, |_| true);
+    let rollups = engine.rollups_at(instant).await?;
+    let quarter = vbp_detectors::circular::Quarter::of(today);
+    let circular = crate::circular::of_engine(engine, quarter, instant, &rows, &rollups);
+    ctx.register_batch("circular_rankings", tables::circular_rankings(&circular)?)?;
     let batches = ctx.sql(query).await.context("the query does not plan")?.collect().await.context("the query failed")?;
     match format {
         OutputFormat::Table => Ok(pretty_format_batches(&batches)?.to_string()),

@@ -151,12 +151,28 @@ fn bad_reference_data_exits_non_zero_with_a_one_line_reason() {
     let broken = text.replacen(",drug,", ",medicine,", 1);
     std::fs::write(&products, broken).unwrap();
     let out = run(&["replay", "--reference", &sim.join("reference").display().to_string(), "--events", &event_files(&sim)[0]]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(1), "a runtime failure exits 1");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let first = stderr.lines().next().unwrap_or("");
     assert!(first.contains("products.csv:") && first.contains("category"), "first line: {first}");
+    // `check` finds the same without replaying anything, and a usage error exits 2.
+    let out = run(&["check", "--reference", &sim.join("reference").display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("products.csv:"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(run(&["replay", "--no-such-flag"]).status.code(), Some(2));
 
     std::fs::write(&products, text).unwrap();
+    let out = run_ok(&["check", "--reference", &sim.join("reference").display().to_string()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains(": ok (") && said.contains(" institutions, "), "{said}");
+    let config = dir.join("vbp-watch.toml");
+    std::fs::write(&config, format!("reference = {:?}\n[kafka]\nbootstrap_servers = \"127.0.0.1:9092\"\n", sim.join("reference").display().to_string())).unwrap();
+    let out = run_ok(&["check", "--config", &config.display().to_string()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("brokers 127.0.0.1:9092") && said.matches(": ok (").count() == 2, "{said}");
+    std::fs::write(&config, "tick = 0\n").unwrap();
+    let out = run(&["check", "--config", &config.display().to_string()]);
+    assert!(out.status.code() == Some(1) && String::from_utf8_lossy(&out.stderr).contains("tick"), "{}", String::from_utf8_lossy(&out.stderr));
     let out = run(&["replay", "--reference", &sim.join("reference").display().to_string(), "--events", "/nonexistent.ndjson"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -189,6 +205,18 @@ fn sql_queries_the_state_tables_as_of_t() {
     // Open order lines as of T never include a line placed after T.
     let out = sql("SELECT COUNT(*) AS late FROM open_order_lines WHERE placed_at > TIMESTAMP '2026-02-01T00:00:00+08:00'");
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().nth(1), Some("0"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // The report's rows: every agreement in force in exactly one outcome.
+    let out = sql("SELECT SUM(agreements) AS a, SUM(zero + behind + over + normal) AS b, COUNT(*) AS n FROM report_rows");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let row: Vec<u64> = text.lines().nth(1).expect("one row").split(',').map(|v| v.parse().expect("a count")).collect();
+    assert!(row[0] > 0 && row[0] == row[1] && row[2] > 0, "report_rows: {text}");
+    // The circular's rankings of the province: at most 10 lines each.
+    let out = sql("SELECT ranking, MAX(rank) AS n FROM circular_rankings WHERE scope_code LIKE '%0000' GROUP BY ranking ORDER BY ranking");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let rankings: Vec<(String, u64)> =
+        text.lines().skip(1).map(|l| l.split_once(',').map(|(r, n)| (r.to_string(), n.parse().unwrap())).unwrap()).collect();
+    assert!(rankings.iter().any(|(r, _)| r == "delivery") && rankings.iter().all(|(_, n)| (1..=10).contains(n)), "{text}");
 
     let out = sql("SELECT no_such_column FROM agreement_progress");
     assert!(!out.status.success());

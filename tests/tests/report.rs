@@ -427,3 +427,47 @@ fn a_division_s_file_holds_its_own_institutions_and_a_city_s_all_of_its_district
     let out = run(&["report", "--reference", &sim.join("reference").display().to_string(), "--events", &event_files(&sim)[0], "--as-of", &as_of, "--out", &dir.join("x.csv").display().to_string(), "--division", "999999"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("division `999999` is not in divisions.csv"));
 }
+
+#[test]
+fn the_circular_prints_the_report_s_counts_for_the_quarter_s_last_instant_and_every_ranking() {
+    let dir = scratch("circular");
+    let sim = dir.join("sim");
+    simulate_small(&sim, 11);
+    let out = dir.join("circular.html");
+    let mut args = vec!["circular".to_string(), "--quarter".into(), "2026Q1".into(), "--reference".into()];
+    args.push(sim.join("reference").display().to_string());
+    args.push("--events".into());
+    args.extend(event_files(&sim));
+    args.extend(["--out".into(), out.display().to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_ok(&args);
+    let html = std::fs::read_to_string(&out).expect("the circular");
+
+    // The province's counts are the report's at 2026-03-31T23:59:59.999999+08:00.
+    let csv = dir.join("q1.csv");
+    report(&sim, "2026-03-31T23:59:59.999999+08:00", &csv, &[]);
+    let (_, rows) = written_csv(&csv);
+    let sum = |column: usize| -> u64 { rows.iter().map(|r| r[column].parse::<u64>().unwrap()).sum() };
+    let institutions: BTreeSet<&String> = rows.iter().map(|r| &r[1]).collect();
+    let expected = format!(
+        "截至评价时点，{} 家医疗机构共 {} 个报表行、签约产品 {} 个：其中零采购 {} 个",
+        institutions.len(),
+        rows.len(),
+        sum(7),
+        sum(8)
+    );
+    assert!(html.contains(&expected), "the province paragraph says {expected}");
+    for (column, words) in [(10, "低于序时进度"), (12, "超量采购"), (14, "正常采购")] {
+        assert!(html.contains(&format!("{words} {} 个", sum(column))), "{words} {}", sum(column));
+    }
+    assert!(html.contains("评价时点：2026年03月31日 23:59:59"), "evaluated at the quarter's last instant");
+    assert!(!html.contains("本季度尚未结束"), "a finished quarter is not a draft");
+    for heading in ["总体情况", "执行不力", "采购进度滞后的医疗机构", "配送率低的企业", "非中选产品采购量占比高", "可替代产品采购量异常增长", "货款逾期未结清", "本季度预警"] {
+        assert!(html.contains(heading), "the circular has {heading}");
+    }
+    // Every city with report rows has its section, after the province.
+    let cities: BTreeSet<String> = rows.iter().map(|r| r[2].clone()).collect();
+    assert!(html.matches("<section class=\"city\">").count() >= 2, "city sections");
+    assert!(html.contains("@page{size:A4"), "prints on A4");
+    assert!(!cities.is_empty());
+}

@@ -72,6 +72,13 @@ fn body(s: &Section, province: bool) -> Markup {
                     @for o in Outcome::ALL { td.n { (count_of(c, o)) "（" (c.share(o).to_string()) "%）" } } }
             }
         }
+        @if !s.poorest.is_empty() {
+            p.poorest { "执行不力（零采购与低于序时进度的签约产品占比最高）的" (part) "："
+                @for (i, (name, share)) in s.poorest.iter().enumerate() {
+                    (name) "（" (share.to_string()) "%）" (if i + 1 < s.poorest.len() { "、" } else { "。" })
+                }
+            }
+        }
         h3 { "（二）采购进度滞后的医疗机构（完成序时进度比例最低的前10家）" }
         (ranking(&s.behind, "完成序时进度"))
         h3 { "（三）配送率低的企业（近30日按时足量配送的订单行占比，由低到高）" }
