@@ -76,7 +76,6 @@ pub async fn run(options: &DemoOptions) -> Result<()> {
         detectors: DetectorConfig::default(),
         limits: DecodeLimits::default(),
         progress: false,
-        midnights: true,
         rollups: true,
         fired_log: true,
         threads: options.threads.unwrap_or(replay::DEFAULT_THREADS),

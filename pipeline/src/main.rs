@@ -168,7 +168,7 @@ impl InputArgs {
         window
     }
 
-    fn options(&self, midnights: bool) -> Result<replay::ReplayOptions> {
+    fn options(&self) -> Result<replay::ReplayOptions> {
         let detectors = match &self.detectors {
             Some(path) => {
                 let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -186,7 +186,6 @@ impl InputArgs {
             detectors,
             limits: DecodeLimits { max_message_bytes: self.max_message_bytes, occurred_at: self.occurred_window() },
             progress: true,
-            midnights,
             rollups: false,
             fired_log: false,
             threads: NonZeroUsize::MIN,
@@ -201,7 +200,7 @@ async fn run(cli: Cli) -> Result<()> {
             eprintln!("{summary}");
         }
         Command::Replay(args) => {
-            let mut options = args.input.options(true)?;
+            let mut options = args.input.options()?;
             options.alerts_out = args.alerts_out;
             options.firing_out = args.firing_out;
             options.dead_letter = args.dead_letter;
@@ -216,11 +215,11 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Check(options) => print!("{}", check::run(&options, |name| std::env::var(name).ok())?),
         Command::Footprint { input, checkpoint_dir } => {
-            let options = input.options(true)?;
+            let options = input.options()?;
             println!("{:#}", footprint::run(&options, &checkpoint_dir).await?);
         }
         Command::Report { input, out, division, reconcile, reconcile_out } => {
-            let options = report::ReportOptions { replay: input.options(false)?, out, division, reconcile, reconcile_out };
+            let options = report::ReportOptions { replay: input.options()?, out, division, reconcile, reconcile_out };
             let summary = report::run(&options).await?;
             eprint!("{}", summary.render(&options.out));
         }
@@ -228,11 +227,11 @@ async fn run(cli: Cli) -> Result<()> {
             if input.as_of.is_some() {
                 anyhow::bail!("`circular` is evaluated at the quarter's last instant ({}); leave out --as-of", quarter.last_instant().to_rfc3339());
             }
-            let options = circular::CircularOptions { replay: input.options(true)?, quarter, out };
+            let options = circular::CircularOptions { replay: input.options()?, quarter, out };
             eprint!("{}", circular::run(&options).await?);
         }
         Command::Sql { query, input, format } => {
-            let options = input.options(false)?;
+            let options = input.options()?;
             print!("{}", sql::run(&options, &query, format).await?);
         }
     }

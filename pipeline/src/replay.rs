@@ -43,9 +43,6 @@ pub struct ReplayOptions {
     pub detectors: DetectorConfig,
     pub limits: DecodeLimits,
     pub progress: bool,
-    /// Evaluate at every local midnight crossed (replay); `sql` only needs
-    /// the state at the end.
-    pub midnights: bool,
     /// Compute the dashboards' roll-ups at each evaluation (demo mode).
     pub rollups: bool,
     /// Evaluate every midnight and keep the alerts firing in the current
@@ -132,7 +129,7 @@ impl Replay {
         Ok(Replay {
             runner: Runner::new(engine, dead_letters, outputs, options.limits.clone()),
             files,
-            clock: EventClock::new(options.as_of, options.midnights, pace),
+            clock: EventClock::new(options.as_of, pace),
             progress,
             index_seconds: 0.0,
             every_instant,

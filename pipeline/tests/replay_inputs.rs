@@ -58,7 +58,6 @@ impl Scratch {
             detectors: DetectorConfig::default(),
             limits: DecodeLimits::default(),
             progress: false,
-            midnights: true,
             rollups: false,
             fired_log: false,
             threads: NonZeroUsize::MIN,

@@ -121,7 +121,7 @@ fn a_released_event_that_fails_is_rejected_with_its_own_origin() {
 async fn orphans_expire_seven_days_of_watermark_after_they_arrived_under_the_event_clock() {
     let (institution, product) = codes();
     let mut runner = runner();
-    let mut clock = EventClock::new(None, true, Duration::ZERO);
+    let mut clock = EventClock::new(None, Duration::ZERO);
     let early = delivery("d1", "2026-01-05T10:00:00+08:00", "O-never");
     let mut take = |runner: &mut Runner<u32, Kept>, event: Event, origin| {
         let due = clock.due_before(event.occurred_at);

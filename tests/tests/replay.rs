@@ -329,3 +329,32 @@ fn two_and_three_threads_write_the_bytes_one_thread_writes() {
         }
     }
 }
+
+/// One retention rule in every mode: `sql` (and `report`) pass the same
+/// midnights as `replay`, so a delivery held longer than the orphan
+/// timeout expires in all of them, and the order it was for stays open.
+#[test]
+fn sql_expires_an_orphan_at_the_same_midnight_as_replay() {
+    let dir = scratch("sql-orphan");
+    let sim = dir.join("sim");
+    simulate_small(&sim, 2);
+    let reference = sim.join("reference");
+    let first = |file: &str| -> String {
+        let text = std::fs::read_to_string(reference.join(file)).unwrap();
+        text.lines().nth(1).and_then(|l| l.split(',').next()).unwrap().to_string()
+    };
+    let (institution, product) = (first("institutions.csv"), first("products.csv"));
+    let events = dir.join("events.ndjson");
+    let lines = [
+        // The delivery comes 15 days before its order: past the 7-day orphan timeout.
+        r#"{"event_id":"d1","type":"delivery.received","occurred_at":"2026-01-05T09:00:00+08:00","delivery_id":"D1","order_id":"O1","quantity_packs":"10","distributor":"陕西医药"}"#.to_string(),
+        format!(r#"{{"event_id":"o1","type":"order.placed","occurred_at":"2026-01-20T09:00:00+08:00","order_id":"O1","institution_code":"{institution}","product_code":"{product}","quantity_packs":"10","unit_price":"1"}}"#),
+    ];
+    std::fs::write(&events, lines.join("\n") + "\n").unwrap();
+    let (reference, events) = (reference.display().to_string(), events.display().to_string());
+    let (_, dead) = replay_as_of(Path::new(&reference), &[events.clone()], "2026-01-25T00:00:00+08:00", &dir);
+    assert_eq!(dead.iter().map(|d| d["reason"].as_str().unwrap_or("")).collect::<Vec<_>>(), ["orphan"]);
+    let out = run_ok(&["sql", "SELECT outstanding_packs FROM open_order_lines WHERE order_id = 'O1'", "--format", "csv", "--reference", &reference, "--as-of", "2026-01-25T00:00:00+08:00", "--events", &events]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().nth(1).map(|v| v.parse::<f64>().unwrap()), Some(10.0), "the order is still open in sql: {text}");
+}

@@ -254,6 +254,17 @@ fn expected_report(sim: &Path, as_of: &str, dead: &[Value]) -> Vec<Vec<String>> 
     out
 }
 
+/// A small simulated province (seed 11) in a fresh directory: (the
+/// directory, the simulation, the simulator's `as_of`).
+fn simulated(name: &str) -> (std::path::PathBuf, std::path::PathBuf, String) {
+    let dir = scratch(name);
+    let sim = dir.join("sim");
+    simulate_small(&sim, 11);
+    let planted: Value = serde_json::from_slice(&std::fs::read(sim.join("planted.json")).unwrap()).unwrap();
+    let as_of = planted["as_of"].as_str().expect("as_of").to_string();
+    (dir, sim, as_of)
+}
+
 /// Runs `report` with `extra` arguments; returns stderr.
 fn report(sim: &Path, as_of: &str, out: &Path, extra: &[&str]) -> String {
     let mut args = vec!["report".to_string(), "--reference".into(), sim.join("reference").display().to_string(), "--events".into()];
@@ -275,11 +286,7 @@ fn written_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
 
 #[test]
 fn every_cell_of_the_simulated_province_s_report_equals_an_independent_computation_from_the_raw_events() {
-    let dir = scratch("report-cells");
-    let sim = dir.join("sim");
-    simulate_small(&sim, 11);
-    let planted: Value = serde_json::from_slice(&std::fs::read(sim.join("planted.json")).unwrap()).unwrap();
-    let as_of = planted["as_of"].as_str().expect("as_of").to_string();
+    let (dir, sim, as_of) = simulated("report-cells");
     let (_, dead) = replay_as_of(&sim.join("reference"), &event_files(&sim), &as_of, &dir);
     let out = dir.join("report.csv");
     report(&sim, &as_of, &out, &[]);
@@ -303,11 +310,7 @@ fn every_cell_of_the_simulated_province_s_report_equals_an_independent_computati
 
 #[test]
 fn the_xlsx_reads_back_with_the_23_headers_and_the_csv_s_values_and_reconcile_lists_exactly_what_was_changed() {
-    let dir = scratch("report-xlsx");
-    let sim = dir.join("sim");
-    simulate_small(&sim, 11);
-    let planted: Value = serde_json::from_slice(&std::fs::read(sim.join("planted.json")).unwrap()).unwrap();
-    let as_of = planted["as_of"].as_str().expect("as_of").to_string();
+    let (dir, sim, as_of) = simulated("report-xlsx");
     let (csv_path, xlsx_path) = (dir.join("r.csv"), dir.join("r.xlsx"));
     report(&sim, &as_of, &csv_path, &[]);
     report(&sim, &as_of, &xlsx_path, &[]);
@@ -391,20 +394,13 @@ fn the_xlsx_reads_back_with_the_23_headers_and_the_csv_s_values_and_reconcile_li
 }
 
 fn csv_rows_of(path: &Path) -> Vec<HashMap<String, String>> {
-    let bytes = std::fs::read(path).unwrap();
-    assert!(bytes.starts_with(b"\xEF\xBB\xBF"));
-    let mut reader = csv::Reader::from_reader(&bytes[3..]);
-    let headers = reader.headers().unwrap().clone();
-    reader.records().map(|r| headers.iter().zip(r.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()).collect()
+    let (headers, rows) = written_csv(path);
+    rows.into_iter().map(|r| headers.iter().cloned().zip(r).collect()).collect()
 }
 
 #[test]
 fn a_division_s_file_holds_its_own_institutions_and_a_city_s_all_of_its_districts() {
-    let dir = scratch("report-division");
-    let sim = dir.join("sim");
-    simulate_small(&sim, 11);
-    let planted: Value = serde_json::from_slice(&std::fs::read(sim.join("planted.json")).unwrap()).unwrap();
-    let as_of = planted["as_of"].as_str().expect("as_of").to_string();
+    let (dir, sim, as_of) = simulated("report-division");
     let all = dir.join("all.csv");
     report(&sim, &as_of, &all, &[]);
     let (_, rows) = written_csv(&all);

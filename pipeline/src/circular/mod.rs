@@ -51,7 +51,7 @@ pub fn of_engine<O>(
 /// Replays, builds the circular and writes it; returns a one-line summary.
 pub async fn run(options: &CircularOptions) -> anyhow::Result<String> {
     let at = options.quarter.last_instant();
-    let replay_options = ReplayOptions { as_of: Some(at), fired_log: true, midnights: true, ..options.replay.clone() };
+    let replay_options = ReplayOptions { as_of: Some(at), fired_log: true, ..options.replay.clone() };
     let mut replay = Replay::open(&replay_options)?;
     replay.run(&replay_options).await?;
     replay.finish()?;

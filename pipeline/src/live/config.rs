@@ -136,23 +136,31 @@ impl Default for AlertmanagerConfig {
     }
 }
 
-/// The flags of `vbp-watch run` that override the file (SPEC §9).
+/// The flags of `vbp-watch run` that override the file (SPEC §9). Each
+/// also reads the variable the file's setting is named after (shown in
+/// `--help`); the file's other settings take theirs the same way.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct RunFlags {
     /// TOML configuration file (see deploy/vbp-watch.toml).
-    #[arg(long)]
+    #[arg(long, env = "VBP_CONFIG")]
     pub config: Option<PathBuf>,
-    #[arg(long)]
+    /// Kafka brokers, host:port[,host:port…] ([kafka] bootstrap_servers).
+    #[arg(long, env = "VBP_KAFKA_BOOTSTRAP_SERVERS")]
     pub bootstrap_servers: Option<String>,
-    #[arg(long)]
+    /// The consumer group ([kafka] group_id).
+    #[arg(long, env = "VBP_KAFKA_GROUP_ID")]
     pub group_id: Option<String>,
-    #[arg(long)]
+    /// Directory of the reference CSV files (SPEC §3).
+    #[arg(long, env = "VBP_REFERENCE")]
     pub reference: Option<PathBuf>,
-    #[arg(long)]
+    /// Where checkpoints are written.
+    #[arg(long, env = "VBP_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
-    #[arg(long)]
+    /// Alertmanager to push alerts to, e.g. http://127.0.0.1:9093.
+    #[arg(long, env = "VBP_ALERTMANAGER_URL")]
     pub alertmanager_url: Option<Url>,
-    #[arg(long)]
+    /// Address of /metrics, /healthz, the pages and the API [default: 127.0.0.1:9464].
+    #[arg(long, env = "VBP_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,
 }
 

@@ -39,15 +39,17 @@ impl Watermark {
 pub struct EventClock {
     next_midnight: Option<DateTime<FixedOffset>>,
     as_of: Option<DateTime<FixedOffset>>,
-    midnights: bool,
     pace: Duration,
 }
 
 impl EventClock {
-    /// Evaluates at `as_of` at the end, and at every local midnight crossed
-    /// when `midnights`; `pace` is the wall pause after each evaluation.
-    pub fn new(as_of: Option<DateTime<FixedOffset>>, midnights: bool, pace: Duration) -> Self {
-        EventClock { next_midnight: None, as_of, midnights, pace }
+    /// Due at every local midnight crossed, then at `as_of` at the end;
+    /// `pace` is the wall pause after each evaluation. Every mode passes
+    /// the same midnights (whether it evaluates them or not), so orphans
+    /// expire and remembered ids are swept by one rule in replay, `sql`,
+    /// `report` and demo alike.
+    pub fn new(as_of: Option<DateTime<FixedOffset>>, pace: Duration) -> Self {
+        EventClock { next_midnight: None, as_of, pace }
     }
 
     /// The wall-clock pause after an evaluation (zero but in demo mode).
@@ -61,7 +63,7 @@ impl EventClock {
     pub fn due_before(&mut self, t: DateTime<FixedOffset>) -> Vec<DateTime<FixedOffset>> {
         let mut midnight = *self.next_midnight.get_or_insert_with(|| next_midnight_after(t));
         let mut due = Vec::new();
-        while self.midnights && midnight < t {
+        while midnight < t {
             due.push(midnight);
             midnight = next_midnight_after(midnight);
         }
@@ -74,7 +76,7 @@ impl EventClock {
     pub fn due_at_end(&mut self) -> Vec<DateTime<FixedOffset>> {
         let Some(as_of) = self.as_of.take() else { return Vec::new() };
         let mut due = Vec::new();
-        while let Some(midnight) = self.next_midnight.filter(|m| self.midnights && *m < as_of) {
+        while let Some(midnight) = self.next_midnight.filter(|m| *m < as_of) {
             due.push(midnight);
             self.next_midnight = Some(next_midnight_after(midnight));
         }
@@ -127,13 +129,13 @@ mod tests {
 
     #[test]
     fn no_midnight_is_due_before_the_first_event() {
-        let mut clock = EventClock::new(None, true, Duration::ZERO);
+        let mut clock = EventClock::new(None, Duration::ZERO);
         assert!(clock.due_before(t("2026-01-05T23:59:00+08:00")).is_empty());
     }
 
     #[test]
     fn each_local_midnight_crossed_is_due_once_in_order() {
-        let mut clock = EventClock::new(None, true, Duration::ZERO);
+        let mut clock = EventClock::new(None, Duration::ZERO);
         clock.due_before(t("2026-01-05T09:00:00+08:00"));
         assert!(clock.due_before(t("2026-01-05T23:00:00+08:00")).is_empty());
         assert_eq!(
@@ -146,7 +148,7 @@ mod tests {
     #[test]
     fn an_event_exactly_at_midnight_is_taken_before_that_midnight_is_evaluated() {
         // SPEC §5: an evaluation at T counts occurred_at ≤ T.
-        let mut clock = EventClock::new(None, true, Duration::ZERO);
+        let mut clock = EventClock::new(None, Duration::ZERO);
         clock.due_before(t("2026-01-05T09:00:00+08:00"));
         assert!(clock.due_before(t("2026-01-06T00:00:00+08:00")).is_empty());
         assert_eq!(clock.due_before(t("2026-01-06T00:00:01+08:00")), vec![t("2026-01-06T00:00:00+08:00")]);
@@ -154,7 +156,7 @@ mod tests {
 
     #[test]
     fn midnights_are_local_china_standard_time_whatever_the_offset_of_the_event() {
-        let mut clock = EventClock::new(None, true, Duration::ZERO);
+        let mut clock = EventClock::new(None, Duration::ZERO);
         // 2026-01-05T17:00Z is 2026-01-06T01:00 in Beijing.
         clock.due_before(t("2026-01-05T15:00:00Z"));
         assert_eq!(clock.due_before(t("2026-01-05T17:00:00Z")), vec![t("2026-01-06T00:00:00+08:00")]);
@@ -162,7 +164,7 @@ mod tests {
 
     #[test]
     fn the_end_evaluates_the_midnights_left_before_as_of_then_as_of() {
-        let mut clock = EventClock::new(Some(t("2026-01-08T12:00:00+08:00")), true, Duration::ZERO);
+        let mut clock = EventClock::new(Some(t("2026-01-08T12:00:00+08:00")), Duration::ZERO);
         clock.due_before(t("2026-01-05T09:00:00+08:00"));
         assert_eq!(
             clock.due_at_end(),
@@ -177,16 +179,8 @@ mod tests {
     }
 
     #[test]
-    fn without_midnights_only_as_of_is_evaluated() {
-        let mut clock = EventClock::new(Some(t("2026-01-08T12:00:00+08:00")), false, Duration::ZERO);
-        assert!(clock.due_before(t("2026-01-05T09:00:00+08:00")).is_empty());
-        assert!(clock.due_before(t("2026-01-07T09:00:00+08:00")).is_empty());
-        assert_eq!(clock.due_at_end(), vec![t("2026-01-08T12:00:00+08:00")]);
-    }
-
-    #[test]
     fn an_empty_input_evaluates_as_of_only() {
-        let mut clock = EventClock::new(Some(t("2026-01-08T12:00:00+08:00")), true, Duration::ZERO);
+        let mut clock = EventClock::new(Some(t("2026-01-08T12:00:00+08:00")), Duration::ZERO);
         assert_eq!(clock.due_at_end(), vec![t("2026-01-08T12:00:00+08:00")]);
     }
 
