@@ -388,9 +388,11 @@ impl Demo {
         let log = out.with_extension("log");
         let bin = crate::vbp_watch();
         let mut proc = Proc::spawn("vbp-watch demo", &bin.display().to_string(), &args, &log);
-        wait_for(Duration::from_secs(120), "vbp-watch demo to serve /healthz", || {
+        // The demo binds its port before it simulates: wait for both.
+        let planted = out.join("planted.json");
+        wait_for(Duration::from_secs(120), "vbp-watch demo to serve /healthz and write planted.json", || {
             proc.assert_running();
-            get_json(&addr, "/healthz").ok()
+            get_json(&addr, "/healthz").ok().filter(|_| planted.exists())
         });
         Demo { addr, out: out.to_path_buf(), proc }
     }
