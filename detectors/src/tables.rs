@@ -112,8 +112,6 @@ pub fn session(
     let overdue_only = need == Need::Rules;
     if need == Need::Everything {
         ctx.register_batch("due_order_lines", due_order_lines(reference, state, config, at)?)?;
-        let rows = crate::report::rows(reference, &[&state.purchases], local_date_of_micros(at), |_| true);
-        ctx.register_batch("report_rows", report_rows(&rows)?)?;
     }
     let tables = [
         ("agreement_progress", agreement_progress(statics, reference, state)?),

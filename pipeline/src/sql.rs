@@ -28,6 +28,7 @@ pub async fn run(options: &ReplayOptions, query: &str, format: OutputFormat) -> 
     let instant = chrono::DateTime::from_timestamp_micros(at).unwrap_or_default().fixed_offset();
     let today = vbp_detectors::time::local_date(instant);
     let rows = engine.report(today, |_| true);
+    ctx.register_batch("report_rows", tables::report_rows(&rows)?)?;
     let rollups = engine.rollups_at(instant).await?;
     let quarter = vbp_detectors::circular::Quarter::of(today);
     let circular = crate::circular::of_engine(engine, quarter, instant, &rows, &rollups);
