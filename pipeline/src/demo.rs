@@ -60,10 +60,10 @@ pub async fn run(options: &DemoOptions) -> Result<()> {
         seed: options.seed,
         days: None,
     })?;
-    eprintln!("vbp-watch demo: simulated {} ({} events) in {}", simulated.scale, simulated.events(), options.out.display());
+    tracing::info!("simulated {} ({} events) in {}", simulated.scale, simulated.events(), options.out.display());
     let reference = replay::load_reference(&options.out.join("reference"))?;
     shared.set_division_names(reference.divisions.list().iter().cloned().collect());
-    eprintln!("vbp-watch demo: open http://{bound}/ (alerts by district), /metrics, /api/alerts");
+    tracing::info!("open http://{bound}/ (alerts by district), /metrics, /api/alerts");
     let as_of = DateTime::parse_from_rfc3339(&simulated.as_of).context("the simulator's as_of")?;
     let events = ["orders", "deliveries", "payments", "complaints"].map(|t| options.out.join("events").join(format!("{t}.ndjson")));
     let replay_options = ReplayOptions {
@@ -84,17 +84,17 @@ pub async fn run(options: &DemoOptions) -> Result<()> {
     let alertmanager = options.alertmanager_url.as_ref().map(|url| {
         Alertmanager::start(url, format!("http://{bound}"), Duration::from_secs(60), Owed::default(), shared.metrics.alertmanager.clone())
     });
-    let outputs = Outputs { transitions: None, alertmanager, http: Some(Arc::clone(&shared)) };
+    let outputs = Outputs { alertmanager, http: Some(Arc::clone(&shared)), ..Outputs::default() };
     let summary = replay::run_with(&replay_options, outputs, pause).await?;
     // The whole input is applied and the outputs are written.
     shared.update_health(|h| h.caught_up = true);
-    eprint!("{}", summary.render());
-    eprintln!(
-        "vbp-watch demo: outputs in {}: firing.ndjson, alerts.ndjson, dead-letter.ndjson, planted.json",
+    tracing::info!("{}", summary.render().trim_end());
+    tracing::info!(
+        "outputs in {}: firing.ndjson, alerts.ndjson, dead-letter.ndjson, planted.json",
         options.out.display()
     );
     if !options.exit_when_done {
-        eprintln!("vbp-watch demo: the stream is done; still serving http://{bound}/ — Ctrl-C to stop");
+        tracing::info!("the stream is done; still serving http://{bound}/ — Ctrl-C to stop");
         crate::live::shutdown_signal().await;
     }
     Ok(())

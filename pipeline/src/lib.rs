@@ -27,3 +27,4 @@ pub mod sinks;
 pub mod sources;
 pub mod sql;
 pub mod stage;
+pub mod throttle;

@@ -24,6 +24,16 @@ use vbp_watch::{check, circular, demo, footprint, live, replay, report, sql};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines on stderr as plain text, or as one JSON object per line
+    /// (for log shippers); timestamps in UTC either way.
+    #[arg(long, global = true, value_enum, default_value = "text", env = "VBP_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -140,6 +150,11 @@ struct ReplayArgs {
     /// writes the same files.
     #[arg(long, value_name = "N")]
     threads: Option<NonZeroUsize>,
+    /// At the end, the metrics live mode serves (vbp_events_total,
+    /// vbp_rejected_total, vbp_build_info, process_…) in Prometheus text
+    /// format, e.g. for node_exporter's textfile collector.
+    #[arg(long, value_name = "FILE")]
+    metrics_out: Option<PathBuf>,
 }
 
 /// An RFC 3339 instant, or a date meaning its last instant in China
@@ -205,7 +220,12 @@ async fn run(cli: Cli) -> Result<()> {
             options.firing_out = args.firing_out;
             options.dead_letter = args.dead_letter;
             options.threads = args.threads.unwrap_or(replay::DEFAULT_THREADS);
-            let summary = replay::run(&options).await?;
+            let metrics = vbp_watch::metrics::Metrics::new()?;
+            let outputs = vbp_watch::runner::Outputs { metrics: Some(metrics.clone()), ..Default::default() };
+            let summary = replay::run_with(&options, outputs, std::time::Duration::ZERO).await?;
+            if let Some(path) = &args.metrics_out {
+                std::fs::write(path, metrics.render()).with_context(|| format!("cannot write {}", path.display()))?;
+            }
             eprint!("{}", summary.render());
         }
         Command::Demo(options) => demo::run(&options).await?,
@@ -213,7 +233,7 @@ async fn run(cli: Cli) -> Result<()> {
             let config = live::config::LiveConfig::load(&flags, |name| std::env::var(name).ok())?;
             live::run(config).await?;
         }
-        Command::Check(options) => print!("{}", check::run(&options, |name| std::env::var(name).ok())?),
+        Command::Check(options) => print!("{}", check::run(&options, |name| std::env::var(name).ok()).await?),
         Command::Footprint { input, checkpoint_dir } => {
             let options = input.options()?;
             println!("{:#}", footprint::run(&options, &checkpoint_dir).await?);
@@ -239,18 +259,9 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 fn main() -> ExitCode {
-    // VBP_LOG, else RUST_LOG, else warnings; colours only on a terminal
-    // (journald and log shippers get plain text); timestamps in UTC.
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("VBP_LOG")
-        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let log_format = cli.log_format;
+    init_logs(log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -261,9 +272,27 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("vbp-watch: {e:#}");
+            match log_format {
+                LogFormat::Text => eprintln!("vbp-watch: {e:#}"),
+                LogFormat::Json => tracing::error!("{e:#}"),
+            }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// VBP_LOG, else RUST_LOG, else warnings and this program's own progress
+/// lines; colours only on a terminal (journald and log shippers get plain
+/// text); timestamps in UTC (RFC 3339 with `Z`).
+fn init_logs(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VBP_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| "warn,vbp_watch=info".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().flatten_event(true).with_current_span(false).init(),
     }
 }
 

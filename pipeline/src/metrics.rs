@@ -14,8 +14,12 @@ use vbp_detectors::state::StateSizes;
 
 use crate::sinks::alertmanager::SinkMetrics;
 
+#[derive(Clone)]
 pub struct Metrics {
     pub registry: Registry,
+    /// Inputs by topic (live) or file name (replay, demo) and outcome
+    /// (applied, waiting, duplicate, rejected, skipped, after_as_of).
+    events: IntCounterVec,
     pub rejected: IntCounterVec,
     pub evaluation_seconds: Histogram,
     pub state_entries: IntGaugeVec,
@@ -30,6 +34,7 @@ pub struct Metrics {
 
 /// The provincial centre's figures by district, city and province, and
 /// delivery by enterprise and city (bounded: divisions × a few series).
+#[derive(Clone)]
 struct Business {
     progress: GaugeVec,
     schedule: GaugeVec,
@@ -96,6 +101,17 @@ fn ratio(numerator: f64, denominator: f64) -> f64 {
 impl Metrics {
     pub fn new() -> Result<Self> {
         let registry = Registry::new();
+        let events = IntCounterVec::new(
+            Opts::new("vbp_events_total", "Input messages or lines by topic (file name in replay and demo) and outcome"),
+            &["topic", "outcome"],
+        )?;
+        let build_info = IntGaugeVec::new(Opts::new("vbp_build_info", "1, with the version of this build"), &["version"])?;
+        build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        registry.register(Box::new(build_info))?;
+        // process_cpu_seconds_total, process_resident_memory_bytes, open fds…
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
+        registry.register(Box::new(events.clone()))?;
         let rejected =
             IntCounterVec::new(Opts::new("vbp_rejected_total", "Rejected events by SPEC §4 reason"), &["reason"])?;
         let evaluation_seconds = Histogram::with_opts(
@@ -123,6 +139,7 @@ impl Metrics {
         registry.register(Box::new(last_evaluation_seconds.clone()))?;
         Ok(Metrics {
             registry,
+            events,
             rejected,
             evaluation_seconds,
             state_entries,
@@ -132,6 +149,11 @@ impl Metrics {
             alertmanager,
             business,
         })
+    }
+
+    /// `n` inputs of `topic` had this outcome.
+    pub fn taken(&self, topic: &str, outcome: &str, n: u64) {
+        self.events.with_label_values(&[topic, outcome]).inc_by(n);
     }
 
     /// Names every division once, for dashboard legends.

@@ -156,12 +156,14 @@ impl Replay {
         let mut routes = Routes::new(shards);
         let (files, runner, progress) = (Arc::clone(&self.files), &mut self.runner, &self.progress);
         let cutoff = options.as_of.map(|t| t.timestamp_micros());
+        let mut counts = Outcomes::default();
         files.for_each_line(|origin, bytes| {
             runner.engine.stats.read += 1;
             progress.inc(u64::from(origin.len) + 1);
             match decode(bytes, &options.limits) {
                 Ok(event) if cutoff.is_some_and(|c| event.occurred_at.timestamp_micros() > c) => {
                     runner.engine.stats.after_as_of += 1;
+                    counts.add(&origin, "after_as_of");
                 }
                 Ok(event) => {
                     if shards > 1 {
@@ -169,10 +171,14 @@ impl Replay {
                     }
                     days.entry(local_date(event.occurred_at)).or_default().push(origin);
                 }
-                Err(rejection) => runner.reject_undecodable(origin, rejection)?,
+                Err(rejection) => {
+                    counts.add(&origin, "rejected");
+                    runner.reject_undecodable(origin, rejection)?;
+                }
             }
             Ok::<_, anyhow::Error>(())
         })?;
+        self.count(counts);
         routes.finish();
         self.runner.engine.shard(routes);
         Ok(days)
@@ -250,15 +256,41 @@ impl Replay {
 
     fn take_run(&mut self, run: &mut Vec<(Event, LineOrigin)>) -> Result<()> {
         let taken = run.len() as u64;
-        self.runner.take_all(std::mem::take(run))?;
+        let mut counts = Outcomes::default();
+        let origins: Vec<LineOrigin> = run.iter().map(|(_, o)| *o).collect();
+        let fates = self.runner.take_all(std::mem::take(run))?;
+        for (origin, fate) in origins.iter().zip(fates) {
+            counts.add(origin, fate.as_str());
+        }
+        self.count(counts);
         self.progress.inc(taken);
         Ok(())
+    }
+
+    /// Adds `counts` to `vbp_events_total`, labelled by file name.
+    fn count(&self, counts: Outcomes) {
+        let Some(metrics) = self.runner.metrics() else { return };
+        for ((file, outcome), n) in counts.0 {
+            let name = self.files.path(&LineOrigin { file, line: 0, offset: 0, len: 0 }).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            metrics.taken(&name, outcome, n);
+        }
     }
 
     pub fn finish(&mut self) -> Result<()> {
         // The runner first: it writes refused alerts to the dead letters.
         self.runner.finish()?;
         Ok(self.runner.dead_letters_mut().finish()?)
+    }
+}
+
+/// Inputs by (file, outcome), added to the metrics once per run: a
+/// labelled counter per line would cost a hash lookup each.
+#[derive(Default)]
+struct Outcomes(BTreeMap<(u32, &'static str), u64>);
+
+impl Outcomes {
+    fn add(&mut self, origin: &LineOrigin, outcome: &'static str) {
+        *self.0.entry((origin.file, outcome)).or_default() += 1;
     }
 }
 

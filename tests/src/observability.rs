@@ -366,7 +366,10 @@ impl Demo {
     pub fn start(out: &Path, seed: u64, day_seconds: f64, alertmanager: Option<&str>) -> Demo {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
+        // JSON logs, which every_dashboard_panel… checks line by line.
         let mut args: Vec<String> = [
+            "--log-format",
+            "json",
             "demo",
             "--out",
             &out.display().to_string(),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use vbp_tests::broker::Broker;
-use vbp_tests::live::{alert_fact, LiveOptions, LivePipeline};
+use vbp_tests::live::{alert_fact, http_get, LiveOptions, LivePipeline};
 use vbp_tests::*;
 
 const INPUT_TOPICS: [&str; 4] = ["vbp.orders", "vbp.deliveries", "vbp.payments", "vbp.complaints"];
@@ -226,14 +226,47 @@ fn a_30_second_broker_outage_heals_by_itself() {
     let config = o.write(&dir, port);
     let mut live = LivePipeline::start(&config, port, &dir.join("live.log"));
     live.wait_caught_up(CATCH_UP);
+    let ready = wait_ready(&live, true, Duration::from_secs(30));
+    assert_eq!(ready["status"], "ready", "{ready}");
+    let before = live.log_text().lines().count();
     broker.stop();
+    // Not ready while no broker is reachable (within librdkafka's next
+    // statistics, one tick), though alive: /healthz stays 200.
+    let not_ready = wait_ready(&live, false, Duration::from_secs(20));
+    let reasons = not_ready["reasons"].to_string();
+    assert!(reasons.contains("no Kafka broker is reachable"), "{not_ready}");
+    assert_eq!(http_get(&live.addr, "/healthz").map(|(s, _)| s), Some(200), "alive while the broker is down");
     std::thread::sleep(Duration::from_secs(30));
     assert!(live.health().is_some(), "the pipeline died with the broker:\n{}", live.log_text());
+    // One line per backoff step (1, 2, 4, 8, 16 s…), not one per retry
+    // (42 a second before): the outage of about 35 s writes a handful.
+    let log = live.log_text();
+    let outage: Vec<&str> = log.lines().skip(before).collect();
+    eprintln!("log lines during the ~35 s outage: {}", outage.len());
+    assert!(outage.len() <= 12, "{} lines during the outage:\n{}", outage.len(), outage.join("\n"));
     broker.restart();
     broker.produce_files(&all[1..]);
     let firing = wait_for_firing(&live, &p.replay_firing, CATCH_UP);
     assert_same_as_replay(&p.replay_firing, &firing, &live.log_text());
+    let ready = wait_ready(&live, true, Duration::from_secs(30));
+    assert_eq!(ready["status"], "ready", "ready again after the outage: {ready}");
+    assert!(live.log_text().contains("Kafka: working again after"), "the recovery is said once:\n{}", live.log_text());
     assert_eq!(live.terminate().code(), Some(0), "{}", live.log_text());
+}
+
+/// Polls `/readyz` until it answers ready (200) or not (503) as `want`;
+/// returns its body.
+fn wait_ready(live: &LivePipeline, want: bool, limit: Duration) -> Value {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some((status, body)) = http_get(&live.addr, "/readyz") {
+            if (status == 200) == want {
+                return serde_json::from_str(&body).unwrap_or_else(|e| panic!("/readyz is not JSON ({e}): {body}"));
+            }
+        }
+        assert!(started.elapsed() < limit, "/readyz never answered {}:\n{}", if want { "ready" } else { "not ready" }, live.log_text());
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 /// The institutions of every `SupplyBreak` in a firing set, by alert.

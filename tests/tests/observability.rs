@@ -235,8 +235,28 @@ fn every_dashboard_panel_returns_data_from_a_demo_run() {
     assert!(failures.is_empty(), "{} panel queries failed:\n{}", failures.len(), failures.join("\n"));
 
     // promtool's linter on the exposition vbp-watch serves.
-    let (passed, said) = lint_metrics(&demo.metrics());
+    let exposition = demo.metrics();
+    let (passed, said) = lint_metrics(&exposition);
     assert!(passed && said.trim().is_empty(), "promtool check metrics on /metrics:\n{said}");
+    // The series live mode serves, in demo mode too (issue 16 part 2).
+    for series in [
+        "vbp_events_total{outcome=\"applied\",topic=\"orders.ndjson\"}",
+        "vbp_events_total{outcome=\"rejected\",topic=",
+        "vbp_rejected_total{reason=",
+        "vbp_build_info{version=",
+        "process_resident_memory_bytes ",
+        "process_cpu_seconds_total ",
+    ] {
+        assert!(exposition.contains(series), "demo /metrics lacks {series}");
+    }
+    // `--log-format json`: every line a JSON object, stamped in UTC.
+    let log = std::fs::read_to_string(&demo.proc.log).expect("the demo's log");
+    assert!(log.contains("the stream is done"), "{log}");
+    for line in log.lines() {
+        let object: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let stamp = object["timestamp"].as_str().unwrap_or_else(|| panic!("no timestamp: {line}"));
+        assert!(stamp.ends_with('Z') && object["level"].is_string() && object["message"].is_string(), "{line}");
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -358,3 +358,39 @@ fn sql_expires_an_orphan_at_the_same_midnight_as_replay() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.lines().nth(1).map(|v| v.parse::<f64>().unwrap()), Some(10.0), "the order is still open in sql: {text}");
 }
+
+/// The sum of every sample of `name` in a Prometheus text exposition.
+fn metric_sum(exposition: &str, name: &str) -> f64 {
+    exposition
+        .lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn replay_writes_the_metrics_live_mode_serves_and_they_add_up_to_its_summary() {
+    let dir = scratch("replay-metrics");
+    let sim = dir.join("sim");
+    simulate_small(&sim, 5);
+    let as_of = planted(&sim)["as_of"].as_str().expect("as_of").to_string();
+    let (metrics, dead) = (dir.join("replay.prom"), dir.join("dead-letter.ndjson"));
+    let mut args = vec!["replay".to_string(), "--reference".into(), sim.join("reference").display().to_string(), "--events".into()];
+    args.extend(event_files(&sim));
+    args.extend(["--as-of".into(), as_of, "--dead-letter".into(), dead.display().to_string()]);
+    args.extend(["--metrics-out".into(), metrics.display().to_string()]);
+    let output = run_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let printed = String::from_utf8_lossy(&output.stderr).to_string();
+    let exposition = std::fs::read_to_string(&metrics).expect("--metrics-out was written");
+
+    let read: f64 = printed.split_once("read ").and_then(|(_, r)| r.split(' ').next()?.parse().ok()).expect("read N lines");
+    assert_eq!(metric_sum(&exposition, "vbp_events_total"), read, "every line read has one outcome:\n{exposition}");
+    let dead_letters = ndjson(&dead).len() as f64;
+    assert!(dead_letters > 0.0, "the simulator plants bad lines");
+    assert_eq!(metric_sum(&exposition, "vbp_rejected_total"), dead_letters, "one rejection counted per dead letter");
+    for series in ["vbp_events_total{outcome=\"applied\",topic=\"orders.ndjson\"}", "vbp_build_info{version=", "process_resident_memory_bytes "] {
+        assert!(exposition.contains(series), "lacks {series}:\n{exposition}");
+    }
+    let (passed, said) = vbp_tests::observability::lint_metrics(&exposition);
+    assert!(passed && said.trim().is_empty(), "promtool check metrics:\n{said}");
+}

@@ -1,5 +1,6 @@
 //! The HTTP endpoints of live and demo mode (SPEC §9): `/metrics`
-//! (Prometheus text format), `/healthz`, `GET /api/alerts`, the alerts
+//! (Prometheus text format), `/healthz` (alive) and `/readyz` (its alerts
+//! can be trusted: see [`Health::not_ready`]), `GET /api/alerts`, the alerts
 //! firing now as SPEC §7 objects, and the execution report
 //! ([`report`]: `/api/report`, `/report`, `/report.xlsx`, `/report.csv`). The driver publishes into [`Shared`];
 //! handlers only read it, so a slow scrape never slows the pipeline.
@@ -48,15 +49,61 @@ pub struct Health {
     pub last_evaluation: Option<String>,
     /// Input partitions owned (live mode).
     pub partitions: Vec<i32>,
+    /// Whether a Kafka broker was up at the last look; `None` without a
+    /// broker (demo).
+    pub broker_reachable: Option<bool>,
+    /// Transitions Alertmanager has not accepted yet.
+    pub alertmanager_undelivered: usize,
+    /// Past this many, `/readyz` is not ready.
+    pub ready_max_undelivered: usize,
 }
+
+impl Health {
+    /// Why the driver is not ready, if it is not (empty: ready). Live and
+    /// ready are separate: a pipeline catching up after downtime is alive
+    /// and must not be restarted, but its alerts are not yet to be trusted.
+    pub fn not_ready(&self) -> Vec<String> {
+        let mut why = Vec::new();
+        if self.heartbeat.elapsed() >= STUCK_AFTER {
+            why.push(format!("the driver's loop has not turned for {} s", self.heartbeat.elapsed().as_secs()));
+        }
+        if self.broker_reachable == Some(false) {
+            why.push("no Kafka broker is reachable".to_string());
+        }
+        if !self.caught_up {
+            why.push("catching up: behind the end of the input".to_string());
+        }
+        if self.last_evaluation.is_none() {
+            why.push("not evaluated yet".to_string());
+        }
+        if self.alertmanager_undelivered > self.ready_max_undelivered {
+            why.push(format!(
+                "Alertmanager has not accepted {} alert transitions (more than {})",
+                self.alertmanager_undelivered, self.ready_max_undelivered
+            ));
+        }
+        why
+    }
+}
+
+/// The default of [`Health::ready_max_undelivered`].
+pub const READY_MAX_UNDELIVERED: usize = 1000;
 
 /// The driver is considered stuck when its loop has not turned for this long.
 const STUCK_AFTER: Duration = Duration::from_secs(120);
 
 impl Shared {
     pub fn new(metrics: Metrics) -> Arc<Self> {
-        let health =
-            Health { heartbeat: Instant::now(), caught_up: false, last_checkpoint: None, last_evaluation: None, partitions: Vec::new() };
+        let health = Health {
+            heartbeat: Instant::now(),
+            caught_up: false,
+            last_checkpoint: None,
+            last_evaluation: None,
+            partitions: Vec::new(),
+            broker_reachable: None,
+            alertmanager_undelivered: 0,
+            ready_max_undelivered: READY_MAX_UNDELIVERED,
+        };
         Arc::new(Shared {
             metrics,
             alerts: RwLock::new(Vec::new()),
@@ -155,7 +202,7 @@ impl Shared {
         }
     }
 
-    fn health(&self) -> Option<Health> {
+    pub fn health(&self) -> Option<Health> {
         self.health.read().ok().map(|h| h.clone())
     }
 }
@@ -204,6 +251,7 @@ pub async fn serve_with(addr: SocketAddr, shared: Arc<Shared>, limits: Connectio
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/api/alerts", get(alerts))
         .route("/", get(page))
         .route("/alerts/{fingerprint}", get(one_alert))
@@ -270,6 +318,25 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
         "partitions": h.partitions,
     });
     let status = if alive { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body)).into_response()
+}
+
+/// Ready: alive, the broker reachable, caught up, evaluated, and
+/// Alertmanager not owed too much (503 with the reasons otherwise).
+async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    let Some(h) = shared.health() else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "health unavailable").into_response();
+    };
+    let why = h.not_ready();
+    let body = json!({
+        "status": if why.is_empty() { "ready" } else { "not_ready" },
+        "reasons": why,
+        "broker_reachable": h.broker_reachable,
+        "caught_up": h.caught_up,
+        "last_evaluation": h.last_evaluation,
+        "alertmanager_undelivered": h.alertmanager_undelivered,
+    });
+    let status = if why.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
 }
 

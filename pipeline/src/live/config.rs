@@ -73,6 +73,9 @@ pub struct LiveConfig {
     pub evaluate_at: Option<DateTime<FixedOffset>>,
     /// Appends every alert transition (SPEC §7 object plus `seq`) here.
     pub transitions_file: Option<PathBuf>,
+    /// `/readyz` answers 503 while Alertmanager has not accepted more than
+    /// this many alert transitions.
+    pub ready_max_undelivered_alerts: usize,
     pub kafka: KafkaConfig,
     pub alertmanager: AlertmanagerConfig,
     pub detectors: DetectorConfig,
@@ -123,6 +126,7 @@ impl Default for LiveConfig {
             max_evaluation_delay: Duration::from_secs(300),
             evaluate_at: None,
             transitions_file: None,
+            ready_max_undelivered_alerts: crate::http::READY_MAX_UNDELIVERED,
             kafka: KafkaConfig::default(),
             alertmanager: AlertmanagerConfig::default(),
             detectors: DetectorConfig::default(),

@@ -3,14 +3,14 @@
 //! registers them in the pipeline's registry and is the only one to touch
 //! them; each method is named for what happened.
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, IntGaugeVec, Opts};
 
 use crate::engine::Fate;
 
 #[derive(Clone)]
 pub struct LiveMetrics {
-    /// Messages by topic and outcome (applied, duplicate, rejected, waiting, skipped).
-    events: IntCounterVec,
+    /// `vbp_events_total`, in the registry every mode shares.
+    events: crate::metrics::Metrics,
     consumer_lag: IntGaugeVec,
     broker_errors: IntCounter,
     checkpoint_seconds: Histogram,
@@ -19,9 +19,10 @@ pub struct LiveMetrics {
 }
 
 impl LiveMetrics {
-    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+    pub fn register(shared: &crate::metrics::Metrics) -> prometheus::Result<Self> {
+        let registry = &shared.registry;
         let metrics = LiveMetrics {
-            events: IntCounterVec::new(Opts::new("vbp_events_total", "Input messages by topic and outcome"), &["topic", "outcome"])?,
+            events: shared.clone(),
             consumer_lag: IntGaugeVec::new(
                 Opts::new("vbp_consumer_lag_messages", "Messages between the pipeline's position and the end of the partition"),
                 &["topic", "partition"],
@@ -34,7 +35,6 @@ impl LiveMetrics {
             checkpoint_bytes: IntGauge::new("vbp_checkpoint_bytes", "Size of the last checkpoint")?,
             checkpoints: IntCounter::new("vbp_checkpoints_total", "Checkpoints written")?,
         };
-        registry.register(Box::new(metrics.events.clone()))?;
         registry.register(Box::new(metrics.consumer_lag.clone()))?;
         registry.register(Box::new(metrics.broker_errors.clone()))?;
         registry.register(Box::new(metrics.checkpoint_seconds.clone()))?;
@@ -45,13 +45,13 @@ impl LiveMetrics {
 
     /// A message was taken, with its fate.
     pub fn taken(&self, topic: &str, fate: Fate) {
-        self.events.with_label_values(&[topic, fate.as_str()]).inc();
+        self.events.taken(topic, fate.as_str(), 1);
     }
 
     /// A message before this instance's position was skipped (read again
     /// after a seek or a rebalance).
     pub fn skipped(&self, topic: &str) {
-        self.events.with_label_values(&[topic, "skipped"]).inc();
+        self.events.taken(topic, "skipped", 1);
     }
 
     /// A partition's lag; `None` when the broker did not say (shown as −1).

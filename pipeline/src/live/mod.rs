@@ -24,6 +24,7 @@
 
 pub mod config;
 mod metrics;
+mod notify;
 mod transition_log;
 
 use std::collections::BTreeSet;
@@ -85,7 +86,8 @@ struct Checkpoint {
 pub async fn run(config: LiveConfig) -> Result<()> {
     let shared = Shared::new(Metrics::new()?);
     let bound = http::serve(config.http_listen, Arc::clone(&shared)).await?;
-    eprintln!("vbp-watch: serving http://{bound}/metrics, /healthz, /api/alerts");
+    tracing::info!("serving http://{bound}/ (the alert page), /metrics, /healthz, /readyz, /api/alerts");
+    shared.update_health(|h| h.ready_max_undelivered = config.ready_max_undelivered_alerts);
     let mut live = Live::start(config, shared)?;
     live.run_until_shutdown().await
 }
@@ -111,11 +113,12 @@ struct Live {
     behind_since: Option<Instant>,
     /// Partitions of the orders topic owned at the last look, and how many it has.
     owned: (BTreeSet<i32>, usize),
+    systemd: notify::Notify,
 }
 
 impl Live {
     fn start(config: LiveConfig, shared: Arc<Shared>) -> Result<Self> {
-        let metrics = LiveMetrics::register(&shared.metrics.registry)?;
+        let metrics = LiveMetrics::register(&shared.metrics)?;
         let reference = load_reference(&config.reference)?;
         shared.set_division_names(reference.divisions.list().iter().cloned().collect());
         let fingerprint = reference_fingerprint(&config.reference)?;
@@ -141,8 +144,8 @@ impl Live {
                     .restore(checkpoint.engine, |origin| decode(&origin.raw, &limits))
                     .map_err(|e| anyhow::anyhow!("cannot restore {}: {e}", store.path().display()))?;
                 metrics.restored(bytes as usize);
-                eprintln!(
-                    "vbp-watch: restored {} ({:.1} MB) in {:.2} s",
+                tracing::info!(
+                    "restored {} ({:.1} MB) in {:.2} s",
                     store.path().display(),
                     bytes as f64 / 1e6,
                     started.elapsed().as_secs_f64()
@@ -164,13 +167,13 @@ impl Live {
         let facts = if config.kafka.assignment == config::Assignment::Group {
             let mut facts = FactsTopic::open(&config.kafka)?;
             let heard = tokio::task::block_in_place(|| facts.catch_up(&mut engine.stage, FACTS_CATCH_UP))?;
-            eprintln!("vbp-watch: read {heard} overdue facts of the group from {}", config.kafka.facts_topic);
+            tracing::info!("read {heard} overdue facts of the group from {}", config.kafka.facts_topic);
             engine.publish_facts = true;
             Some(facts)
         } else {
             None
         };
-        let outputs = Outputs { transitions: None, alertmanager, http: Some(Arc::clone(&shared)) };
+        let outputs = Outputs { alertmanager, http: Some(Arc::clone(&shared)), ..Outputs::default() };
         let mut live = Live {
             clock: WallClock::new(config.evaluate_at),
             config,
@@ -188,6 +191,7 @@ impl Live {
             dirty: false,
             behind_since: None,
             owned: (BTreeSet::new(), 0),
+            systemd: notify::Notify::default(),
         };
         // Restored alerts are served at once; the first evaluation follows.
         live.shared.publish_engine(&live.runner.engine, live.clock.now(), false);
@@ -218,12 +222,12 @@ impl Live {
                     }
                     Err(e) => {
                         self.metrics.broker_error();
-                        tracing::warn!("Kafka: {e}");
+                        self.source.trouble().warn(e);
                     }
                 },
             }
         }
-        eprintln!("vbp-watch: shutting down, writing a final checkpoint");
+        tracing::info!("shutting down, writing a final checkpoint");
         self.dirty = true;
         while !self.checkpoint_and_commit().await? {
             tracing::warn!("the broker has not acknowledged the dead letters yet; retrying the final checkpoint");
@@ -241,7 +245,7 @@ impl Live {
                 Ok(Ok(origin)) => burst.push(origin),
                 Ok(Err(e)) => {
                     self.metrics.broker_error();
-                    tracing::warn!("Kafka: {e}");
+                    self.source.trouble().warn(e);
                     break;
                 }
                 Err(_) => break,
@@ -321,7 +325,7 @@ impl Live {
             let answers = reference.institutions.iter().map(|i| owned.contains(&(partition_of(i.code.as_bytes(), count) as i32))).collect();
             (Some(answers), Some(KeyOwnership { partitions: owned.clone(), count }))
         };
-        eprintln!("vbp-watch: owns partitions {owned:?} of {count} of {topic}");
+        tracing::info!("owns partitions {owned:?} of {count} of {topic}");
         let list: Vec<i32> = owned.iter().copied().collect();
         self.shared.update_health(|h| h.partitions = list);
         let handed_over = self.runner.engine.answer_for(answers, keys);
@@ -336,7 +340,7 @@ impl Live {
     async fn on_tick(&mut self) -> Result<()> {
         self.shared.update_health(|h| h.heartbeat = Instant::now());
         if let Err(e) = self.follow_assignment() {
-            tracing::warn!("cannot follow the partition assignment: {e:#}");
+            self.source.trouble().warn(format_args!("cannot follow the partition assignment: {e:#}"));
         }
         let caught_up = match self.source.lag(&self.positions) {
             Ok(lags) => {
@@ -347,11 +351,17 @@ impl Live {
             }
             Err(e) => {
                 self.metrics.broker_error();
-                tracing::warn!("cannot measure consumer lag: {e:#}");
+                self.source.trouble().warn(format_args!("cannot measure consumer lag: {e:#}"));
                 false
             }
         };
-        self.shared.update_health(|h| h.caught_up = caught_up);
+        let reachable = self.source.broker_reachable();
+        let undelivered = self.runner.alertmanager().map_or(0, Alertmanager::undelivered);
+        self.shared.update_health(|h| {
+            h.caught_up = caught_up;
+            h.broker_reachable = Some(reachable);
+            h.alertmanager_undelivered = undelivered;
+        });
         let behind_since = if caught_up { None } else { Some(*self.behind_since.get_or_insert_with(Instant::now)) };
         self.behind_since = behind_since;
         let overdue = behind_since.is_some_and(|t| t.elapsed() >= self.config.max_evaluation_delay);
@@ -361,6 +371,9 @@ impl Live {
         let assigned = self.owned.1 > 0;
         if assigned && (caught_up || overdue) {
             self.evaluate(caught_up).await?;
+        }
+        if self.shared.health().is_some_and(|h| h.not_ready().is_empty()) {
+            self.systemd.ready("caught up and evaluated");
         }
         Ok(())
     }
@@ -376,7 +389,7 @@ impl Live {
         if let Some(facts) = &self.facts {
             let changes = self.runner.engine.take_fact_changes();
             if let Err(e) = facts.publish(&changes) {
-                tracing::warn!("{e:#}; the next evaluation publishes them again");
+                self.source.trouble().warn(format_args!("{e:#}; the next evaluation publishes them again"));
             }
         }
         if transitions.is_empty() {
@@ -435,7 +448,7 @@ impl Live {
         self.deliver_outbox()?;
         tracing::debug!(positions = ?self.positions, "checkpoint written; committing");
         if let Err(e) = self.source.commit(&self.positions) {
-            tracing::warn!("offsets not committed (the checkpoint has them): {e:#}");
+            self.source.trouble().warn(format_args!("offsets not committed (the checkpoint has them): {e:#}"));
         }
         Ok(true)
     }

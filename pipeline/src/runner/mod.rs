@@ -37,6 +37,7 @@ use vbp_schemas::{decode, DeadLetter, DecodeLimits, Event, Source};
 
 use crate::engine::{Engine, Fate, Ingested, Keyed, Rejected};
 use crate::http::Shared;
+use crate::metrics::Metrics;
 use crate::sinks::alertmanager::Alertmanager;
 use crate::sinks::ndjson::NdjsonSinkError;
 use crate::sinks::NdjsonSink;
@@ -138,6 +139,8 @@ pub struct Outputs {
     pub alertmanager: Option<Alertmanager>,
     /// The HTTP pages and /metrics of demo and live mode.
     pub http: Option<Arc<Shared>>,
+    /// The metrics of a mode without HTTP (replay `--metrics-out`).
+    pub metrics: Option<Metrics>,
 }
 
 /// The engine with its sinks; see the module doc.
@@ -155,6 +158,11 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
 
     pub fn http(&self) -> Option<&Arc<Shared>> {
         self.outputs.http.as_ref()
+    }
+
+    /// The registry the counters go to: the served one, else replay's own.
+    pub fn metrics(&self) -> Option<&Metrics> {
+        self.outputs.http.as_ref().map(|h| &h.metrics).or(self.outputs.metrics.as_ref())
     }
 
     pub fn alertmanager(&self) -> Option<&Alertmanager> {
@@ -227,10 +235,10 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
         Ok(())
     }
 
-    /// `vbp_rejected_total{reason}`, where /metrics is served.
+    /// `vbp_rejected_total{reason}`, where metrics are kept.
     fn count_rejection(&self, reason: vbp_schemas::Reason) {
-        if let Some(http) = &self.outputs.http {
-            http.metrics.rejected.with_label_values(&[reason.code()]).inc();
+        if let Some(metrics) = self.metrics() {
+            metrics.rejected.with_label_values(&[reason.code()]).inc();
         }
     }
 

@@ -88,6 +88,11 @@ pub struct Owed {
     /// in the metric.
     #[serde(skip)]
     dropped: u64,
+    /// Transitions recorded since Alertmanager last accepted a post (all
+    /// of them after a restart, until the first post): `/readyz` is not
+    /// ready past `ready_max_undelivered_alerts`.
+    #[serde(skip)]
+    undelivered: usize,
 }
 
 impl Owed {
@@ -119,6 +124,7 @@ impl Owed {
             }
         }
         self.waiting_since.get_or_insert_with(Instant::now);
+        self.undelivered += transitions.len();
         // Bounded while Alertmanager is away too, not only after a post.
         self.dropped += self.trim();
     }
@@ -163,6 +169,7 @@ impl Owed {
         }
         self.resolved.retain(|_, p| p.resolution_delivered_at.is_some_and(|t| now - t < window));
         let dropped = self.trim() + std::mem::take(&mut self.dropped);
+        self.undelivered = 0;
         (self.waiting_since.take(), dropped)
     }
 
@@ -235,6 +242,7 @@ pub struct Alertmanager {
 impl Alertmanager {
     /// Starts the posting task for `url` (e.g. `http://127.0.0.1:9093`).
     pub fn start(url: &Url, generator_base: String, resend: Duration, owed: Owed, metrics: SinkMetrics) -> Self {
+        let owed = Owed { undelivered: owed.len(), ..owed };
         let sink = Alertmanager { owed: Arc::new(Mutex::new(owed)), wake: Arc::new(Notify::new()), generator_base };
         let endpoint = format!("{}/api/v2/alerts", url.as_str().trim_end_matches('/'));
         tokio::spawn(post_loop(sink.clone(), endpoint, resend, metrics));
@@ -253,6 +261,12 @@ impl Alertmanager {
     }
 
     /// A copy for the checkpoint.
+    /// How many transitions Alertmanager has not accepted yet (every
+    /// alert restored from a checkpoint, until the first post).
+    pub fn undelivered(&self) -> usize {
+        self.owed.lock().map(|o| o.undelivered).unwrap_or(0)
+    }
+
     pub fn owed(&self) -> Owed {
         self.owed.lock().map(|o| o.clone()).unwrap_or_default()
     }

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::statistics::Statistics;
@@ -22,6 +23,8 @@ use serde::{Deserialize, Serialize};
 pub mod config;
 
 pub use config::{client_config, Assignment, KafkaConfig};
+
+use crate::throttle::Throttle;
 
 /// Where a message came from, with its bytes: what a dead letter and a
 /// waiting event need to be written or decoded again after a restart.
@@ -66,7 +69,6 @@ impl Positions {
 /// The broker's watermarks of every partition, as librdkafka's statistics
 /// last reported them (every `statistics.interval.ms`): lag is read from
 /// here without a blocking request in the consuming loop.
-#[derive(Default)]
 pub struct WatermarkContext {
     high: Mutex<HashMap<(String, i32), i64>>,
     /// Bumped at every rebalance: the streams of reassigned partitions must
@@ -80,10 +82,47 @@ pub struct WatermarkContext {
     /// The last rebalance assigned this member no partition at all (more
     /// members than partitions), as opposed to a rebalance in progress.
     assigned_nothing: std::sync::atomic::AtomicBool,
+    /// A broker of the cluster was up at librdkafka's last statistics.
+    reachable: std::sync::atomic::AtomicBool,
+    /// librdkafka's warnings and errors (a reconnect attempt each), one
+    /// line per backoff step while the broker is down.
+    pub trouble: Throttle,
+}
+
+impl Default for WatermarkContext {
+    fn default() -> Self {
+        WatermarkContext {
+            high: Mutex::default(),
+            generation: AtomicU64::default(),
+            resume_at: Mutex::default(),
+            assigned_nothing: Default::default(),
+            reachable: Default::default(),
+            trouble: Throttle::new("Kafka"),
+        }
+    }
 }
 
 impl ClientContext for WatermarkContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error | RDKafkaLogLevel::Warning => {
+                self.trouble.warn(format_args!("{facility}: {message}"))
+            }
+            _ => tracing::debug!(target: "librdkafka", "{facility}: {message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.trouble.warn(format_args!("{error}: {reason}"));
+    }
+
     fn stats(&self, statistics: Statistics) {
+        // Node ids below 0 are the bootstrap entries, not cluster members.
+        let up = statistics.brokers.values().any(|b| b.nodeid >= 0 && b.state == "UP");
+        self.reachable.store(up, Ordering::SeqCst);
+        if up {
+            self.trouble.recovered();
+        }
         let Ok(mut high) = self.high.lock() else { return };
         for (topic, t) in statistics.topics {
             // Partition -1 is librdkafka's internal "unassigned" queue.
@@ -362,6 +401,17 @@ impl KafkaSource {
                 false
             }
         }
+    }
+
+    /// Whether a broker of the cluster was up at librdkafka's last
+    /// statistics (every tick): `/readyz` is not ready while none is.
+    pub fn broker_reachable(&self) -> bool {
+        self.consumer.context().reachable.load(Ordering::SeqCst)
+    }
+
+    /// Where the consumer's errors are logged (one line per backoff step).
+    pub fn trouble(&self) -> &Throttle {
+        &self.consumer.context().trouble
     }
 
     /// Lag of every owned partition: the last reported high watermark
