@@ -58,11 +58,6 @@ impl Throttle {
         }
     }
 
-    /// Whether something went wrong since the last recovery.
-    pub fn in_trouble(&self) -> bool {
-        self.trouble.lock().map(|t| t.is_some()).unwrap_or(false)
-    }
-
     fn occurred(&self, now: Instant) -> Verdict {
         let Ok(mut slot) = self.trouble.lock() else { return Verdict::Log(String::new()) };
         let Some(t) = slot.as_mut() else {
@@ -75,8 +70,8 @@ impl Throttle {
             return Verdict::HeldBack;
         }
         let note = match t.held_back {
-            0 => format!(" (for {} s)", t.since.elapsed_at(now)),
-            n => format!(" (for {} s; {n} more like it held back)", t.since.elapsed_at(now)),
+            0 => format!(" (for {} s)", seconds(t.since, now)),
+            n => format!(" (for {} s; {n} more like it held back)", seconds(t.since, now)),
         };
         t.held_back = 0;
         t.step = (t.step * 2).min(LAST_STEP);
@@ -86,18 +81,13 @@ impl Throttle {
 
     fn ended(&self, now: Instant) -> Option<String> {
         let t = self.trouble.lock().ok()?.take()?;
-        Some(format!("working again after {} s ({} problems reported)", t.since.elapsed_at(now), t.total))
+        Some(format!("working again after {} s ({} problems reported)", seconds(t.since, now), t.total))
     }
 }
 
-trait ElapsedAt {
-    fn elapsed_at(&self, now: Instant) -> u64;
-}
-
-impl ElapsedAt for Instant {
-    fn elapsed_at(&self, now: Instant) -> u64 {
-        now.saturating_duration_since(*self).as_secs()
-    }
+/// Whole seconds from `since` to `now`.
+fn seconds(since: Instant, now: Instant) -> u64 {
+    now.saturating_duration_since(since).as_secs()
 }
 
 #[cfg(test)]
