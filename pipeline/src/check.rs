@@ -40,14 +40,16 @@ pub async fn run(options: &CheckOptions, env: impl Fn(&str) -> Option<String>) -
         (Some(path), reference) => {
             let flags = RunFlags { config: Some(path.clone()), reference: reference.clone(), ..RunFlags::default() };
             let config = LiveConfig::load(&flags, env)?;
+            let access = crate::http::access::Access::load(&config.access)?;
             said.push_str(&format!(
-                "{}: ok (brokers {}, group {}, topics {}, state in {}, http on {})\n",
+                "{}: ok (brokers {}, group {}, topics {}, state in {}, http on {}, {})\n",
                 path.display(),
                 config.kafka.bootstrap_servers,
                 config.kafka.group_id,
                 config.input_topics().join(", "),
                 config.state_dir.display(),
-                config.http_listen
+                config.http_listen,
+                if access.allows_changes() { "a provincial token" } else { "no token: nothing changes over HTTP" }
             ));
             config.reference
         }

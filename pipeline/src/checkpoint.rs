@@ -25,8 +25,9 @@ use serde::Serialize;
 /// (v5: finished order lines and deliveries folded into their own maps;
 /// v6: complaints, the recent days of purchases, period-end days; a
 /// checksum of the body, and remembered ids keep a content digest;
-/// v7: the execution report's sums per window).
-const MAGIC: &[u8] = b"vbp-watch checkpoint v7\n";
+/// v7: the execution report's sums per window; v8: the codes behind the
+/// state's ids, so a state is carried onto changed reference files).
+const MAGIC: &[u8] = b"vbp-watch checkpoint v8\n";
 
 /// Bytes of the body's checksum, after [`MAGIC`].
 const CHECKSUM_BYTES: usize = 8;
@@ -86,10 +87,17 @@ impl CheckpointStore {
         bytes.extend_from_slice(&checksum(&body).to_le_bytes());
         bytes.extend_from_slice(&body);
         let tmp = self.path.with_extension("tmp");
-        let mut file = File::create(&tmp).map_err(io("create", &tmp))?;
-        file.write_all(&bytes).and_then(|_| file.sync_all()).map_err(io("write", &tmp))?;
-        drop(file);
-        fs::rename(&tmp, &self.path).map_err(io("rename into place", &tmp))?;
+        let written = File::create(&tmp).map_err(io("create", &tmp)).and_then(|mut file| {
+            file.write_all(&bytes).and_then(|_| file.sync_all()).map_err(io("write", &tmp))?;
+            drop(file);
+            fs::rename(&tmp, &self.path).map_err(io("rename into place", &tmp))
+        });
+        if let Err(e) = written {
+            // A full disk: the part written goes, so it holds no space, and
+            // the last whole checkpoint stays where it was.
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
         if let Some(dir) = self.path.parent() {
             File::open(dir).and_then(|d| d.sync_all()).map_err(io("sync", dir))?;
         }

@@ -14,7 +14,8 @@ cd "$(dirname "$0")/../.."
 TANSU_VERSION=0.6.0
 KAFKA_PYTHON_VERSION=2.3.3
 # fonts-noto-cjk: the alert page is Chinese; without a CJK font Chromium draws boxes.
-APT_PACKAGES=(prometheus prometheus-alertmanager chromium fonts-noto-cjk)
+# libssl-dev, pkg-config: librdkafka is built with OpenSSL (SASL/SCRAM and TLS).
+APT_PACKAGES=(prometheus prometheus-alertmanager chromium fonts-noto-cjk libssl-dev pkg-config)
 VENV=tests/.venv
 
 log=$(mktemp -t ensure-tools.XXXXXX)

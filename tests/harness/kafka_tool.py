@@ -14,6 +14,7 @@ and installs from PyPI without a C toolchain. Subcommands:
 import argparse
 import base64
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,8 +24,23 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 
+def security():
+    """SASL/SCRAM-SHA-512 when VBP_TEST_SASL is "user:password" (a broker
+    that requires it, tests/src/broker.rs Broker::start_scram), else none."""
+    credentials = os.environ.get("VBP_TEST_SASL")
+    if not credentials:
+        return {}
+    user, password = credentials.split(":", 1)
+    return {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": user,
+        "sasl_plain_password": password,
+    }
+
+
 def create_topics(args):
-    client = KafkaAdminClient(bootstrap_servers=args.bootstrap, client_id="vbp-tests")
+    client = KafkaAdminClient(bootstrap_servers=args.bootstrap, client_id="vbp-tests", **security())
     # One request per topic: kafka-python raises on the first error of a
     # request, and "already exists" is not an error here. (The admin's
     # list_topics is no help: it fails on tansu's authorized-operations bits.)
@@ -37,7 +53,7 @@ def create_topics(args):
 
 
 def list_topics(args):
-    consumer = KafkaConsumer(bootstrap_servers=args.bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=args.bootstrap, **security())
     for topic in sorted(consumer.topics()):
         print(topic)
     consumer.close()
@@ -46,7 +62,7 @@ def list_topics(args):
 def producer(bootstrap, **extra):
     # acks=all: a test that consumes right after producing must find every
     # message. No idempotence: tansu does not promise idempotent producers.
-    return KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, retries=5, **extra)
+    return KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, retries=5, **security(), **extra)
 
 
 def event_lines(path):
@@ -161,6 +177,7 @@ def consume(args):
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=64 << 20,
         fetch_max_bytes=64 << 20,
+        **security(),
     )
     deadline = time.monotonic() + args.timeout
     partitions = consumer.partitions_for_topic(args.topic)

@@ -53,6 +53,9 @@ pub struct Broker {
     /// `broker.log`, its output, kept for diagnosing a failed test.
     dir: PathBuf,
     child: Option<Child>,
+    /// The SCRAM user every client must log in as, when the broker
+    /// requires authentication ([`Broker::start_scram`]).
+    scram: Option<(String, String)>,
 }
 
 impl Broker {
@@ -75,13 +78,31 @@ impl Broker {
         let dir = scratch(&format!("broker-{name}"));
         let mut last_error = String::new();
         for _ in 0..3 {
-            let mut broker = Broker { port: free_port(), storage, dir: dir.clone(), child: None };
+            let mut broker = Broker { port: free_port(), storage, dir: dir.clone(), child: None, scram: None };
             match broker.spawn() {
                 Ok(()) => return broker,
                 Err(e) => last_error = e,
             }
         }
         panic!("tansu did not start: {last_error}");
+    }
+
+    /// A broker that requires SASL/SCRAM-SHA-512 of every client, with one
+    /// user. Its data is in sqlite (tansu 0.6 keeps SCRAM credentials only
+    /// there); the user is created with `tansu user create` before the
+    /// broker is restarted with `--authentication` (the command does not
+    /// log in itself). The harness's own clients log in as that user.
+    pub fn start_scram(name: &str, user: &str, password: &str) -> Broker {
+        let mut broker = Self::launch(name, "sqlite://tansu.db");
+        let out = Command::new(tansu())
+            .args(["user", "create", "--broker", &format!("tcp://{}", broker.bootstrap()), "--mechanism", "scram512", user, password])
+            .current_dir(&broker.dir)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run tansu user create: {e}"));
+        assert!(out.status.success(), "tansu user create failed: {}", String::from_utf8_lossy(&out.stderr));
+        broker.scram = Some((user.to_string(), password.to_string()));
+        broker.restart();
+        broker
     }
 
     /// `127.0.0.1:PORT`, for clients and for the pipeline's `--bootstrap`.
@@ -119,8 +140,12 @@ impl Broker {
         let log = OpenOptions::new().create(true).append(true).open(&log_path).expect("broker.log is writable");
         let url = format!("tcp://{}", self.bootstrap());
         let started = Instant::now();
-        let child = Command::new(tansu())
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", self.storage])
+        let mut command = Command::new(tansu());
+        command.args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", self.storage]);
+        if self.scram.is_some() {
+            command.arg("--authentication");
+        }
+        let child = command
             .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
@@ -173,8 +198,11 @@ impl Broker {
 
     fn tool_output(&self, args: &[&str]) -> std::process::Output {
         let (command, rest) = args.split_first().expect("a subcommand");
-        Command::new(python())
-            .arg(workspace().join("tests/harness/kafka_tool.py"))
+        let mut tool = Command::new(python());
+        if let Some((user, password)) = &self.scram {
+            tool.env("VBP_TEST_SASL", format!("{user}:{password}"));
+        }
+        tool.arg(workspace().join("tests/harness/kafka_tool.py"))
             .args([command, "--bootstrap", &self.bootstrap()])
             .args(rest)
             .output()

@@ -24,6 +24,20 @@ pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
+/// `POST http://addr/path` with an empty body and, if given, a bearer
+/// token: (status, body), or `None` when nothing answers.
+pub fn http_post(addr: &str, path: &str, token: Option<&str>) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(120))).ok()?;
+    let authorization = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(stream, "POST {path} HTTP/1.0\r\nHost: {addr}\r\n{authorization}Content-Length: 0\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((status, body))
+}
+
 /// The settings a test varies; the rest are written by [`LiveOptions::write`].
 #[derive(Debug, Clone)]
 pub struct LiveOptions {
@@ -68,15 +82,37 @@ pub struct LivePipeline {
 impl LivePipeline {
     /// Starts `vbp-watch run --config config` with its stderr in `log`.
     pub fn start(config: &Path, http_port: u16, log: &Path) -> LivePipeline {
+        Self::start_with_env(config, http_port, log, &[])
+    }
+
+    /// [`LivePipeline::start`] with more environment variables (secrets,
+    /// which the configuration file should not hold).
+    pub fn start_with_env(config: &Path, http_port: u16, log: &Path, env: &[(&str, &str)]) -> LivePipeline {
         let stderr = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("open the pipeline log");
         let child = Command::new(vbp_watch())
             .args(["run", "--config", &config.display().to_string()])
+            .envs(env.iter().copied())
             .env("VBP_LOG", "info")
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
             .expect("start vbp-watch run");
         LivePipeline { child, addr: format!("127.0.0.1:{http_port}"), log: log.to_path_buf() }
+    }
+
+    /// Sends `signal` (e.g. "HUP") to the pipeline.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args([&format!("-{signal}"), &self.child.id().to_string()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -{signal} failed");
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The exit status, once the pipeline has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// SIGKILL: no final checkpoint, no goodbye.

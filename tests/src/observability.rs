@@ -767,3 +767,38 @@ pub fn substitute(expr: &str, values: &BTreeMap<String, String>) -> String {
     }
     out
 }
+
+/// Headless Chromium on `url` with `extra` flags (the probe's flags: no
+/// network of its own, a fresh profile).
+pub fn chromium(profile: &Path, url: &str, extra: &[String]) -> std::process::Output {
+    let mut args: Vec<String> = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(format!("--user-data-dir={}", profile.display()));
+    args.extend(extra.iter().cloned());
+    args.push(url.to_string());
+    let out = Command::new(CHROMIUM).args(&args).output().expect("run chromium");
+    assert!(out.status.success(), "chromium {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// The DOM Chromium renders of `url`, and a screenshot of it at `shot`.
+pub fn rendered(profile: &Path, url: &str, shot: &Path, height: u32) -> String {
+    let dom = String::from_utf8(chromium(profile, url, &["--dump-dom".to_string()]).stdout).expect("UTF-8 DOM");
+    let size = format!("--window-size=1400,{height}");
+    chromium(profile, url, &[format!("--screenshot={}", shot.display()), size, "--hide-scrollbars".to_string()]);
+    let bytes = std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0);
+    assert!(bytes > 10_000, "a screenshot was written to {} ({bytes} bytes)", shot.display());
+    dom
+}
+

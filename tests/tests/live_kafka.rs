@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use vbp_tests::broker::Broker;
-use vbp_tests::live::{alert_fact, http_get, LiveOptions, LivePipeline};
+use vbp_tests::live::{alert_fact, http_get, http_post, LiveOptions, LivePipeline};
 use vbp_tests::*;
 
 const INPUT_TOPICS: [&str; 4] = ["vbp.orders", "vbp.deliveries", "vbp.payments", "vbp.complaints"];
@@ -470,4 +470,234 @@ fn live_only_panels_return_data_when_prometheus_scrapes_a_live_run() {
 
     let (passed, said) = lint_metrics(&live.metrics());
     assert!(passed && said.trim().is_empty(), "promtool check metrics on live /metrics:\n{said}");
+}
+
+/// A copy of the reference directory `from` in `to`, its institutions and
+/// agreements in reverse row order (every dense id moves), without the
+/// institution `removed` and the rows naming it, and with `agreed` as the
+/// agreed volume of the first remaining agreement when given.
+fn changed_reference(from: &Path, to: &Path, removed: Option<&str>, agreed: Option<&str>) {
+    std::fs::create_dir_all(to).expect("reference dir");
+    for entry in std::fs::read_dir(from).expect("reference dir") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let text = std::fs::read_to_string(&path).expect("a reference file");
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let header = lines.remove(0);
+        if let Some(code) = removed {
+            lines.retain(|l| !l.split(',').any(|field| field == code));
+        }
+        if name == "institutions.csv" || name == "agreements.csv" {
+            lines.reverse();
+        }
+        if let (Some(units), "agreements.csv") = (agreed, name.as_str()) {
+            let mut fields: Vec<&str> = lines[0].split(',').collect();
+            *fields.last_mut().expect("a field") = units;
+            lines[0] = fields.join(",");
+        }
+        std::fs::write(to.join(&name), format!("{header}\n{}\n", lines.join("\n"))).expect("write");
+    }
+}
+
+/// Replay's firing set over the province's events with another reference.
+fn replay_firing_with(p: &Province, reference: &Path, out: &Path) -> BTreeSet<String> {
+    std::fs::create_dir_all(out).expect("replay dir");
+    let (firing, _) = replay_as_of(reference, &event_files(&p.sim), &p.as_of, out);
+    firing.iter().map(alert_fact).collect()
+}
+
+#[test]
+fn reference_data_reloads_while_running_and_across_a_restart() {
+    let dir = scratch("live-reload");
+    let p = province(&dir, 25);
+    let running = dir.join("reference");
+    changed_reference(&p.sim.join("reference"), &running, None, None);
+    // The institution of a firing OrderUndelivered leaves the data.
+    let replay_alerts = ndjson(&dir.join("replay").join("firing.ndjson"));
+    let gone = replay_alerts
+        .iter()
+        .find(|a| a["alertname"] == "OrderUndelivered")
+        .and_then(|a| a["labels"]["institution_code"].as_str())
+        .expect("seed 25 fires an OrderUndelivered")
+        .to_string();
+    let without = dir.join("reference-without");
+    changed_reference(&p.sim.join("reference"), &without, Some(&gone), None);
+    let expected_without = replay_firing_with(&p, &without, &dir.join("replay-without"));
+    assert_ne!(expected_without, p.replay_firing, "removing {gone} must change what fires");
+
+    let broker = broker_with_topics("live-reload", 3);
+    broker.produce_files(&files(&p));
+    let token = "reload-test-token-0123456789";
+    std::fs::write(dir.join("token"), format!("{token}\n")).expect("token");
+    let port = free_port();
+    let mut o = options(&p, &dir, &broker, "reload");
+    o.reference = running.clone();
+    o.extra = format!("\n[access]\ntoken_file = {:?}\n", dir.join("token").display().to_string());
+    let config = o.write(&dir, port);
+    let mut live = LivePipeline::start(&config, port, &dir.join("live.log"));
+    live.wait_caught_up(CATCH_UP);
+    assert_same_as_replay(&p.replay_firing, &facts(&live.alerts()), "before any reload");
+
+    // Without the token, or with another, nothing reloads.
+    assert_eq!(http_post(&live.addr, "/-/reload", None).map(|(s, _)| s), Some(401));
+    assert_eq!(http_post(&live.addr, "/-/reload", Some("not-the-token-0123456789")).map(|(s, _)| s), Some(401));
+    // Unchanged files: nothing to do.
+    let (status, body) = http_post(&live.addr, "/-/reload", Some(token)).expect("an answer");
+    assert_eq!((status, serde_json::from_str::<Value>(&body).expect("JSON")["outcome"].clone()), (200, "unchanged".into()), "{body}");
+
+    // A bad row anywhere: refused with every problem, the old data runs on.
+    let agreements = running.join("agreements.csv");
+    let good = std::fs::read_to_string(&agreements).expect("agreements.csv");
+    std::fs::write(&agreements, format!("{good}A-BAD,H99999999999,F-NONE,2026-13-01,2026-12-31,-5\n")).expect("write");
+    let (status, body) = http_post(&live.addr, "/-/reload", Some(token)).expect("an answer");
+    let refused: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!((status, refused["outcome"].as_str()), (422, Some("refused")), "{body}");
+    let problems = refused["problems"].to_string();
+    assert!(problems.contains("agreements.csv") && problems.contains("H99999999999"), "{body}");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_same_as_replay(&p.replay_firing, &facts(&live.alerts()), "after a refused reload");
+
+    // The institution removed, by SIGHUP: its records are dropped and said.
+    for entry in std::fs::read_dir(&without).expect("dir") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, running.join(path.file_name().expect("name"))).expect("copy");
+    }
+    live.signal("HUP");
+    let firing = wait_for_firing(&live, &expected_without, Duration::from_secs(60));
+    assert_same_as_replay(&expected_without, &firing, &live.log_text());
+    let log = live.log_text();
+    assert!(log.contains("reference data reloaded (SIGHUP)") && log.contains(&gone), "the reload and what it dropped are logged:\n{log}");
+    let metrics = live.metrics();
+    assert!(metrics.contains("vbp_reference_reloads_total{outcome=\"applied\"} 1"), "{metrics}");
+    assert!(metrics.contains("vbp_reference_reloads_total{outcome=\"refused\"} 1"), "{metrics}");
+    assert!(metrics.contains("vbp_reference_dropped_total{kind=\"open order lines\"}"), "the orphaned lines are counted:\n{metrics}");
+
+    // A restart with other files again (rows moved, an agreed volume
+    // changed): the checkpoint's state is carried onto them.
+    assert_eq!(live.terminate().code(), Some(0), "{}", live.log_text());
+    let changed = dir.join("reference-changed");
+    changed_reference(&without, &changed, None, Some("1"));
+    let expected_changed = replay_firing_with(&p, &changed, &dir.join("replay-changed"));
+    for entry in std::fs::read_dir(&changed).expect("dir") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, running.join(path.file_name().expect("name"))).expect("copy");
+    }
+    let mut live = LivePipeline::start(&config, port, &dir.join("live.log"));
+    live.wait_caught_up(CATCH_UP);
+    let firing = wait_for_firing(&live, &expected_changed, Duration::from_secs(60));
+    assert_same_as_replay(&expected_changed, &firing, &live.log_text());
+    assert!(live.log_text().contains("the state was carried onto it"), "{}", live.log_text());
+    assert_eq!(live.terminate().code(), Some(0), "{}", live.log_text());
+}
+
+/// A tmpfs of `megabytes` mounted on `dir` (the test runs as root, as CI
+/// does), unmounted when dropped.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &Path, megabytes: u32) -> SmallDisk {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs", &dir.display().to_string()])
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "cannot mount a tmpfs on {} (the full-disk test needs root, as in CI)", dir.display());
+        SmallDisk(dir.to_path_buf())
+    }
+
+    /// Writes a filler until the disk is full.
+    fn fill(&self) -> PathBuf {
+        let filler = self.0.join("filler");
+        let mut file = std::fs::File::create(&filler).expect("filler");
+        let chunk = vec![0u8; 1 << 16];
+        while std::io::Write::write_all(&mut file, &chunk).is_ok() {}
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_keeps_the_last_good_checkpoint_and_says_so_until_there_is_room() {
+    let dir = scratch("live-full-disk");
+    let p = province(&dir, 26);
+    let broker = broker_with_topics("live-full-disk", 1);
+    let all = files(&p);
+    broker.produce_files(&all[..1]);
+    let disk = SmallDisk::mount(&dir.join("state-full"), 64);
+    let port = free_port();
+    let mut o = options(&p, &dir, &broker, "full");
+    o.state_dir = dir.join("state-full");
+    let config = o.write(&dir, port);
+    let mut live = LivePipeline::start(&config, port, &dir.join("live.log"));
+    live.wait_caught_up(CATCH_UP);
+    let checkpoint = o.state_dir.join("live.ckpt");
+    let good = std::fs::read(&checkpoint).expect("a checkpoint once caught up");
+
+    let filler = disk.fill();
+    broker.produce_files(&all[1..]);
+    let not_ready = wait_ready(&live, false, Duration::from_secs(60));
+    assert!(not_ready["reasons"].to_string().contains("No space left on device"), "{not_ready}");
+    assert_eq!(http_get(&live.addr, "/healthz").map(|(s, _)| s), Some(200), "alive on a full disk");
+    assert_eq!(std::fs::read(&checkpoint).expect("still there"), good, "the last good checkpoint is kept whole");
+    assert!(!o.state_dir.join("live.tmp").exists(), "no partial checkpoint holds the space");
+    assert!(live.metrics().contains("vbp_checkpoint_failures_total"), "counted");
+    let log = live.log_text();
+    assert!(log.contains("the last good checkpoint is kept"), "said in the log:\n{log}");
+
+    std::fs::remove_file(filler).expect("make room");
+    let ready = wait_ready(&live, true, Duration::from_secs(60));
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_ne!(std::fs::read(&checkpoint).expect("checkpoint"), good, "a new checkpoint once there is room");
+    // What it holds is whole: a restart from it fires what replay fires.
+    live.kill9();
+    let mut live = LivePipeline::start(&config, port, &dir.join("live.log"));
+    live.wait_caught_up(CATCH_UP);
+    let firing = wait_for_firing(&live, &p.replay_firing, Duration::from_secs(60));
+    assert_same_as_replay(&p.replay_firing, &firing, &live.log_text());
+    live.terminate();
+}
+
+#[test]
+fn a_broker_that_requires_scram_is_read_with_the_configured_login_and_refuses_a_wrong_one() {
+    let dir = scratch("live-scram");
+    let p = province(&dir, 27);
+    let broker = Broker::start_scram("live-scram", "vbp-watch", "scram-password-27");
+    let mut topics: Vec<&str> = INPUT_TOPICS.to_vec();
+    topics.extend(["vbp.dead-letter", "vbp.facts"]);
+    broker.create_topics(2, &topics);
+    broker.produce_files(&files(&p));
+    let mut o = options(&p, &dir, &broker, "scram");
+    o.extra = "security_protocol = \"sasl_plaintext\"\nsasl_mechanism = \"SCRAM-SHA-512\"\nsasl_username = \"vbp-watch\"".into();
+    let port = free_port();
+    let config = o.write(&dir, port);
+    // The password as the runbook says: in the environment, not the file.
+    let mut live = LivePipeline::start_with_env(&config, port, &dir.join("live.log"), &[("VBP_KAFKA_SASL_PASSWORD", "scram-password-27")]);
+    live.wait_caught_up(CATCH_UP);
+    assert_same_as_replay(&p.replay_firing, &facts(&live.alerts()), &live.log_text());
+    assert_eq!(live.terminate().code(), Some(0), "{}", live.log_text());
+
+    let wrong_dir = dir.join("wrong");
+    std::fs::create_dir_all(&wrong_dir).expect("dir");
+    let mut o = options(&p, &wrong_dir, &broker, "scram-wrong");
+    o.extra = "security_protocol = \"sasl_plaintext\"\nsasl_mechanism = \"SCRAM-SHA-512\"\nsasl_username = \"vbp-watch\"".into();
+    let port = free_port();
+    let config = o.write(&wrong_dir, port);
+    let mut live = LivePipeline::start_with_env(&config, port, &wrong_dir.join("live.log"), &[("VBP_KAFKA_SASL_PASSWORD", "not-the-password")]);
+    // It never gets in: it stops at start (the facts topic cannot be read)
+    // or stays unready, saying why; it never raises an alert.
+    let started = std::time::Instant::now();
+    while live.exited().is_none() && started.elapsed() < Duration::from_secs(45) {
+        if let Some((_, body)) = http_get(&live.addr, "/api/alerts") {
+            assert_eq!(body.trim(), "[]", "nothing is read without a login");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let log = live.log_text();
+    assert!(log.to_lowercase().contains("authentication"), "the refused login is logged:\n{log}");
+    assert!(!log.contains("not-the-password"), "the password is never logged:\n{log}");
 }

@@ -18,6 +18,7 @@ mod enterprises;
 mod error;
 mod exemptions;
 mod institutions;
+mod keys;
 mod model;
 mod products;
 mod registry;
@@ -32,6 +33,7 @@ use crate::FastMap;
 
 pub use divisions::{city_code_of, is_division_code, province_code_of, Divisions};
 pub use error::{ReferenceErrors, ReferenceProblem};
+pub use keys::{AgreementKey, ProductKey, ReferenceKeys, Remap};
 pub use model::{
     Agreement, AgreementId, Category, Enterprise, Exemption, ExemptionId, Family, FamilyId, Group,
     GroupId, Institution, InstitutionId, Level, Product, ProductId, Substitute, UnknownVariant,

@@ -15,6 +15,7 @@
 //! §4 orphans), or rejects it with a reason code. It never panics on input:
 //! quantities and amounts are bounded before any arithmetic.
 
+mod carry;
 mod complaints;
 pub mod footprint;
 mod purchases;
@@ -27,6 +28,7 @@ use vbp_schemas::{
     DeliveryAccepted, DeliveryReceived, Event, EventBody, OrderCancelled, OrderPlaced, PaymentMade, Reason, Rejection,
 };
 
+pub use carry::{Carried, Estimate};
 pub use complaints::{Complaint, Complaints, Reply};
 pub use recent::{DayKey, DayTally, KEPT_DAYS};
 

@@ -28,12 +28,12 @@ use tracing::instrument;
 use vbp_detectors::alert::{Alert, AlertBook, AlertName, Transition};
 use vbp_detectors::circular::FiredLog;
 use vbp_detectors::config::DetectorConfig;
-use vbp_detectors::reference::{Institution, InstitutionId, ReferenceData};
+use vbp_detectors::reference::{Institution, InstitutionId, ReferenceData, ReferenceKeys, Remap};
 use vbp_detectors::report::ReportRow;
 use vbp_detectors::rollups::{self, Rollups};
 use vbp_detectors::rules::supply_break::OverdueFact;
 use vbp_detectors::rules::{self, ShardAnswer};
-use vbp_detectors::state::{Micros, Purchases, State, StateSizes};
+use vbp_detectors::state::{Carried, Micros, Purchases, State, StateSizes};
 use vbp_detectors::tables::{Need, StaticTables};
 use vbp_schemas::{Event, EventBody, Reason, Rejection};
 
@@ -153,6 +153,9 @@ pub fn event_order(a: &Event, b: &Event) -> Ordering {
 
 pub struct Engine<O> {
     reference: Arc<ReferenceData>,
+    /// The codes behind `reference`'s ids, for checkpoints (worked out
+    /// once per reference version, not at every checkpoint).
+    keys: ReferenceKeys,
     config: DetectorConfig,
     statics: StaticTables,
     /// The state, sharded by institution ([`router`]); one shard unless
@@ -194,6 +197,7 @@ impl<O> Engine<O> {
     pub fn new(reference: Arc<ReferenceData>, config: DetectorConfig) -> Result<Self, DataFusionError> {
         let statics = StaticTables::build(&reference, &config)?;
         Ok(Engine {
+            keys: ReferenceKeys::of(&reference),
             shards: vec![Shard::new(&reference, None)],
             owned: None,
             router: Router::new(Routes::new(1)),
@@ -284,6 +288,50 @@ impl<O> Engine<O> {
 
     pub fn book(&self) -> &AlertBook {
         &self.book
+    }
+
+    /// Carries the state onto new reference data (a live reload, SIGHUP or
+    /// `POST /-/reload`): every record follows its codes to the new ids,
+    /// and what cannot follow is counted in the answer ([`State::carried`]).
+    /// The alerts of what is gone resolve at the next evaluation. Ownership
+    /// follows the institutions' codes; one new to the data is owned once
+    /// the driver looks at its partitions again ([`Engine::answer_for`]).
+    pub fn reload(&mut self, reference: Arc<ReferenceData>) -> Result<Carried, DataFusionError> {
+        let statics = StaticTables::build(&reference, &self.config)?;
+        let keys = ReferenceKeys::of(&reference);
+        let old = std::mem::replace(&mut self.keys, keys);
+        let remap = Remap::between(&old, &reference);
+        let forgotten_before = self.forgotten_before(self.stats.latest_event);
+        let homes = (self.shards.len() > 1).then(|| self.router.homes(reference.institutions.iter().map(|i| i.code.as_str())));
+        let mut carried = Carried::default();
+        for (index, shard) in self.shards.iter_mut().enumerate() {
+            let state = std::mem::replace(&mut shard.state, State::new(&reference));
+            let (state, shard_carried) = state.carried(&old, &reference, &remap, forgotten_before);
+            shard.state = state;
+            carried.merge(shard_carried);
+            shard.home = homes.as_ref().map(|h| h.iter().map(|&of| usize::from(of) == index).collect());
+        }
+        self.owned = self.owned.take().map(|owned| {
+            let mut now = vec![false; reference.institutions.len()];
+            for (old_id, owns) in owned.into_iter().enumerate() {
+                if let Some(new_id) = remap.institution(InstitutionId(old_id as u32)) {
+                    now[new_id.index()] = owns;
+                }
+            }
+            now
+        });
+        for shard in &mut self.shards {
+            shard.answer_for(self.owned.as_deref());
+        }
+        self.reference = reference;
+        self.statics = statics;
+        Ok(carried)
+    }
+
+    /// Finished business before this instant may have been forgotten
+    /// (the retention behind the newest event, [`Engine::sweep`]).
+    fn forgotten_before(&self, latest_event: Option<Micros>) -> Micros {
+        latest_event.map_or(Micros::MIN, |t| t.saturating_sub(DEFAULT_RETENTION_MICROS))
     }
 
     /// Answers only for the institutions marked in `owned` and the supply

@@ -15,7 +15,7 @@ pub struct Shard<O> {
     pub(super) held: Held<O>,
     /// The institutions routed here, by `InstitutionId` (`None`: all, the
     /// only shard). The tables the rules read leave the others out.
-    home: Option<Vec<bool>>,
+    pub(super) home: Option<Vec<bool>>,
 }
 
 /// What applying one input did in its shard.

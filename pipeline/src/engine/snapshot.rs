@@ -8,7 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 use vbp_detectors::alert::AlertBook;
-use vbp_detectors::state::{Awaited, Micros, State};
+use vbp_detectors::reference::ReferenceKeys;
+use vbp_detectors::state::{Awaited, Carried, Micros, State};
 use vbp_schemas::{Event, Rejection};
 
 use super::{Engine, SeenIds, Stats};
@@ -16,6 +17,9 @@ use super::{Engine, SeenIds, Stats};
 /// Borrowed view written to a checkpoint, so writing one copies nothing.
 #[derive(Serialize)]
 pub struct EngineSnapshotRef<'a, O> {
+    /// What the state's ids stand for: a restart with changed reference
+    /// files carries the state onto them ([`Engine::restore`]).
+    reference_keys: &'a ReferenceKeys,
     shards: Vec<ShardSnapshotRef<'a, O>>,
     seen: &'a SeenIds,
     book: &'a AlertBook,
@@ -31,6 +35,7 @@ struct ShardSnapshotRef<'a, O> {
 
 #[derive(Deserialize)]
 pub struct EngineSnapshot<O> {
+    reference_keys: ReferenceKeys,
     shards: Vec<ShardSnapshot<O>>,
     #[serde(deserialize_with = "vbp_detectors::presized::deserialize")]
     seen: SeenIds,
@@ -47,6 +52,7 @@ struct ShardSnapshot<O> {
 impl<O> Engine<O> {
     pub fn snapshot(&self) -> EngineSnapshotRef<'_, O> {
         EngineSnapshotRef {
+            reference_keys: &self.keys,
             shards: self
                 .shards
                 .iter()
@@ -61,11 +67,18 @@ impl<O> Engine<O> {
     /// Puts a checkpoint's contents back. `decode` turns a waiting event's
     /// origin back into the event; it decoded before, so failing now means
     /// the checkpoint does not belong to this build or configuration.
+    ///
+    /// A checkpoint written with other reference files (a restart after
+    /// they changed) is carried onto this engine's: `Some` says what could
+    /// not be carried whole (see [`State::carried`]).
     pub fn restore(
         &mut self,
         snapshot: EngineSnapshot<O>,
         decode: impl Fn(&O) -> Result<Event, Rejection>,
-    ) -> Result<(), String> {
+    ) -> Result<Option<Carried>, String> {
+        let same_reference = snapshot.reference_keys == self.keys;
+        let forgotten_before = self.forgotten_before(snapshot.latest_event);
+        let mut carried: Option<Carried> = None;
         if snapshot.shards.len() != self.shards.len() {
             // Shards hold whole institutions; re-cutting them is not done
             // here, so the state keeps the count it was written with.
@@ -78,7 +91,13 @@ impl<O> Engine<O> {
         }
         for (shard, saved) in self.shards.iter_mut().zip(snapshot.shards) {
             let answers_for = shard.state.answers_for.take();
-            shard.state = saved.state.restored(&self.reference)?;
+            shard.state = if same_reference {
+                saved.state.restored(&self.reference)?
+            } else {
+                let (state, shard_carried) = saved.state.restored_onto(&snapshot.reference_keys, &self.reference, forgotten_before)?;
+                carried.get_or_insert_with(Carried::default).merge(shard_carried);
+                state
+            };
             shard.state.answers_for = answers_for;
             for (origin, awaited) in saved.held {
                 let event = decode(&origin).map_err(|r| format!("a waiting event no longer decodes: {r}"))?;
@@ -88,6 +107,6 @@ impl<O> Engine<O> {
         self.seen = snapshot.seen;
         self.book = snapshot.book;
         self.stats = Stats { latest_event: snapshot.latest_event, ..Stats::default() };
-        Ok(())
+        Ok(carried)
     }
 }

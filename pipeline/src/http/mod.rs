@@ -23,8 +23,10 @@ use vbp_detectors::alert::{fingerprint_of, Status};
 use crate::engine::Engine;
 use crate::metrics::Metrics;
 
+pub mod access;
 pub mod report;
 
+use access::Access;
 use report::PublishedReport;
 
 /// What the driver publishes for the handlers.
@@ -38,7 +40,24 @@ pub struct Shared {
     report: RwLock<Option<PublishedReport>>,
     /// The circular of the last evaluation's quarter so far (SPEC §11).
     circular: RwLock<Option<Arc<vbp_detectors::circular::Circular>>>,
+    /// The tokens in force ([`access`]).
+    access: RwLock<Access>,
+    /// State-changing requests for the driver; the receiver until the
+    /// driver takes it ([`Shared::take_commands`]).
+    commands: tokio::sync::mpsc::Sender<Command>,
+    command_receiver: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<Command>>>,
 }
+
+/// A state-changing request the driver carries out, with where its
+/// answer goes.
+#[derive(Debug)]
+pub enum Command {
+    /// `POST /-/reload`: load the reference directory again.
+    Reload { reply: tokio::sync::oneshot::Sender<crate::live::ReloadOutcome> },
+}
+
+/// How long a state-changing request waits for the driver's answer.
+const COMMAND_WAIT: Duration = Duration::from_secs(300);
 
 /// The driver's last signs of life.
 #[derive(Debug, Clone)]
@@ -56,6 +75,9 @@ pub struct Health {
     pub alertmanager_undelivered: usize,
     /// Past this many, `/readyz` is not ready.
     pub ready_max_undelivered: usize,
+    /// Why the last checkpoint could not be written (a full disk), until
+    /// one is written again.
+    pub checkpoint_failure: Option<String>,
 }
 
 impl Health {
@@ -75,6 +97,9 @@ impl Health {
         }
         if self.last_evaluation.is_none() {
             why.push("not evaluated yet".to_string());
+        }
+        if let Some(failure) = &self.checkpoint_failure {
+            why.push(format!("checkpoints fail ({failure}): the last good one is kept, offsets are not committed past it"));
         }
         if self.alertmanager_undelivered > self.ready_max_undelivered {
             why.push(format!(
@@ -103,8 +128,13 @@ impl Shared {
             broker_reachable: None,
             alertmanager_undelivered: 0,
             ready_max_undelivered: READY_MAX_UNDELIVERED,
+            checkpoint_failure: None,
         };
+        let (commands, command_receiver) = tokio::sync::mpsc::channel(4);
         Arc::new(Shared {
+            access: RwLock::new(Access::default()),
+            commands,
+            command_receiver: std::sync::Mutex::new(Some(command_receiver)),
             metrics,
             alerts: RwLock::new(Vec::new()),
             health: RwLock::new(health),
@@ -112,6 +142,27 @@ impl Shared {
             report: RwLock::new(None),
             circular: RwLock::new(None),
         })
+    }
+
+    pub fn set_access(&self, access: Access) {
+        if let Ok(mut slot) = self.access.write() {
+            *slot = access;
+        }
+    }
+
+    fn access(&self) -> Access {
+        self.access.read().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    /// The state-changing requests, for the driver that carries them out
+    /// (live mode); until it is taken they are answered 404.
+    pub fn take_commands(&self) -> tokio::sync::mpsc::Receiver<Command> {
+        let taken = self.command_receiver.lock().ok().and_then(|mut slot| slot.take());
+        taken.unwrap_or_else(|| tokio::sync::mpsc::channel(1).1)
+    }
+
+    fn takes_commands(&self) -> bool {
+        self.command_receiver.lock().is_ok_and(|slot| slot.is_none())
     }
 
     pub fn set_division_names(&self, names: BTreeMap<String, String>) {
@@ -260,6 +311,7 @@ pub async fn serve_with(addr: SocketAddr, shared: Arc<Shared>, limits: Connectio
         .route("/report.xlsx", get(report::xlsx))
         .route("/report.csv", get(report::csv))
         .route("/circular", get(circular_page))
+        .route("/-/reload", axum::routing::post(reload))
         .with_state(shared);
     tokio::spawn(accept(listener, app, limits));
     tracing::info!(%bound, "serving /metrics, /healthz, /api/alerts, /api/report, /report");
@@ -293,6 +345,33 @@ async fn accept(listener: tokio::net::TcpListener, app: Router, limits: Connecti
             let _ = tokio::time::timeout(limits.lifetime, connection).await;
             drop(permit);
         });
+    }
+}
+
+/// `POST /-/reload` (with the provincial token): the driver loads the
+/// reference directory again and answers what it did (200 applied or
+/// unchanged, 422 with every problem when the files are refused).
+async fn reload(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap) -> Response {
+    if let Err(refusal) = shared.access().may_change_state(&headers) {
+        return refusal;
+    }
+    if !shared.takes_commands() {
+        return (StatusCode::NOT_FOUND, "this mode has no reference reload (vbp-watch run has)").into_response();
+    }
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if shared.commands.send(Command::Reload { reply }).await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the pipeline is shutting down").into_response();
+    }
+    match tokio::time::timeout(COMMAND_WAIT, answer).await {
+        Ok(Ok(outcome)) => {
+            let status = match outcome {
+                crate::live::ReloadOutcome::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                _ => StatusCode::OK,
+            };
+            (status, Json(outcome)).into_response()
+        }
+        Ok(Err(_)) => (StatusCode::SERVICE_UNAVAILABLE, "the pipeline stopped before answering").into_response(),
+        Err(_) => (StatusCode::GATEWAY_TIMEOUT, "no answer within 300 s; see the pipeline's log").into_response(),
     }
 }
 

@@ -76,6 +76,8 @@ pub struct LiveConfig {
     /// `/readyz` answers 503 while Alertmanager has not accepted more than
     /// this many alert transitions.
     pub ready_max_undelivered_alerts: usize,
+    /// Who may change state over HTTP (`POST /-/reload`).
+    pub access: crate::http::access::AccessConfig,
     pub kafka: KafkaConfig,
     pub alertmanager: AlertmanagerConfig,
     pub detectors: DetectorConfig,
@@ -127,6 +129,7 @@ impl Default for LiveConfig {
             evaluate_at: None,
             transitions_file: None,
             ready_max_undelivered_alerts: crate::http::READY_MAX_UNDELIVERED,
+            access: Default::default(),
             kafka: KafkaConfig::default(),
             alertmanager: AlertmanagerConfig::default(),
             detectors: DetectorConfig::default(),

@@ -16,6 +16,7 @@ pub struct LiveMetrics {
     checkpoint_seconds: Histogram,
     checkpoint_bytes: IntGauge,
     checkpoints: IntCounter,
+    checkpoint_failures: IntCounter,
 }
 
 impl LiveMetrics {
@@ -34,12 +35,17 @@ impl LiveMetrics {
             )?,
             checkpoint_bytes: IntGauge::new("vbp_checkpoint_bytes", "Size of the last checkpoint")?,
             checkpoints: IntCounter::new("vbp_checkpoints_total", "Checkpoints written")?,
+            checkpoint_failures: IntCounter::new(
+                "vbp_checkpoint_failures_total",
+                "Checkpoints that could not be written (a full disk): the last good one is kept",
+            )?,
         };
         registry.register(Box::new(metrics.consumer_lag.clone()))?;
         registry.register(Box::new(metrics.broker_errors.clone()))?;
         registry.register(Box::new(metrics.checkpoint_seconds.clone()))?;
         registry.register(Box::new(metrics.checkpoint_bytes.clone()))?;
         registry.register(Box::new(metrics.checkpoints.clone()))?;
+        registry.register(Box::new(metrics.checkpoint_failures.clone()))?;
         Ok(metrics)
     }
 
@@ -66,6 +72,11 @@ impl LiveMetrics {
     /// A checkpoint was restored on start.
     pub fn restored(&self, bytes: usize) {
         self.checkpoint_bytes.set(bytes as i64);
+    }
+
+    /// A checkpoint could not be written.
+    pub fn checkpoint_failed(&self) {
+        self.checkpoint_failures.inc();
     }
 
     /// A checkpoint was written durably.

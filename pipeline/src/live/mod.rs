@@ -25,13 +25,16 @@
 pub mod config;
 mod metrics;
 mod notify;
+mod reload;
+
+pub use reload::ReloadOutcome;
 mod transition_log;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use vbp_schemas::{decode, DecodeLimits, OccurredWindow};
 
@@ -41,6 +44,7 @@ use crate::http::{self, Shared};
 use crate::engine::Routes;
 use crate::metrics::Metrics;
 use metrics::LiveMetrics;
+use reload::ReloadMetrics;
 use crate::replay::load_reference;
 use crate::runner::clock::WallClock;
 use crate::runner::{Outputs, Runner};
@@ -55,6 +59,12 @@ use transition_log::TransitionLog;
 /// How long a checkpoint waits for the broker to acknowledge dead letters
 /// before it is postponed to the next round.
 const FLUSH_WAIT: Duration = Duration::from_secs(5);
+
+/// Attempts at the final checkpoint before stopping without it.
+const FINAL_ATTEMPTS: u32 = 10;
+
+/// Checkpoints that cannot be written (a full disk), one line per backoff step.
+static CHECKPOINT_TROUBLE: crate::throttle::Throttle = crate::throttle::Throttle::new("checkpoint");
 
 /// The most messages taken as one run (what the consumer holds already).
 const BURST: usize = 4096;
@@ -85,6 +95,11 @@ struct Checkpoint {
 /// Runs until SIGTERM or SIGINT, then writes a final checkpoint.
 pub async fn run(config: LiveConfig) -> Result<()> {
     let shared = Shared::new(Metrics::new()?);
+    let access = http::access::Access::load(&config.access)?;
+    if !access.allows_changes() {
+        tracing::info!("no [access] token_file: nothing can be changed over HTTP (reload the reference data with SIGHUP)");
+    }
+    shared.set_access(access);
     let bound = http::serve(config.http_listen, Arc::clone(&shared)).await?;
     tracing::info!("serving http://{bound}/ (the alert page), /metrics, /healthz, /readyz, /api/alerts");
     shared.update_health(|h| h.ready_max_undelivered = config.ready_max_undelivered_alerts);
@@ -108,6 +123,7 @@ struct Live {
     facts: Option<FactsTopic>,
     shared: Arc<Shared>,
     metrics: LiveMetrics,
+    reload_metrics: ReloadMetrics,
     /// Something changed since the last checkpoint.
     dirty: bool,
     behind_since: Option<Instant>,
@@ -119,6 +135,7 @@ struct Live {
 impl Live {
     fn start(config: LiveConfig, shared: Arc<Shared>) -> Result<Self> {
         let metrics = LiveMetrics::register(&shared.metrics)?;
+        let reload_metrics = ReloadMetrics::register(&shared.metrics.registry)?;
         let reference = load_reference(&config.reference)?;
         shared.set_division_names(reference.divisions.list().iter().cloned().collect());
         let fingerprint = reference_fingerprint(&config.reference)?;
@@ -133,16 +150,20 @@ impl Live {
         let started = Instant::now();
         let (positions, outbox, next_seq, owed) = match store.read::<Checkpoint>()? {
             Some((checkpoint, bytes)) => {
-                if checkpoint.reference_fingerprint != fingerprint {
-                    bail!(
-                        "{} was written with other reference data than {}; restore those files, or move the checkpoint away to rebuild the state from the topics",
-                        store.path().display(),
-                        config.reference.display()
-                    );
-                }
-                engine
+                let carried = engine
                     .restore(checkpoint.engine, |origin| decode(&origin.raw, &limits))
                     .map_err(|e| anyhow::anyhow!("cannot restore {}: {e}", store.path().display()))?;
+                if let Some(carried) = carried {
+                    tracing::warn!(
+                        "{} was written with other reference data than {} holds now; the state was carried onto it: {}",
+                        store.path().display(),
+                        config.reference.display(),
+                        carried.summary()
+                    );
+                    reload_metrics.carried(&carried);
+                } else if checkpoint.reference_fingerprint != fingerprint {
+                    tracing::info!("the reference files changed since the checkpoint, but none of the codes the state keeps");
+                }
                 metrics.restored(bytes as usize);
                 tracing::info!(
                     "restored {} ({:.1} MB) in {:.2} s",
@@ -188,6 +209,7 @@ impl Live {
             facts,
             shared,
             metrics,
+            reload_metrics,
             dirty: false,
             behind_since: None,
             owned: (BTreeSet::new(), 0),
@@ -207,10 +229,21 @@ impl Live {
         checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let shutdown = shutdown_signal();
         tokio::pin!(shutdown);
+        let mut hangups = hangup_signals();
+        let mut commands = self.shared.take_commands();
         loop {
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
+                Some(()) = hangups.recv() => {
+                    self.reload("SIGHUP").await?;
+                }
+                Some(command) = commands.recv() => match command {
+                    http::Command::Reload { reply } => {
+                        let outcome = self.reload("POST /-/reload").await?;
+                        let _ = reply.send(outcome);
+                    }
+                },
                 _ = tick.tick() => self.on_tick().await?,
                 _ = checkpoint.tick() => {
                     self.checkpoint_and_commit().await?;
@@ -229,10 +262,17 @@ impl Live {
         }
         tracing::info!("shutting down, writing a final checkpoint");
         self.dirty = true;
-        while !self.checkpoint_and_commit().await? {
-            tracing::warn!("the broker has not acknowledged the dead letters yet; retrying the final checkpoint");
+        for attempt in 1..=FINAL_ATTEMPTS {
+            if self.checkpoint_and_commit().await? {
+                return Ok(());
+            }
+            tracing::warn!("the final checkpoint is postponed (attempt {attempt} of {FINAL_ATTEMPTS}); retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        Ok(())
+        // Safe to stop: offsets were committed only up to the last good
+        // checkpoint, so a restart reads again what came after it.
+        let why = self.shared.health().and_then(|h| h.checkpoint_failure).unwrap_or_else(|| "the broker did not acknowledge the dead letters".into());
+        anyhow::bail!("the final checkpoint could not be written ({why}); the last good one is kept and a restart resumes from it")
     }
 
     /// `first` and the messages the consumer already holds behind it (up
@@ -408,12 +448,51 @@ impl Live {
         Ok(())
     }
 
+    /// Loads the reference directory again and, when it is valid and
+    /// changed, carries the state onto it and checkpoints at once (so a
+    /// crash right after keeps the new data's ids); see [`reload`].
+    async fn reload(&mut self, why: &str) -> Result<ReloadOutcome> {
+        let started = Instant::now();
+        let dir = self.config.reference.clone();
+        let outcome = match tokio::task::block_in_place(|| reload::load(&dir)) {
+            Err(problems) => ReloadOutcome::Refused { problems },
+            Ok(loaded) if loaded.fingerprint == self.fingerprint => ReloadOutcome::Unchanged,
+            Ok(loaded) => self.apply_reference(loaded, started).await?,
+        };
+        self.reload_metrics.record(why, &outcome);
+        Ok(outcome)
+    }
+
+    /// Carries the state onto valid new reference data (see [`reload`]).
+    async fn apply_reference(&mut self, loaded: reload::Loaded, started: Instant) -> Result<ReloadOutcome> {
+        let carried = match tokio::task::block_in_place(|| self.runner.engine.reload(Arc::clone(&loaded.reference))) {
+            Ok(carried) => carried,
+            // The engine changes nothing when it cannot build the new tables.
+            Err(e) => return Ok(ReloadOutcome::Refused { problems: vec![format!("cannot build the tables of the new data: {e}")] }),
+        };
+        self.fingerprint = loaded.fingerprint;
+        self.shared.set_division_names(loaded.reference.divisions.list().iter().cloned().collect());
+        // Who answers for an institution new to the data: its partition says.
+        self.owned = (BTreeSet::new(), 0);
+        if let Err(e) = self.follow_assignment() {
+            self.source.trouble().warn(format_args!("cannot follow the partition assignment: {e:#}"));
+        }
+        self.dirty = true;
+        self.checkpoint_and_commit().await?;
+        Ok(ReloadOutcome::Applied { seconds: started.elapsed().as_secs_f64(), carried })
+    }
+
     /// Appends the checkpointed transitions to the log (it skips the
     /// sequence numbers it already has, so delivering twice is harmless).
+    /// A log that cannot be written (a full disk) keeps them in the
+    /// outbox, and so in the checkpoints, until it can.
     fn deliver_outbox(&mut self) -> Result<()> {
-        if !self.outbox.is_empty() {
-            self.log.write(&self.outbox)?;
-            self.outbox.clear();
+        if self.outbox.is_empty() {
+            return Ok(());
+        }
+        match self.log.write(&self.outbox) {
+            Ok(()) => self.outbox.clear(),
+            Err(e) => CHECKPOINT_TROUBLE.warn(format_args!("{e:#}; the transitions stay in the checkpoint until the log takes them")),
         }
         Ok(())
     }
@@ -438,9 +517,23 @@ impl Live {
             next_seq: self.next_seq,
             alertmanager: self.runner.alertmanager().map(Alertmanager::owed).unwrap_or_default(),
         };
-        let bytes = tokio::task::block_in_place(|| self.store.write(&checkpoint))?;
+        let bytes = match tokio::task::block_in_place(|| self.store.write(&checkpoint)) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                // A full disk, say: keep running on the last good
+                // checkpoint, commit nothing past it, and say so.
+                self.metrics.checkpoint_failed();
+                CHECKPOINT_TROUBLE.warn(format_args!("{e}; the last good checkpoint is kept and offsets stay committed up to it"));
+                self.shared.update_health(|h| h.checkpoint_failure = Some(e.to_string()));
+                return Ok(false);
+            }
+        };
+        CHECKPOINT_TROUBLE.recovered();
         self.metrics.checkpointed(bytes as usize, started.elapsed().as_secs_f64());
-        self.shared.update_health(|h| h.last_checkpoint = Some(Instant::now()));
+        self.shared.update_health(|h| {
+            h.last_checkpoint = Some(Instant::now());
+            h.checkpoint_failure = None;
+        });
         self.dirty = false;
         // Transitions reach the log only once a checkpoint holds them, and
         // then from whichever checkpoint that is (one postponed at an
@@ -452,6 +545,26 @@ impl Live {
         }
         Ok(true)
     }
+}
+
+/// One item per SIGHUP (none where there are no signals).
+fn hangup_signals() -> tokio::sync::mpsc::Receiver<()> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(mut hangup) => {
+            tokio::spawn(async move {
+                while hangup.recv().await.is_some() {
+                    // Several SIGHUPs while a reload runs are one reload.
+                    let _ = tx.try_send(());
+                }
+            });
+        }
+        Err(e) => tracing::warn!("cannot listen for SIGHUP (reload with POST /-/reload): {e}"),
+    }
+    #[cfg(not(unix))]
+    drop(tx);
+    rx
 }
 
 /// Resolves on SIGTERM or SIGINT.

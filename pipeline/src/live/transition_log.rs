@@ -58,10 +58,16 @@ impl TransitionLog {
             text.push('\n');
             last = last.max(*seq);
         }
-        self.last_seq = last;
         if !text.is_empty() {
-            file.write_all(text.as_bytes()).and_then(|_| file.sync_data()).map_err(failed("write", path))?;
+            let before = file.metadata().map(|m| m.len()).map_err(failed("read the length of", path))?;
+            if let Err(e) = file.write_all(text.as_bytes()).and_then(|_| file.sync_data()) {
+                // A full disk: no half line stays for the next write to
+                // follow; these lines are written again then.
+                let _ = file.set_len(before);
+                return Err(failed("write", path)(e));
+            }
         }
+        self.last_seq = last;
         Ok(())
     }
 }

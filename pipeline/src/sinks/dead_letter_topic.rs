@@ -15,7 +15,7 @@ use vbp_schemas::{DeadLetter, Rejection, Source};
 
 use crate::engine::Rejected;
 use crate::runner::DeadLetterSink;
-use crate::sources::kafka::{client_config, KafkaConfig, KafkaOrigin};
+use crate::sources::kafka::{client_config, KafkaConfig, KafkaOrigin, ThrottledLog};
 
 /// What stops dead letters from reaching the topic.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +60,7 @@ pub fn fitted(rejection: Rejection, source: Source, raw: &[u8], limit: usize) ->
 }
 
 pub struct DeadLetterTopic {
-    producer: FutureProducer,
+    producer: FutureProducer<ThrottledLog>,
     topic: String,
     pending: Vec<DeliveryFuture>,
     pub sent: u64,
@@ -68,11 +68,11 @@ pub struct DeadLetterTopic {
 
 impl DeadLetterTopic {
     pub fn create(kafka: &KafkaConfig) -> Result<Self> {
-        let producer: FutureProducer = client_config(kafka)
+        let producer: FutureProducer<ThrottledLog> = client_config(kafka)
             .set("message.timeout.ms", "0")
             .set("acks", "all")
             .set("enable.idempotence", "false")
-            .create()
+            .create_with_context(ThrottledLog)
             .map_err(DeadLetterTopicError::Create)?;
         Ok(DeadLetterTopic { producer, topic: kafka.dead_letter_topic.clone(), pending: Vec::new(), sent: 0 })
     }

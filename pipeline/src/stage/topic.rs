@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::{FactChange, FactKey, SupplyStage};
-use crate::sources::kafka::{client_config, KafkaConfig};
+use crate::sources::kafka::{client_config, KafkaConfig, ThrottledLog};
 
 /// What stops the facts topic from being used; each says what to check.
 #[derive(Debug, thiserror::Error)]
@@ -53,8 +53,8 @@ pub enum FactsTopicError {
 
 pub struct FactsTopic {
     topic: String,
-    producer: ThreadedProducer<DefaultProducerContext>,
-    consumer: BaseConsumer,
+    producer: ThreadedProducer<ThrottledLog>,
+    consumer: BaseConsumer<ThrottledLog>,
     /// Messages that were not facts (another writer on the topic).
     pub unreadable: u64,
     last_refresh: Instant,
@@ -69,18 +69,18 @@ impl FactsTopic {
     /// Connects, and assigns every partition of the topic from its start.
     pub fn open(kafka: &KafkaConfig) -> Result<Self, FactsTopicError> {
         let topic = kafka.facts_topic.clone();
-        let producer: ThreadedProducer<DefaultProducerContext> = client_config(kafka)
+        let producer: ThreadedProducer<ThrottledLog> = client_config(kafka)
             .set("message.timeout.ms", "0")
             .set("acks", "all")
-            .create()
+            .create_with_context(ThrottledLog)
             .map_err(|source| FactsTopicError::Client { what: "producer", source })?;
-        let consumer: BaseConsumer = client_config(kafka)
+        let consumer: BaseConsumer<ThrottledLog> = client_config(kafka)
             .set("group.id", format!("{}-facts", kafka.group_id))
             .set("enable.auto.commit", "false")
             // The start reads to the end of every partition; an empty or
             // compacted one says so with an end-of-partition event.
             .set("enable.partition.eof", "true")
-            .create()
+            .create_with_context(ThrottledLog)
             .map_err(|source| FactsTopicError::Client { what: "consumer", source })?;
         let metadata_error = |source: KafkaError| FactsTopicError::Metadata { topic: topic.clone(), source };
         let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(30)).map_err(metadata_error)?;

@@ -84,9 +84,49 @@ pub struct WatermarkContext {
     assigned_nothing: std::sync::atomic::AtomicBool,
     /// A broker of the cluster was up at librdkafka's last statistics.
     reachable: std::sync::atomic::AtomicBool,
-    /// librdkafka's warnings and errors (a reconnect attempt each), one
-    /// line per backoff step while the broker is down.
-    pub trouble: Throttle,
+}
+
+/// Every Kafka client's trouble in this process (the consumer, the
+/// dead-letter and facts producers, the facts reader): librdkafka reports
+/// each reconnect attempt of each client, so with the broker down they
+/// share one line per backoff step ([`Throttle`]).
+pub static KAFKA_TROUBLE: Throttle = Throttle::new("Kafka");
+
+/// librdkafka's warnings and errors through [`KAFKA_TROUBLE`], the rest
+/// at debug level.
+fn log_through_throttle(level: RDKafkaLogLevel, facility: &str, message: &str) {
+    match level {
+        RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error | RDKafkaLogLevel::Warning => {
+            KAFKA_TROUBLE.warn(format_args!("{facility}: {message}"))
+        }
+        _ => tracing::debug!(target: "librdkafka", "{facility}: {message}"),
+    }
+}
+
+/// The context of the clients that need no other hook (the dead-letter
+/// and facts producers, the facts reader): their logs go through
+/// [`KAFKA_TROUBLE`] rather than librdkafka's default, one line per retry.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ThrottledLog;
+
+impl ClientContext for ThrottledLog {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        log_through_throttle(level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        KAFKA_TROUBLE.warn(format_args!("{error}: {reason}"));
+    }
+}
+
+impl ConsumerContext for ThrottledLog {}
+
+impl rdkafka::producer::ProducerContext for ThrottledLog {
+    type DeliveryOpaque = ();
+
+    /// Delivery is awaited through each record's future (dead letters) or
+    /// not at all (facts, published again at the next refresh).
+    fn delivery(&self, _: &rdkafka::producer::DeliveryResult<'_>, _: Self::DeliveryOpaque) {}
 }
 
 impl Default for WatermarkContext {
@@ -97,23 +137,17 @@ impl Default for WatermarkContext {
             resume_at: Mutex::default(),
             assigned_nothing: Default::default(),
             reachable: Default::default(),
-            trouble: Throttle::new("Kafka"),
         }
     }
 }
 
 impl ClientContext for WatermarkContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        match level {
-            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error | RDKafkaLogLevel::Warning => {
-                self.trouble.warn(format_args!("{facility}: {message}"))
-            }
-            _ => tracing::debug!(target: "librdkafka", "{facility}: {message}"),
-        }
+        log_through_throttle(level, facility, message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        self.trouble.warn(format_args!("{error}: {reason}"));
+        KAFKA_TROUBLE.warn(format_args!("{error}: {reason}"));
     }
 
     fn stats(&self, statistics: Statistics) {
@@ -121,7 +155,7 @@ impl ClientContext for WatermarkContext {
         let up = statistics.brokers.values().any(|b| b.nodeid >= 0 && b.state == "UP");
         self.reachable.store(up, Ordering::SeqCst);
         if up {
-            self.trouble.recovered();
+            KAFKA_TROUBLE.recovered();
         }
         let Ok(mut high) = self.high.lock() else { return };
         for (topic, t) in statistics.topics {
@@ -409,9 +443,10 @@ impl KafkaSource {
         self.consumer.context().reachable.load(Ordering::SeqCst)
     }
 
-    /// Where the consumer's errors are logged (one line per backoff step).
-    pub fn trouble(&self) -> &Throttle {
-        &self.consumer.context().trouble
+    /// Where the consumer's errors are logged (one line per backoff step,
+    /// shared with every other Kafka client of the process).
+    pub fn trouble(&self) -> &'static Throttle {
+        &KAFKA_TROUBLE
     }
 
     /// Lag of every owned partition: the last reported high watermark
