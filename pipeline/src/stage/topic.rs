@@ -170,7 +170,9 @@ impl FactsTopic {
             }
             Some(Err(KafkaError::PartitionEOF(partition))) => Polled::End(partition),
             Some(Err(e)) => {
-                tracing::warn!(topic = %self.topic, "reading facts: {e}");
+                // With the broker down this comes at every tick: one line
+                // per backoff step with the other clients' trouble.
+                crate::sources::kafka::KAFKA_TROUBLE.warn(format_args!("reading {}: {e}", self.topic));
                 Polled::Nothing
             }
             None => Polled::Nothing,

@@ -115,6 +115,15 @@ impl ClientContext for ThrottledLog {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        trouble(error, reason);
+    }
+}
+
+/// A client's error, through [`KAFKA_TROUBLE`]; the end of a partition
+/// (the facts reader asks to hear of it) is no trouble.
+fn trouble(error: KafkaError, reason: &str) {
+    let end_of_partition = matches!(error, KafkaError::PartitionEOF(_) | KafkaError::Global(rdkafka::types::RDKafkaErrorCode::PartitionEOF));
+    if !end_of_partition {
         KAFKA_TROUBLE.warn(format_args!("{error}: {reason}"));
     }
 }
@@ -147,7 +156,7 @@ impl ClientContext for WatermarkContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        KAFKA_TROUBLE.warn(format_args!("{error}: {reason}"));
+        trouble(error, reason);
     }
 
     fn stats(&self, statistics: Statistics) {
