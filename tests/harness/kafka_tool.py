@@ -6,7 +6,7 @@ and installs from PyPI without a C toolchain. Subcommands:
 
   create-topics --bootstrap H:P [--partitions N] TOPIC...     idempotent
   list-topics   --bootstrap H:P                               one name a line
-  produce       --bootstrap H:P [--topic-prefix vbp.] [--rate R] [--lines A:B] FILE...
+  produce       --bootstrap H:P [--topic-prefix vbp.] [--rate R] [--lines A:B] [--keys-from F]... FILE...
   produce-raw   --bootstrap H:P --topic T [--key K] (--file F | --value-hex HEX)
   consume       --bootstrap H:P --topic T [--timeout S] [--expect N]   JSON line per message
 """
@@ -122,7 +122,7 @@ def key_of(line, orders):
 
 
 def produce(args):
-    orders = order_institutions(args.files)
+    orders = order_institutions(list(args.files) + list(args.keys_from))
     start, end = (int(x) if x else None for x in args.lines.split(":")) if args.lines else (None, None)
     client = producer(args.bootstrap, batch_size=256 * 1024)
     failures = []
@@ -234,6 +234,7 @@ def main():
     sub.add_argument("--topic-prefix", default="vbp.")
     sub.add_argument("--rate", type=float, default=0, help="messages per second, 0 = as fast as possible")
     sub.add_argument("--lines", help="START:END, a Python slice of each file's event lines")
+    sub.add_argument("--keys-from", action="append", default=[], help="another file whose orders and complaints give keys (repeatable)")
     sub.add_argument("files", nargs="+")
     sub = command("produce-raw", produce_raw)
     sub.add_argument("--topic", required=True)

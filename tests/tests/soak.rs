@@ -21,6 +21,9 @@ use vbp_tests::*;
 
 const SEED: u64 = 31;
 
+/// Slices of event time the province is sent in.
+const SLICES: usize = 20;
+
 /// One thing that happens to the running system, at a share of the run.
 #[derive(Debug, Clone, Copy)]
 enum Trouble {
@@ -112,11 +115,14 @@ fn the_province_streamed_through_kills_outages_and_a_reload_ends_as_replay_does(
     let log = dir.join("live.log");
     let mut live = LivePipeline::start(&config, port, &log);
 
-    // The events in ten slices of every file, spread over 80 % of the run.
+    // The events in slices of event time, spread over 80 % of the run: each
+    // slice's orders, then its deliveries, payments and complaints, as a
+    // platform sends them (slicing by line instead would send a payment
+    // weeks of event time before its delivery, an orphan).
     let files: Vec<PathBuf> = event_files(&sim).into_iter().map(PathBuf::from).collect();
-    let longest = files.iter().map(|f| vbp_tests::broker::event_lines(f).len()).max().unwrap_or(0);
-    const SLICES: usize = 10;
-    let per_slice = longest.div_ceil(SLICES);
+    let slices = time_slices(&files, &dir.join("slices"), SLICES);
+    let keys_from: Vec<String> = files.iter().flat_map(|f| ["--keys-from".to_string(), f.display().to_string()]).collect();
+    let keys_from: Vec<&str> = keys_from.iter().map(String::as_str).collect();
     let started = Instant::now();
     let run = Duration::from_secs(seconds);
     let mut schedule = SCHEDULE.iter().peekable();
@@ -128,8 +134,7 @@ fn the_province_streamed_through_kills_outages_and_a_reload_ends_as_replay_does(
     while started.elapsed() < run {
         let elapsed = started.elapsed();
         if slice < SLICES && elapsed >= run.mul_f64(0.8 * slice as f64 / SLICES as f64) {
-            let lines = format!("{}:{}", slice * per_slice, (slice + 1) * per_slice);
-            broker.produce_with(&["--lines", &lines], &files);
+            broker.produce_with(&keys_from, &slices[slice]);
             slice += 1;
         }
         if let Some((at, trouble)) = schedule.peek().copied().filter(|(at, _)| elapsed >= run.mul_f64(*at)) {
@@ -168,8 +173,7 @@ fn the_province_streamed_through_kills_outages_and_a_reload_ends_as_replay_does(
         std::thread::sleep(Duration::from_millis(200));
     }
     while slice < SLICES {
-        let lines = format!("{}:{}", slice * per_slice, (slice + 1) * per_slice);
-        broker.produce_with(&["--lines", &lines], &files);
+        broker.produce_with(&keys_from, &slices[slice]);
         slice += 1;
     }
 
@@ -221,6 +225,42 @@ fn the_province_streamed_through_kills_outages_and_a_reload_ends_as_replay_does(
         assert!(last <= first * 1.5, "RSS grew from {first:.0} MB to {last:.0} MB: {figures}");
     }
     assert_eq!(live.terminate().code(), Some(0), "{}", live.log_text());
+}
+
+/// The lines of `files` cut into `n` slices of event time, written as
+/// `dir/K/<topic>.ndjson`; a line without a readable `occurred_at` (the
+/// simulator's planted bad lines) goes into the first slice.
+fn time_slices(files: &[PathBuf], dir: &Path, n: usize) -> Vec<Vec<PathBuf>> {
+    let at = |line: &[u8]| -> Option<i64> {
+        let event: Value = serde_json::from_slice(line).ok()?;
+        Some(chrono::DateTime::parse_from_rfc3339(event["occurred_at"].as_str()?).ok()?.timestamp())
+    };
+    let lines: Vec<Vec<(Option<i64>, Vec<u8>)>> =
+        files.iter().map(|f| vbp_tests::broker::event_lines(f).into_iter().map(|l| (at(&l), l)).collect()).collect();
+    let times: Vec<i64> = lines.iter().flatten().filter_map(|(t, _)| *t).collect();
+    let (first, last) = (times.iter().min().copied().unwrap_or(0), times.iter().max().copied().unwrap_or(0));
+    let width = ((last - first) / n as i64).max(1);
+    let slice_of = |t: Option<i64>| t.map_or(0, |t| (((t - first) / width) as usize).min(n - 1));
+    (0..n)
+        .map(|k| {
+            let slice_dir = dir.join(k.to_string());
+            std::fs::create_dir_all(&slice_dir).expect("slice dir");
+            files
+                .iter()
+                .zip(&lines)
+                .map(|(file, lines)| {
+                    let path = slice_dir.join(file.file_name().expect("a file name"));
+                    let mut text = Vec::new();
+                    for (_, line) in lines.iter().filter(|(t, _)| slice_of(*t) == k) {
+                        text.extend_from_slice(line);
+                        text.push(b'\n');
+                    }
+                    std::fs::write(&path, text).expect("write a slice");
+                    path
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// `probe` until it answers or `limit` passes.
