@@ -10,12 +10,14 @@
 //! - [`report`]: the monthly execution report of SPEC §10 (23 columns);
 //! - [`rollups`]: district, city and province figures for the dashboards;
 //! - [`alert`]: alert objects and their lifecycle (SPEC §7);
+//! - [`evidence`]: what stands behind an alert's number, for its page (SPEC §12);
 //! - [`config`]: thresholds, SPEC's defaults unless configured.
 
 pub mod alert;
 pub mod calendar;
 pub mod circular;
 pub mod config;
+pub mod evidence;
 pub mod reference;
 pub mod report;
 pub mod rollups;

@@ -142,6 +142,7 @@ impl State {
             && self.finished_deliveries.values().all(|f| f.institution.index() < institutions)
             && self.complaints.values().all(|c| fits(c.institution, c.product))
             && self.recent.keys().all(|(i, p, _)| fits(*i, *p))
+            && self.distributors.ids_within(institutions, products)
             && p.per_agreement.len() == old.agreements.len()
             && p.period_end_days.keys().all(|(a, _)| (*a as usize) < old.agreements.len())
             && p.windows.iter().all(|w| w.institution.index() < institutions && w.group.index() < groups)
@@ -218,6 +219,7 @@ impl State {
             purchases: Purchases::new(new),
             complaints,
             recent,
+            distributors: self.distributors.remapped(remap),
             answers_for: None,
             unfolded: self.unfolded,
         };

@@ -29,6 +29,8 @@ pub struct StateBytes {
     pub complaints: usize,
     /// The days of purchases the window rules read (6.6, 6.8).
     pub recent: usize,
+    /// Who delivered what last, by institution × product.
+    pub distributors: usize,
 }
 
 /// Heap bytes of one allocation of `len` bytes (none for an empty one).
@@ -83,6 +85,7 @@ impl State {
             finished_deliveries: digest_map_bytes(&self.finished_deliveries),
             complaints: id_map_bytes(&self.complaints, |c| c.text.as_ref().map_or(0, |t| allocation_bytes(t.capacity()))),
             recent: table_bytes(self.recent.capacity(), size_of::<(super::DayKey, super::DayTally)>()),
+            distributors: self.distributors.heap_bytes(),
         }
     }
 }

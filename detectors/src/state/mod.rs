@@ -17,6 +17,7 @@
 
 mod carry;
 mod complaints;
+mod distributors;
 pub mod footprint;
 mod purchases;
 mod recent;
@@ -30,6 +31,7 @@ use vbp_schemas::{
 
 pub use carry::{Carried, Estimate};
 pub use complaints::{Complaint, Complaints, Reply};
+pub use distributors::{Delivered, DistributorId, Distributors};
 pub use recent::{DayKey, DayTally, KEPT_DAYS};
 
 use crate::reference::{InstitutionId, ProductId, ReferenceData};
@@ -89,6 +91,9 @@ pub struct OrderLine {
     /// A maximum, so it does not depend on the order events apply in.
     #[serde(default)]
     pub last_fill_at: Option<Micros>,
+    /// Its latest delivery, by whom (triage: whom to call about it).
+    #[serde(default)]
+    pub delivered_by: Option<Delivered>,
 }
 
 impl OrderLine {
@@ -144,6 +149,8 @@ pub struct FinishedDelivery {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryLine {
     pub order_id: String,
+    /// Who delivered it ([`Distributors`]).
+    pub distributor: DistributorId,
     pub institution: InstitutionId,
     pub product: ProductId,
     pub received_packs: Decimal,
@@ -228,6 +235,8 @@ pub struct State {
     /// The last [`KEPT_DAYS`] days of purchases the window rules read (6.6, 6.8).
     #[serde(deserialize_with = "crate::presized::deserialize")]
     pub recent: crate::FastMap<DayKey, DayTally>,
+    /// Who delivers what, for the triage of supply breaks (SPEC §12).
+    pub distributors: Distributors,
     /// The institutions this instance answers for, by `InstitutionId`;
     /// `None`: all. With several instances in one consumer group each
     /// answers for the institutions of its partitions (deploy/SCALING.md),
@@ -295,6 +304,7 @@ impl State {
             purchases: Purchases::new(reference),
             complaints: Complaints::default(),
             recent: crate::FastMap::default(),
+            distributors: Distributors::default(),
             answers_for: None,
             unfolded: false,
         }
@@ -329,8 +339,8 @@ impl State {
         }
         let bad_finished = self.finished_orders.values().any(|f| f.institution.index() >= institutions || f.product.index() >= products)
             || self.finished_deliveries.values().any(|f| f.institution.index() >= institutions);
-        if bad_finished {
-            return Err("the checkpoint refers in a finished order line or delivery to an institution or product that the reference data does not have".into());
+        if bad_finished || !self.distributors.ids_within(institutions, products) {
+            return Err("the checkpoint refers in a finished order line, a delivery or a distributor to an institution or product that the reference data does not have".into());
         }
         let purchases = self.purchases.restored(reference)?;
         Ok(State { purchases, ..self })
@@ -386,6 +396,7 @@ impl State {
             unaccepted_deliveries: 0,
             last_change: micros(event),
             last_fill_at: None,
+            delivered_by: None,
         };
         self.count_units(reference, &line, e.quantity_packs)?;
         self.tally_recent(reference, &line, e.quantity_packs, e.quantity_packs);
@@ -512,7 +523,14 @@ impl State {
         line.unaccepted_deliveries += 1;
         line.last_change = line.last_change.max(at);
         line.filled_at(at);
+        let delivered = Delivered { at, by: self.distributors.intern(&e.distributor) };
+        let names = &self.distributors;
+        if line.delivered_by.is_none_or(|known| (delivered.at, names.name(delivered.by)) > (known.at, names.name(known.by))) {
+            line.delivered_by = Some(delivered);
+        }
+        let (institution, product) = (line.institution, line.product);
         let delivery = DeliveryLine {
+            distributor: delivered.by,
             order_id: e.order_id.clone(),
             institution: line.institution,
             product: line.product,
@@ -523,6 +541,7 @@ impl State {
             last_change: at,
         };
         self.deliveries.insert(e.delivery_id.clone(), delivery);
+        self.distributors.delivered(institution, product, delivered);
         Ok(Outcome::Applied)
     }
 
