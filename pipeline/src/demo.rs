@@ -85,7 +85,7 @@ pub async fn run(options: &DemoOptions) -> Result<()> {
         Alertmanager::start(url, format!("http://{bound}"), Duration::from_secs(60), Owed::default(), shared.metrics.alertmanager.clone())
     });
     let outputs = Outputs { alertmanager, http: Some(Arc::clone(&shared)), ..Outputs::default() };
-    let summary = replay::run_with(&replay_options, outputs, pause).await?;
+    let (summary, mut replay) = replay::run_keeping(&replay_options, outputs, pause).await?;
     // The whole input is applied and the outputs are written.
     shared.update_health(|h| h.caught_up = true);
     tracing::info!("{}", summary.render().trim_end());
@@ -95,7 +95,7 @@ pub async fn run(options: &DemoOptions) -> Result<()> {
     );
     if !options.exit_when_done {
         tracing::info!("the stream is done; still serving http://{bound}/ — Ctrl-C to stop");
-        crate::live::shutdown_signal().await;
+        replay.runner.answer_until(crate::live::shutdown_signal()).await;
     }
     Ok(())
 }

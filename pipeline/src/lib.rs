@@ -28,3 +28,4 @@ pub mod sources;
 pub mod sql;
 pub mod stage;
 pub mod throttle;
+pub mod triage;

@@ -198,7 +198,8 @@ impl Replay {
         self.runner.evaluate(at, Watermark::at(at)).await?;
         let pause = self.clock.pace();
         if !pause.is_zero() {
-            tokio::time::sleep(pause).await;
+            // Demo: the pages' questions are answered during the pause.
+            self.runner.answer_for(pause).await;
         }
         Ok(true)
     }
@@ -334,6 +335,12 @@ pub async fn run(options: &ReplayOptions) -> Result<ReplaySummary> {
 
 /// [`run`], with more outputs and a pace (demo mode; see [`Replay::open_with`]).
 pub async fn run_with(options: &ReplayOptions, outputs: Outputs, pace: Duration) -> Result<ReplaySummary> {
+    Ok(run_keeping(options, outputs, pace).await?.0)
+}
+
+/// [`run_with`], keeping the replay once done: demo answers its pages'
+/// questions from it until it stops.
+pub async fn run_keeping(options: &ReplayOptions, outputs: Outputs, pace: Duration) -> Result<(ReplaySummary, Replay)> {
     let started = Instant::now();
     let mut replay = Replay::open_with(options, outputs, pace)?;
     let bytes = replay.files.total_bytes();
@@ -349,7 +356,7 @@ pub async fn run_with(options: &ReplayOptions, outputs: Outputs, pace: Duration)
     firing_out.finish()?;
     replay.finish()?;
     let (_, remembered_ids) = replay.engine().pending();
-    Ok(ReplaySummary {
+    let summary = ReplaySummary {
         stats: replay.engine().stats.clone(),
         firing_at_end,
         seconds: started.elapsed().as_secs_f64(),
@@ -357,7 +364,8 @@ pub async fn run_with(options: &ReplayOptions, outputs: Outputs, pace: Duration)
         sizes: replay.engine().sizes(),
         remembered_ids,
         index_seconds: replay.index_seconds,
-    })
+    };
+    Ok((summary, replay))
 }
 
 impl ReplaySummary {

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
 use rust_decimal::Decimal;
 use vbp_schemas::{
     decode, ComplaintFiled, ComplaintKind, ComplaintReplied, ComplaintResolved, DeadLetter, DecodeLimits,
@@ -36,6 +36,13 @@ use vbp_schemas::{
 
 /// Calls of `decode`, across every thread of this binary.
 static EXECUTIONS: AtomicU64 = AtomicU64::new(0);
+
+/// Outcomes: accepted, then refused by each of the decoder's reasons, so
+/// the report shows how deep the executions went (a malformed-JSON
+/// rejection stops at the parser; a bad value got through every field
+/// before it).
+static OUTCOMES: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
+const OUTCOME_NAMES: [&str; 6] = ["accepted", "malformed_json", "unknown_type", "missing_field", "bad_value", "too_large"];
 
 // ---------------------------------------------------------------------------
 // Valid events.
@@ -323,29 +330,30 @@ fn complaint_resolved() -> impl Strategy<Value = Valid> {
 /// no type uses (which must be ignored whatever they hold).
 fn valid_event() -> impl Strategy<Value = Valid> {
     let event = prop_oneof![
-        order_placed(),
-        order_cancelled(),
-        delivery_received(),
-        delivery_accepted(),
-        payment_made(),
-        complaint_filed(),
-        complaint_replied(),
-        complaint_resolved(),
+        order_placed().boxed(),
+        order_cancelled().boxed(),
+        delivery_received().boxed(),
+        delivery_accepted().boxed(),
+        payment_made().boxed(),
+        complaint_filed().boxed(),
+        complaint_replied().boxed(),
+        complaint_resolved().boxed(),
     ];
     let extra = prop::collection::vec(("_?[a-z]{1,10}_x", json_value()), 0..3);
-    (event, extra)
+    (event.boxed(), extra)
         .prop_flat_map(|(mut valid, extra)| {
             valid.fields.extend(extra.into_iter().map(|(key, value)| field(&key, value)));
             Just(valid.fields.clone()).prop_shuffle().prop_map(move |fields| Valid { fields, expected: valid.expected.clone() })
         })
+        .boxed()
 }
 
 /// Any JSON value, small: what a producer may put in a field we ignore.
-fn json_value() -> impl Strategy<Value = String> {
+fn json_value() -> BoxedStrategy<String> {
     let leaf = prop_oneof![
         Just("null".to_owned()),
         Just("true".to_owned()),
-        "-?[0-9]{1,5}(\\.[0-9]{1,3})?([eE][-+]?[0-9]{1,3})?",
+        "-?(0|[1-9][0-9]{0,4})(\\.[0-9]{1,3})?([eE][-+]?[0-9]{1,3})?",
         "\\PC{0,8}".prop_map(|s| json_string(&s, false)),
     ];
     leaf.prop_recursive(3, 12, 4, |inner| {
@@ -355,6 +363,7 @@ fn json_value() -> impl Strategy<Value = String> {
                 .prop_map(|v| format!("{{{}}}", v.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect::<Vec<_>>().join(","))),
         ]
     })
+    .boxed()
 }
 
 // ---------------------------------------------------------------------------
@@ -440,7 +449,7 @@ impl Mutation {
 
 /// A value for a field: a hostile token, a decimal of any size and shape,
 /// a timestamp or date of any shape, a random string, deep nesting.
-fn hostile_value() -> impl Strategy<Value = String> {
+fn hostile_value() -> BoxedStrategy<String> {
     prop_oneof![
         6 => prop::sample::select(TOKENS).prop_map(str::to_owned),
         3 => "-?[0-9]{1,40}(\\.[0-9]{0,40})?([eE][-+]?[0-9]{1,22})?",
@@ -452,6 +461,7 @@ fn hostile_value() -> impl Strategy<Value = String> {
         1 => (1usize..300).prop_map(|depth| format!("{}{}", "[".repeat(depth), "]".repeat(depth))),
         1 => (1usize..300).prop_map(|depth| format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth))),
     ]
+    .boxed()
 }
 
 fn key_text() -> impl Strategy<Value = String> {
@@ -465,7 +475,8 @@ fn key_text() -> impl Strategy<Value = String> {
     ]
 }
 
-fn mutation() -> impl Strategy<Value = Mutation> {
+/// A mutation of the fields (applied before rendering).
+fn field_mutation() -> BoxedStrategy<Mutation> {
     let at = any::<usize>();
     prop_oneof![
         6 => (at, hostile_value()).prop_map(|(field, value)| Mutation::SetValue { field, value }),
@@ -473,6 +484,14 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         1 => at.prop_map(|field| Mutation::Duplicate { field }),
         2 => (at, key_text()).prop_map(|(field, key)| Mutation::Rename { field, key }),
         1 => (key_text(), hostile_value()).prop_map(|(key, value)| Mutation::Add { key, value }),
+    ]
+    .boxed()
+}
+
+/// A mutation of the rendered bytes.
+fn byte_mutation() -> BoxedStrategy<Mutation> {
+    let at = any::<usize>();
+    prop_oneof![
         2 => (at, 0u8..8).prop_map(|(at, bit)| Mutation::FlipBit { at, bit }),
         1 => (at, any::<u8>()).prop_map(|(at, byte)| Mutation::SetByte { at, byte }),
         2 => (at, prop_oneof![prop::sample::select(INSERTS).prop_map(<[u8]>::to_vec), prop::collection::vec(any::<u8>(), 1..8)])
@@ -482,6 +501,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         1 => (at, 1usize..64).prop_map(|(at, len)| Mutation::Repeat { at, len }),
         1 => (at, at, any::<usize>()).prop_map(|(at, from, other)| Mutation::Splice { at, from, other }),
     ]
+    .boxed()
 }
 
 /// Which limits the case decodes under.
@@ -504,7 +524,18 @@ struct Case {
 }
 
 fn case() -> impl Strategy<Value = Case> {
-    let mutations = prop_oneof![1 => Just(Vec::new()), 5 => prop::collection::vec(mutation(), 1..=5)];
+    // A fifth of the cases unmutated (checked against the generated event);
+    // most of the rest change fields only, so that they reach the field
+    // checks: a damaged byte mostly stops at the JSON parser.
+    let mutations = prop_oneof![
+        1 => Just(Vec::new()),
+        3 => prop::collection::vec(field_mutation(), 1..=4),
+        1 => (prop::collection::vec(field_mutation(), 0..=2), prop::collection::vec(byte_mutation(), 1..=3))
+            .prop_map(|(mut fields, bytes)| {
+                fields.extend(bytes);
+                fields
+            }),
+    ];
     let limits = prop_oneof![
         12 => Just(Limits::Default),
         2 => Just(Limits::Live),
@@ -651,6 +682,17 @@ fn execute(case: &Case) -> Result<(), TestCaseError> {
     EXECUTIONS.fetch_add(1, Ordering::Relaxed);
     let result = decode(&bytes, &limits);
     let too_large = bytes.len() > limits.max_message_bytes;
+    let outcome = match &result {
+        Ok(_) => 0,
+        Err(r) => match r.reason {
+            Reason::MalformedJson => 1,
+            Reason::UnknownType => 2,
+            Reason::MissingField => 3,
+            Reason::BadValue => 4,
+            _ => 5,
+        },
+    };
+    OUTCOMES[outcome].fetch_add(1, Ordering::Relaxed);
     match &result {
         Ok(event) => check_accepted(&bytes, &limits, event)?,
         Err(rejection) => {
@@ -680,7 +722,11 @@ fn execute(case: &Case) -> Result<(), TestCaseError> {
 
 #[test]
 fn decoder_under_volume_fuzzing() {
-    let config = Config { source_file: Some(file!()), ..Config::default() };
+    let config = Config {
+        source_file: Some(file!()),
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..Config::default()
+    };
     let cases = config.cases;
     let mut runner = TestRunner::new(config);
     let started = Instant::now();
@@ -694,10 +740,13 @@ fn decoder_under_volume_fuzzing() {
     let slowest = Duration::from_nanos(slowest_nanos.load(Ordering::Relaxed));
     let seconds = started.elapsed().as_secs_f64();
     let executions = EXECUTIONS.load(Ordering::Relaxed);
+    let outcomes: Vec<String> =
+        OUTCOME_NAMES.iter().zip(&OUTCOMES).map(|(name, n)| format!("{name}={}", n.load(Ordering::Relaxed))).collect();
     println!(
-        "fuzz-volume decoder: executions={executions} cases={cases} seconds={seconds:.1} rate={:.0}/s slowest_ms={:.2}",
+        "fuzz-volume decoder: executions={executions} cases={cases} seconds={seconds:.3} rate={:.0}/s slowest_ms={:.2} ({})",
         executions as f64 / seconds.max(1e-9),
-        slowest.as_secs_f64() * 1e3
+        slowest.as_secs_f64() * 1e3,
+        outcomes.join(" ")
     );
     if let Err(e) = result {
         panic!("{e}");

@@ -1,11 +1,20 @@
-//! Who may do what over HTTP.
+//! Who may do what over HTTP (SPEC §1: a bureau sees its own institutions,
+//! and only those).
 //!
-//! Reading is open to whoever reaches the listener, which is loopback
-//! unless configured otherwise. Changing state (`POST /-/reload`) needs
-//! the provincial bearer token, read from the file `[access] token_file`
-//! names (a secret in a file, not in the configuration). Without a token
-//! configured, state-changing requests are refused (403) and the pages
-//! offer none; a wrong or missing token is 401.
+//! - **No token configured**: the pages and APIs answer loopback clients
+//!   only (anyone else gets 403; `/metrics`, `/healthz`, `/readyz` stay open
+//!   for Prometheus and probes), and nothing can be changed over HTTP.
+//! - **The provincial token** (`[access] token_file`) sees everything and
+//!   is the only one that changes state (`POST /-/reload`, acknowledging an
+//!   incident).
+//! - **A bureau token** (`[[access.bureaus]]`, each bound to a district or
+//!   city code) sees that division's alerts, incidents, history and report
+//!   rows only, and gets 403 for the rest.
+//!
+//! A token travels as `Authorization: Bearer …` (scripts) or in the
+//! `vbp_token` cookie `/login` sets (browsers; `HttpOnly`, `SameSite=Strict`,
+//! so another site's form cannot use it). Tokens are read from files (a
+//! secret in a file, not in the configuration); a wrong or missing one is 401.
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +30,17 @@ pub struct AccessConfig {
     /// [`MIN_TOKEN_CHARS`] characters; surrounding whitespace is ignored).
     /// Absent: nothing can be changed over HTTP.
     pub token_file: Option<PathBuf>,
+    /// Bureau tokens, each seeing one division.
+    pub bureaus: Vec<BureauAccess>,
+}
+
+/// One `[[access.bureaus]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BureauAccess {
+    /// The district (its institutions) or city (all of its districts) the bureau sees.
+    pub division_code: String,
+    pub token_file: PathBuf,
 }
 
 /// Shorter tokens are refused: they could be guessed.
@@ -37,6 +57,10 @@ pub enum AccessError {
     },
     #[error("the token in {} is {chars} characters long; use at least {MIN_TOKEN_CHARS} (e.g. `openssl rand -hex 32 > {}`)", path.display(), path.display())]
     TooShort { path: PathBuf, chars: usize },
+    #[error("[[access.bureaus]] division_code `{0}` is not a 6-digit district or city code")]
+    BadDivision(String),
+    #[error("the token in {} is also another holder's: every token must be its own", .0.display())]
+    Shared(PathBuf),
 }
 
 /// A bearer token, never shown in logs.
@@ -71,17 +95,94 @@ impl Token {
     }
 }
 
+/// Who is asking, as their token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Viewer {
+    /// No token is configured and the client is on loopback: sees
+    /// everything, changes nothing.
+    Local,
+    /// The provincial token: sees everything, may change state.
+    Province,
+    /// A bureau's token: sees one district's institutions, or a city's.
+    Bureau { division_code: String },
+}
+
+impl Viewer {
+    /// Whether an alert with these labels is the viewer's: a bureau sees
+    /// the alerts of its district, or every alert of its city (a supply
+    /// break is a city's: a district does not see it).
+    pub fn sees_labels(&self, labels: &std::collections::BTreeMap<String, String>) -> bool {
+        match self {
+            Viewer::Local | Viewer::Province => true,
+            Viewer::Bureau { division_code } => {
+                let label = |l: &str| labels.get(l).map(String::as_str);
+                label("division_code") == Some(division_code) || label("city_code") == Some(division_code)
+            }
+        }
+    }
+
+    pub fn sees_institution(&self, institution: &vbp_detectors::reference::Institution) -> bool {
+        match self {
+            Viewer::Local | Viewer::Province => true,
+            Viewer::Bureau { division_code } => institution.division_code == *division_code || institution.city_code == *division_code,
+        }
+    }
+
+    /// Whether the rows of division `code` (a district or a city) are the viewer's.
+    pub fn sees_division(&self, code: &str) -> bool {
+        match self {
+            Viewer::Local | Viewer::Province => true,
+            Viewer::Bureau { division_code } => {
+                code == division_code || vbp_detectors::reference::city_code_of(code).as_deref() == Some(division_code.as_str())
+            }
+        }
+    }
+
+    /// Whether the viewer sees the whole province (the circular, every division).
+    pub fn sees_province(&self) -> bool {
+        !matches!(self, Viewer::Bureau { .. })
+    }
+
+    pub fn may_change_state(&self) -> bool {
+        *self == Viewer::Province
+    }
+
+    /// The division a bureau is bound to.
+    pub fn division(&self) -> Option<&str> {
+        match self {
+            Viewer::Bureau { division_code } => Some(division_code),
+            _ => None,
+        }
+    }
+}
+
+/// The cookie `/login` sets.
+pub const COOKIE: &str = "vbp_token";
+
 /// The tokens in force.
 #[derive(Debug, Clone, Default)]
 pub struct Access {
     provincial: Option<Token>,
+    bureaus: Vec<(Token, String)>,
 }
 
 impl Access {
     /// Reads the token files of `config`.
     pub fn load(config: &AccessConfig) -> Result<Access, AccessError> {
         let provincial = config.token_file.as_deref().map(Token::read).transpose()?;
-        Ok(Access { provincial })
+        let mut bureaus: Vec<(Token, String)> = Vec::new();
+        for b in &config.bureaus {
+            let code = &b.division_code;
+            if code.len() != 6 || !code.bytes().all(|c| c.is_ascii_digit()) || code.ends_with("0000") {
+                return Err(AccessError::BadDivision(code.clone()));
+            }
+            let token = Token::read(&b.token_file)?;
+            if provincial.as_ref() == Some(&token) || bureaus.iter().any(|(t, _)| *t == token) {
+                return Err(AccessError::Shared(b.token_file.clone()));
+            }
+            bureaus.push((token, code.clone()));
+        }
+        Ok(Access { provincial, bureaus })
     }
 
     /// Whether any state-changing request can be made at all.
@@ -89,23 +190,101 @@ impl Access {
         self.provincial.is_some()
     }
 
-    /// `Ok` when `headers` carry the provincial token; else the refusal to send.
+    /// Whether any token is configured (else: loopback only).
+    pub fn has_tokens(&self) -> bool {
+        self.provincial.is_some() || !self.bureaus.is_empty()
+    }
+
+    /// Who the request comes from, or the refusal to send: 401 for a
+    /// missing or wrong token, 403 for a client beyond loopback when no
+    /// token is configured.
+    pub fn viewer(&self, headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> Result<Viewer, Response> {
+        if !self.has_tokens() {
+            return match peer {
+                Some(addr) if !addr.ip().is_loopback() => Err((
+                    StatusCode::FORBIDDEN,
+                    "this instance has no [access] tokens: its pages answer loopback clients only",
+                )
+                    .into_response()),
+                _ => Ok(Viewer::Local),
+            };
+        }
+        let offered = offered_token(headers).ok_or_else(unauthorized)?;
+        if self.provincial.as_ref().is_some_and(|t| t.matches(&offered)) {
+            return Ok(Viewer::Province);
+        }
+        // Every bureau token is compared, so the time taken does not say which matched.
+        let matched = self.bureaus.iter().filter(|(t, _)| t.matches(&offered)).map(|(_, code)| code.clone()).last();
+        matched.map(|division_code| Viewer::Bureau { division_code }).ok_or_else(unauthorized)
+    }
+
+    /// `Ok` when the request carries the provincial token; else the
+    /// refusal to send (403 when none is configured, 401 otherwise).
     pub fn may_change_state(&self, headers: &HeaderMap) -> Result<(), Response> {
-        let Some(token) = &self.provincial else {
+        if self.provincial.is_none() {
             let why = "state-changing requests are disabled: no [access] token_file is configured (reload with SIGHUP instead)";
             return Err((StatusCode::FORBIDDEN, why).into_response());
-        };
-        let offered = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        match offered {
-            Some(offered) if token.matches(offered.trim()) => Ok(()),
-            _ => Err((
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer realm=\"vbp-watch\"")],
-                "this request changes state: send the provincial token as `Authorization: Bearer <token>`",
-            )
-                .into_response()),
+        }
+        match self.viewer(headers, None)? {
+            Viewer::Province => Ok(()),
+            _ => Err(unauthorized()),
         }
     }
+}
+
+/// The token of a request: its bearer token, else its `vbp_token` cookie.
+fn offered_token(headers: &HeaderMap) -> Option<String> {
+    let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    if let Some(token) = bearer {
+        return Some(token.trim().to_string());
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(COOKIE).and_then(|rest| rest.strip_prefix('=')))
+        .map(|t| percent_decode(t.trim()))
+}
+
+/// The cookie's value as a browser sends it back (we set it encoded).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A cookie value carrying `token` (every byte outside [A-Za-z0-9-_.] encoded).
+pub fn cookie_value(token: &str) -> String {
+    token
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer realm=\"vbp-watch\"")],
+        axum::response::Html(
+            "<!doctype html><meta charset=utf-8><p>需要访问令牌：请先 <a href=\"/login\">登录</a>（或以 <code>Authorization: Bearer &lt;token&gt;</code> 访问接口）。</p>",
+        ),
+    )
+        .into_response()
 }
 
 #[cfg(test)]
@@ -120,7 +299,7 @@ mod tests {
 
     #[test]
     fn only_the_configured_token_may_change_state() {
-        let access = Access { provincial: Some(Token("0123456789abcdef-secret".into())) };
+        let access = Access { provincial: Some(Token("0123456789abcdef-secret".into())), bureaus: Vec::new() };
         assert!(access.may_change_state(&headers("Bearer 0123456789abcdef-secret")).is_ok());
         for wrong in ["Bearer 0123456789abcdef-secreT", "Bearer 0123456789abcdef-secret2", "Bearer ", "Basic 0123456789abcdef-secret", "0123456789abcdef-secret"] {
             let refused = access.may_change_state(&headers(wrong)).unwrap_err();
@@ -137,14 +316,45 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let short = dir.join("short");
         std::fs::write(&short, "abc\n").unwrap();
-        let err = Access::load(&AccessConfig { token_file: Some(short.clone()) }).unwrap_err();
+        let err = Access::load(&AccessConfig { token_file: Some(short.clone()), ..AccessConfig::default() }).unwrap_err();
         assert!(err.to_string().contains("3 characters") && err.to_string().contains(&short.display().to_string()), "{err}");
         let missing = dir.join("missing");
-        assert!(matches!(Access::load(&AccessConfig { token_file: Some(missing) }), Err(AccessError::Read { .. })));
+        assert!(matches!(Access::load(&AccessConfig { token_file: Some(missing), ..AccessConfig::default() }), Err(AccessError::Read { .. })));
         let good = dir.join("good");
         std::fs::write(&good, "  0123456789abcdef\n").unwrap();
-        let access = Access::load(&AccessConfig { token_file: Some(good) }).unwrap();
+        let access = Access::load(&AccessConfig { token_file: Some(good.clone()), ..AccessConfig::default() }).unwrap();
         assert!(access.may_change_state(&headers("Bearer 0123456789abcdef")).is_ok());
         assert!(format!("{access:?}").contains("redacted"));
+        let same = AccessConfig { token_file: Some(good.clone()), bureaus: vec![BureauAccess { division_code: "610305".into(), token_file: good }] };
+        assert!(matches!(Access::load(&same), Err(AccessError::Shared(_))), "a bureau cannot hold the provincial token");
+    }
+
+    #[test]
+    fn a_bureau_token_sees_its_division_and_a_cookie_carries_it() {
+        let access = Access {
+            provincial: Some(Token("province-token-0123456789".into())),
+            bureaus: vec![(Token("district-token-0123456789".into()), "610305".into()), (Token("city-token-0123456789ab".into()), "610300".into())],
+        };
+        let district = access.viewer(&headers("Bearer district-token-0123456789"), None).unwrap();
+        assert_eq!(district, Viewer::Bureau { division_code: "610305".into() });
+        let labels = |division: &str, city: &str| -> std::collections::BTreeMap<String, String> {
+            [("division_code".to_string(), division.to_string()), ("city_code".to_string(), city.to_string())].into()
+        };
+        assert!(district.sees_labels(&labels("610305", "610300")));
+        assert!(!district.sees_labels(&labels("610302", "610300")), "another district of its city");
+        assert!(!district.sees_labels(&labels("610300", "610300")), "a city's supply break");
+        let city = access.viewer(&headers("Bearer city-token-0123456789ab"), None).unwrap();
+        assert!(city.sees_labels(&labels("610302", "610300")) && city.sees_labels(&labels("610300", "610300")));
+        assert!(!city.sees_labels(&labels("610113", "610100")));
+        assert!(city.sees_division("610305") && !district.sees_division("610302"));
+        let mut cookie = HeaderMap::new();
+        cookie.insert(header::COOKIE, format!("a=b; {COOKIE}={}", cookie_value("district-token-0123456789")).parse().unwrap());
+        assert_eq!(access.viewer(&cookie, None).unwrap(), district);
+        assert!(access.may_change_state(&headers("Bearer district-token-0123456789")).is_err(), "a bureau changes nothing");
+        assert_eq!(access.viewer(&headers("Bearer nobody-0123456789abcdef"), None).unwrap_err().status(), StatusCode::UNAUTHORIZED);
+        let open = Access::default();
+        let far: std::net::SocketAddr = "10.1.2.3:5000".parse().unwrap();
+        assert_eq!(open.viewer(&HeaderMap::new(), Some(far)).unwrap_err().status(), StatusCode::FORBIDDEN, "no tokens: loopback only");
+        assert_eq!(open.viewer(&HeaderMap::new(), Some("127.0.0.1:5000".parse().unwrap())).unwrap(), Viewer::Local);
     }
 }

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,21 +18,24 @@ use axum::response::Html;
 use axum::{Json, Router};
 use chrono::{DateTime, FixedOffset};
 use serde_json::{json, Value};
-use vbp_detectors::alert::{fingerprint_of, Status};
+use vbp_detectors::alert::Status;
 
 use crate::engine::Engine;
 use crate::metrics::Metrics;
 
 pub mod access;
+mod console;
+mod history;
+mod pages;
 pub mod report;
 
-use access::Access;
+use access::{Access, Viewer};
 use report::PublishedReport;
 
 /// What the driver publishes for the handlers.
 pub struct Shared {
     pub metrics: Metrics,
-    alerts: RwLock<Vec<Value>>,
+    alerts: RwLock<Arc<Published>>,
     health: RwLock<Health>,
     /// Division code → name, for the page.
     division_names: RwLock<BTreeMap<String, String>>,
@@ -46,7 +49,55 @@ pub struct Shared {
     /// driver takes it ([`Shared::take_commands`]).
     commands: tokio::sync::mpsc::Sender<Command>,
     command_receiver: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<Command>>>,
+    /// The pages' questions for whichever driver holds the engine.
+    questions: tokio::sync::mpsc::Sender<Asked>,
+    question_receiver: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<Asked>>>,
+    /// Whether acknowledgements can be made (an Alertmanager is configured).
+    acknowledgements: std::sync::atomic::AtomicBool,
 }
+
+/// The alerts firing at the last evaluation, as the pages show them.
+#[derive(Debug, Clone, Default)]
+pub struct Published {
+    pub at: Option<DateTime<FixedOffset>>,
+    pub alerts: Vec<PublishedAlert>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PublishedAlert {
+    /// The SPEC §7 object of `/api/alerts`.
+    pub json: Value,
+    pub alert: vbp_detectors::alert::Alert,
+    pub fingerprint: String,
+    pub since: DateTime<FixedOffset>,
+}
+
+/// A question of the pages and where its answer goes.
+#[derive(Debug)]
+pub struct Asked {
+    pub question: Question,
+    pub reply: tokio::sync::oneshot::Sender<Answer>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Question {
+    /// One firing alert's page: its evidence, and its incident's.
+    Alert { fingerprint: String, viewer: Viewer },
+    History { query: crate::triage::HistoryQuery, viewer: Viewer, limit: usize },
+    /// Alerts firing at the end of each of the last `days` days.
+    Trend { viewer: Viewer, days: i64 },
+}
+
+#[derive(Debug)]
+pub enum Answer {
+    Alert(Option<Box<crate::runner::AlertPage>>),
+    History(Vec<crate::triage::HistoryRow>),
+    Trend(Vec<(chrono::NaiveDate, usize)>),
+}
+
+/// The address of the client of a request (for "loopback only").
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
 
 /// A state-changing request the driver carries out, with where its
 /// answer goes.
@@ -54,6 +105,14 @@ pub struct Shared {
 pub enum Command {
     /// `POST /-/reload`: load the reference directory again.
     Reload { reply: tokio::sync::oneshot::Sender<crate::live::ReloadOutcome> },
+    /// Acknowledge a supply-break incident: an Alertmanager silence for it.
+    Acknowledge {
+        fingerprint: String,
+        person: String,
+        comment: String,
+        hours: u32,
+        reply: tokio::sync::oneshot::Sender<Result<crate::triage::Ack, String>>,
+    },
 }
 
 /// How long a state-changing request waits for the driver's answer.
@@ -131,12 +190,16 @@ impl Shared {
             checkpoint_failure: None,
         };
         let (commands, command_receiver) = tokio::sync::mpsc::channel(4);
+        let (questions, question_receiver) = tokio::sync::mpsc::channel(16);
         Arc::new(Shared {
             access: RwLock::new(Access::default()),
             commands,
             command_receiver: std::sync::Mutex::new(Some(command_receiver)),
+            questions,
+            question_receiver: std::sync::Mutex::new(Some(question_receiver)),
+            acknowledgements: std::sync::atomic::AtomicBool::new(false),
             metrics,
-            alerts: RwLock::new(Vec::new()),
+            alerts: RwLock::new(Arc::new(Published::default())),
             health: RwLock::new(health),
             division_names: RwLock::new(BTreeMap::new()),
             report: RwLock::new(None),
@@ -163,6 +226,40 @@ impl Shared {
 
     fn takes_commands(&self) -> bool {
         self.command_receiver.lock().is_ok_and(|slot| slot.is_none())
+    }
+
+    /// The pages' questions, for the driver answering them now; give them
+    /// back when it stops ([`Shared::give_back_questions`]).
+    pub fn take_questions(&self) -> tokio::sync::mpsc::Receiver<Asked> {
+        let taken = self.question_receiver.lock().ok().and_then(|mut slot| slot.take());
+        taken.unwrap_or_else(|| tokio::sync::mpsc::channel(1).1)
+    }
+
+    pub fn give_back_questions(&self, receiver: tokio::sync::mpsc::Receiver<Asked>) {
+        if let Ok(mut slot) = self.question_receiver.lock() {
+            *slot = Some(receiver);
+        }
+    }
+
+    /// Asks the driver; `None` when it did not answer within [`COMMAND_WAIT`].
+    pub async fn ask(&self, question: Question) -> Option<Answer> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.questions.send(Asked { question, reply }).await.ok()?;
+        tokio::time::timeout(COMMAND_WAIT, answer).await.ok()?.ok()
+    }
+
+    /// Acknowledgements can be made (live mode with an Alertmanager).
+    pub fn offer_acknowledgements(&self) {
+        self.acknowledgements.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn acknowledgements_offered(&self) -> bool {
+        self.acknowledgements.load(std::sync::atomic::Ordering::SeqCst) && self.access().allows_changes()
+    }
+
+    /// Who a request comes from, or the refusal to send.
+    fn viewer(&self, headers: &axum::http::HeaderMap, peer: Option<Peer>) -> Result<Viewer, Response> {
+        self.access().viewer(headers, peer.map(|p| p.0))
     }
 
     pub fn set_division_names(&self, names: BTreeMap<String, String>) {
@@ -204,9 +301,14 @@ impl Shared {
                 .alerts_firing
                 .with_label_values(&[f.alert.name.as_str(), f.alert.severity.as_str(), division("city_code"), division("division_code")])
                 .inc();
-            alerts.push(f.alert.to_json(at, Status::Firing));
+            alerts.push(PublishedAlert {
+                json: f.alert.to_json(at, Status::Firing),
+                fingerprint: f.alert.fingerprint(),
+                since: f.since,
+                alert: f.alert.clone(),
+            });
         }
-        self.publish_alerts(alerts);
+        self.publish_alerts(Published { at: Some(at), alerts });
         if let Some(rollups) = &engine.rollups {
             metrics.set_rollups(rollups);
         }
@@ -237,14 +339,20 @@ impl Shared {
         }
     }
 
-    pub fn publish_alerts(&self, alerts: Vec<Value>) {
+    pub fn publish_alerts(&self, published: Published) {
         if let Ok(mut slot) = self.alerts.write() {
-            *slot = alerts;
+            *slot = Arc::new(published);
         }
     }
 
+    /// What the last evaluation published.
+    pub fn published(&self) -> Arc<Published> {
+        self.alerts.read().map(|a| Arc::clone(&a)).unwrap_or_default()
+    }
+
+    /// The SPEC §7 objects of the alerts firing now.
     pub fn alerts(&self) -> Vec<Value> {
-        self.alerts.read().map(|a| a.clone()).unwrap_or_default()
+        self.published().alerts.iter().map(|a| a.json.clone()).collect()
     }
 
     pub fn update_health(&self, change: impl FnOnce(&mut Health)) {
@@ -304,8 +412,13 @@ pub async fn serve_with(addr: SocketAddr, shared: Arc<Shared>, limits: Connectio
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/alerts", get(alerts))
-        .route("/", get(page))
-        .route("/alerts/{fingerprint}", get(one_alert))
+        .route("/", get(console::page))
+        .route("/alerts/{fingerprint}", get(pages::alert))
+        .route("/incidents/{fingerprint}", get(pages::incident))
+        .route("/incidents/{fingerprint}/acknowledge", axum::routing::post(pages::acknowledge))
+        .route("/history", get(history::page))
+        .route("/api/history", get(history::api))
+        .route("/login", get(pages::login_form).post(pages::login))
         .route("/api/report", get(report::api))
         .route("/report", get(report::page))
         .route("/report.xlsx", get(report::xlsx))
@@ -335,7 +448,12 @@ async fn accept(listener: tokio::net::TcpListener, app: Router, limits: Connecti
                 continue;
             }
         };
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let peer = stream.peer_addr().ok().map(Peer);
+        let app = match peer {
+            Some(peer) => app.clone().layer(axum::Extension(peer)),
+            None => app.clone(),
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app);
         tokio::spawn(async move {
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
@@ -379,8 +497,15 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], shared.metrics.render()).into_response()
 }
 
-async fn alerts(State(shared): State<Arc<Shared>>) -> Json<Vec<Value>> {
-    Json(shared.alerts())
+/// `GET /api/alerts`: the alerts firing now that the viewer may see.
+async fn alerts(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap, peer: Option<axum::Extension<Peer>>) -> Response {
+    let viewer = match shared.viewer(&headers, peer.map(|p| p.0)) {
+        Ok(v) => v,
+        Err(refusal) => return refusal,
+    };
+    let published = shared.published();
+    let mine: Vec<&Value> = published.alerts.iter().filter(|a| viewer.sees_labels(&a.alert.all_labels())).map(|a| &a.json).collect();
+    Json(mine).into_response()
 }
 
 async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
@@ -419,19 +544,6 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// One firing alert (the `generatorURL` Alertmanager links to).
-async fn one_alert(State(shared): State<Arc<Shared>>, Path(fingerprint): Path<String>) -> Response {
-    let alerts = shared.alerts();
-    let found = alerts.into_iter().find(|a| {
-        let labels: BTreeMap<String, String> = serde_json::from_value(a["labels"].clone()).unwrap_or_default();
-        fingerprint_of(&labels) == fingerprint
-    });
-    match found {
-        Some(alert) => Html(render_page(&[alert], |code| shared.division_name(code))).into_response(),
-        None => (StatusCode::NOT_FOUND, Html("<p>此预警已解除或不存在 (not firing now)</p>".to_string())).into_response(),
-    }
-}
-
 #[derive(Debug, Default, serde::Deserialize)]
 struct CircularQuery {
     quarter: Option<String>,
@@ -439,7 +551,17 @@ struct CircularQuery {
 
 /// `GET /circular`: the circular of the current quarter so far (a draft
 /// until the quarter's last instant has been evaluated).
-async fn circular_page(State(shared): State<Arc<Shared>>, axum::extract::Query(query): axum::extract::Query<CircularQuery>) -> Response {
+async fn circular_page(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    peer: Option<axum::Extension<Peer>>,
+    axum::extract::Query(query): axum::extract::Query<CircularQuery>,
+) -> Response {
+    match shared.viewer(&headers, peer.map(|p| p.0)) {
+        Ok(viewer) if viewer.sees_province() => {}
+        Ok(_) => return (StatusCode::FORBIDDEN, "the circular is the provincial centre's: a bureau token does not see it").into_response(),
+        Err(refusal) => return refusal,
+    }
     let Some(circular) = shared.circular() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "no evaluation yet, or this instance keeps no circular").into_response();
     };
@@ -461,87 +583,3 @@ async fn circular_page(State(shared): State<Arc<Shared>>, axum::extract::Query(q
     Html(crate::circular::page::render(&circular, final_).into_string()).into_response()
 }
 
-/// The built-in page: the alerts firing now, by city and district, with
-/// their evidence — what a bureau would see without Grafana.
-async fn page(State(shared): State<Arc<Shared>>) -> Html<String> {
-    Html(render_page(&shared.alerts(), |code| shared.division_name(code)))
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-fn label<'a>(alert: &'a Value, name: &str) -> &'a str {
-    alert["labels"][name].as_str().unwrap_or("")
-}
-
-/// Evidence annotations: everything but the sentences and the numbers
-/// already shown in their own columns.
-fn evidence(alert: &Value) -> String {
-    let Some(notes) = alert["annotations"].as_object() else { return String::new() };
-    notes
-        .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "summary" | "description" | "value" | "threshold"))
-        .map(|(k, v)| format!("<div><b>{}</b>: {}</div>", escape(k), escape(v.as_str().unwrap_or(""))))
-        .collect()
-}
-
-fn render_page(alerts: &[Value], name: impl Fn(&str) -> String) -> String {
-    let mut by_division: BTreeMap<(&str, &str), Vec<&Value>> = BTreeMap::new();
-    for alert in alerts {
-        by_division.entry((label(alert, "city_code"), label(alert, "division_code"))).or_default().push(alert);
-    }
-    let critical = alerts.iter().filter(|a| a["severity"] == "critical").count();
-    let mut html = format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"5\">\
-<title>集采执行监测 · 当前预警</title><style>body{{font-family:sans-serif;margin:1.5em}}table{{border-collapse:collapse;width:100%}}\
-td,th{{border:1px solid #ccc;padding:4px;vertical-align:top;text-align:left}}td.num{{white-space:nowrap;min-width:6em}}.critical{{color:#b00;font-weight:bold}}.warning{{color:#b60}}</style></head><body>\
-<h1>集采执行监测 · 当前预警</h1><p id=\"totals\">{} 条预警（严重 {} 条），按区县分组。</p>",
-        alerts.len(),
-        critical
-    );
-    for ((city, division), group) in by_division {
-        html.push_str(&format!(
-            "<section class=\"division\" data-division=\"{d}\"><h2>{} {} <small>({d})</small></h2>\
-<table><tr><th>级别</th><th>预警</th><th>摘要</th><th>说明</th><th>测量值</th><th>阈值</th><th>证据</th></tr>",
-            escape(&name(city)),
-            if city == division { String::new() } else { escape(&name(division)) },
-            d = escape(division),
-        ));
-        for alert in group {
-            let severity = alert["severity"].as_str().unwrap_or("");
-            let notes = &alert["annotations"];
-            html.push_str(&format!(
-                "<tr class=\"alert\" data-alertname=\"{name}\"><td class=\"{severity}\">{severity}</td><td>{name}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
-                escape(notes["summary"].as_str().unwrap_or("")),
-                escape(notes["description"].as_str().unwrap_or("")),
-                escape(alert["value"].as_str().unwrap_or("")),
-                escape(notes["threshold"].as_str().unwrap_or("")),
-                evidence(alert),
-                name = escape(alert["alertname"].as_str().unwrap_or("")),
-            ));
-        }
-        html.push_str("</table></section>");
-    }
-    html.push_str("</body></html>");
-    html
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_page_groups_by_district_and_escapes() {
-        let alert = json!({
-            "alertname": "PaymentOverdue", "severity": "critical", "value": "12.50",
-            "labels": {"division_code": "610305", "city_code": "610300", "institution_code": "H1"},
-            "annotations": {"summary": "<逾期>", "description": "d", "threshold": "次月底", "overdue_deliveries": "2"}
-        });
-        let html = render_page(&[alert], |code| if code == "610305" { "凤翔区".into() } else { "宝鸡市".into() });
-        assert!(html.contains("宝鸡市 凤翔区"), "{html}");
-        assert!(html.contains("&lt;逾期&gt;"));
-        assert!(html.contains("<b>overdue_deliveries</b>: 2"));
-        assert!(html.contains("1 条预警（严重 1 条）"));
-    }
-}

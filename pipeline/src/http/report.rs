@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::Extension;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, FixedOffset};
@@ -18,7 +19,8 @@ use serde::Deserialize;
 use vbp_detectors::report::{Cell, Outcome, ReportRow, HEADERS, KINDS};
 use vbp_detectors::time::local_date;
 
-use super::Shared;
+use super::access::Viewer;
+use super::{Peer, Shared};
 use crate::report::{encode, Format};
 
 /// The report rows of one evaluation instant.
@@ -48,8 +50,20 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// The rows a query asks for, with T.
-fn select(shared: &Shared, query: &ReportQuery) -> Result<(DateTime<FixedOffset>, Vec<ReportRow>), Refusal> {
+/// The rows a query asks for, with T: a bureau's own rows only (all of
+/// them when it names no division), 403 for another division's.
+fn select(shared: &Shared, query: &ReportQuery, viewer: &Viewer) -> Result<(DateTime<FixedOffset>, Vec<ReportRow>), Refusal> {
+    for code in [non_empty(&query.division_code), non_empty(&query.city_code)].into_iter().flatten() {
+        if !viewer.sees_division(code) {
+            return Err(Refusal(StatusCode::FORBIDDEN, format!("division `{code}` is not this token's")));
+        }
+    }
+    let (at, rows) = select_rows(shared, query)?;
+    let mine = |r: &ReportRow| viewer.division().is_none_or(|d| r.division_code == d || r.city_code == d);
+    Ok((at, rows.into_iter().filter(mine).collect()))
+}
+
+fn select_rows(shared: &Shared, query: &ReportQuery) -> Result<(DateTime<FixedOffset>, Vec<ReportRow>), Refusal> {
     let Some(published) = shared.report() else {
         return Err(Refusal(StatusCode::SERVICE_UNAVAILABLE, "no evaluation yet: the report is there after the first one".into()));
     };
@@ -82,17 +96,30 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
     value.as_deref().filter(|s| !s.is_empty())
 }
 
+/// Who asks, or the refusal.
+fn viewer(shared: &Shared, headers: &HeaderMap, peer: Option<Extension<Peer>>) -> Result<Viewer, Response> {
+    shared.viewer(headers, peer.map(|p| p.0))
+}
+
 /// `GET /api/report`: the rows as JSON, with T in `X-Report-As-Of`.
-pub async fn api(State(shared): State<Arc<Shared>>, Query(query): Query<ReportQuery>) -> Response {
-    match select(&shared, &query) {
+pub async fn api(State(shared): State<Arc<Shared>>, Query(query): Query<ReportQuery>, headers: HeaderMap, peer: Option<Extension<Peer>>) -> Response {
+    let viewer = match viewer(&shared, &headers, peer) {
+        Ok(v) => v,
+        Err(refusal) => return refusal,
+    };
+    match select(&shared, &query, &viewer) {
         Ok((at, rows)) => with_as_of(Json(rows).into_response(), at),
         Err(refusal) => refusal.into_response(),
     }
 }
 
 /// `GET /report.xlsx` and `GET /report.csv`: the file a bureau receives.
-pub async fn file(shared: Arc<Shared>, query: ReportQuery, format: Format) -> Response {
-    let (at, rows) = match select(&shared, &query) {
+pub async fn file(shared: Arc<Shared>, query: ReportQuery, format: Format, viewer: Result<Viewer, Response>) -> Response {
+    let viewer = match viewer {
+        Ok(v) => v,
+        Err(refusal) => return refusal,
+    };
+    let (at, rows) = match select(&shared, &query, &viewer) {
         Ok(selected) => selected,
         Err(refusal) => return refusal.into_response(),
     };
@@ -104,18 +131,20 @@ pub async fn file(shared: Arc<Shared>, query: ReportQuery, format: Format) -> Re
         Format::Xlsx => ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
         Format::Csv => ("text/csv; charset=utf-8", "csv"),
     };
-    let scope = non_empty(&query.division_code).or(non_empty(&query.city_code)).unwrap_or("province");
+    let scope = non_empty(&query.division_code).or(non_empty(&query.city_code)).or(viewer.division()).unwrap_or("province");
     let name = format!("attachment; filename=\"report-{scope}-{}.{extension}\"", local_date(at));
     let headers = [(header::CONTENT_TYPE, kind.to_string()), (header::CONTENT_DISPOSITION, name)];
     with_as_of((headers, bytes).into_response(), at)
 }
 
-pub async fn xlsx(State(shared): State<Arc<Shared>>, Query(query): Query<ReportQuery>) -> Response {
-    file(shared, query, Format::Xlsx).await
+pub async fn xlsx(State(shared): State<Arc<Shared>>, Query(query): Query<ReportQuery>, headers: HeaderMap, peer: Option<Extension<Peer>>) -> Response {
+    let viewer = viewer(&shared, &headers, peer);
+    file(shared, query, Format::Xlsx, viewer).await
 }
 
-pub async fn csv(State(shared): State<Arc<Shared>>, Query(query): Query<ReportQuery>) -> Response {
-    file(shared, query, Format::Csv).await
+pub async fn csv(State(shared): State<Arc<Shared>>, Query(query): Query<ReportQuery>, headers: HeaderMap, peer: Option<Extension<Peer>>) -> Response {
+    let viewer = viewer(&shared, &headers, peer);
+    file(shared, query, Format::Csv, viewer).await
 }
 
 fn with_as_of(mut response: Response, at: DateTime<FixedOffset>) -> Response {
@@ -126,9 +155,16 @@ fn with_as_of(mut response: Response, at: DateTime<FixedOffset>) -> Response {
 }
 
 /// `GET /report`: the table with filters, totals and download links.
-pub async fn page(State(shared): State<Arc<Shared>>, Query(query): Query<ReportQuery>) -> Response {
-    match select(&shared, &query) {
-        Ok((at, rows)) => Html(render(&shared.division_names(), &query, at, &rows).into_string()).into_response(),
+pub async fn page(State(shared): State<Arc<Shared>>, Query(query): Query<ReportQuery>, headers: HeaderMap, peer: Option<Extension<Peer>>) -> Response {
+    let viewer = match viewer(&shared, &headers, peer) {
+        Ok(v) => v,
+        Err(refusal) => return refusal,
+    };
+    match select(&shared, &query, &viewer) {
+        Ok((at, rows)) => {
+            let names: BTreeMap<String, String> = shared.division_names().into_iter().filter(|(code, _)| viewer.sees_division(code)).collect();
+            Html(render(&names, &query, at, &rows).into_string()).into_response()
+        }
         Err(refusal) => refusal.into_response(),
     }
 }

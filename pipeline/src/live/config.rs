@@ -76,8 +76,10 @@ pub struct LiveConfig {
     /// `/readyz` answers 503 while Alertmanager has not accepted more than
     /// this many alert transitions.
     pub ready_max_undelivered_alerts: usize,
-    /// Who may change state over HTTP (`POST /-/reload`).
+    /// Who may see and change what over HTTP (tokens).
     pub access: crate::http::access::AccessConfig,
+    /// On-call triage: acknowledgements, escalation, history (SPEC §12).
+    pub triage: TriageConfig,
     pub kafka: KafkaConfig,
     pub alertmanager: AlertmanagerConfig,
     pub detectors: DetectorConfig,
@@ -95,6 +97,25 @@ pub struct AlertmanagerConfig {
     /// This pipeline's address as bureaus reach it, for `generatorURL`;
     /// absent: `http://<http_listen>`.
     pub external_url: Option<Url>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TriageConfig {
+    /// An incident nobody acknowledged for this long is sent again with
+    /// `escalated="true"`, which deploy/alertmanager.yml routes to the
+    /// provincial duty officer.
+    pub escalate_after_minutes: u32,
+    /// How long an acknowledgement's silence lasts unless the form says.
+    pub acknowledge_hours: u32,
+    /// How long resolved alerts stay in the history.
+    pub history_days: u32,
+}
+
+impl Default for TriageConfig {
+    fn default() -> Self {
+        TriageConfig { escalate_after_minutes: 30, acknowledge_hours: 24, history_days: crate::runner::HISTORY_DAYS }
+    }
 }
 
 /// A duration written as whole seconds, at least 1.
@@ -130,6 +151,7 @@ impl Default for LiveConfig {
             transitions_file: None,
             ready_max_undelivered_alerts: crate::http::READY_MAX_UNDELIVERED,
             access: Default::default(),
+            triage: TriageConfig::default(),
             kafka: KafkaConfig::default(),
             alertmanager: AlertmanagerConfig::default(),
             detectors: DetectorConfig::default(),

@@ -53,6 +53,8 @@ use crate::sinks::dead_letter_topic::DeadLetterTopic;
 use crate::sources::kafka::{partition_of, KafkaOrigin, KafkaSource, Positions};
 use crate::stage::topic::FactsTopic;
 use crate::stage::KeyOwnership;
+use crate::triage::silences::Silences;
+use crate::triage::{incident_key, Ack, Triage};
 use config::LiveConfig;
 use transition_log::TransitionLog;
 
@@ -80,6 +82,8 @@ struct CheckpointRef<'a> {
     outbox: &'a [(u64, String)],
     next_seq: u64,
     alertmanager: Owed,
+    /// History, incident timelines and acknowledgements (SPEC §12).
+    triage: &'a Triage,
 }
 
 #[derive(Deserialize)]
@@ -90,6 +94,7 @@ struct Checkpoint {
     outbox: Vec<(u64, String)>,
     next_seq: u64,
     alertmanager: Owed,
+    triage: Triage,
 }
 
 /// Runs until SIGTERM or SIGINT, then writes a final checkpoint.
@@ -124,6 +129,8 @@ struct Live {
     shared: Arc<Shared>,
     metrics: LiveMetrics,
     reload_metrics: ReloadMetrics,
+    /// Alertmanager's silences, for acknowledgements (with an Alertmanager).
+    silences: Option<Silences>,
     /// Something changed since the last checkpoint.
     dirty: bool,
     behind_since: Option<Instant>,
@@ -148,7 +155,7 @@ impl Live {
         engine.fired_log = Some(Default::default());
         let store = CheckpointStore::open(&config.state_dir, "live.ckpt")?;
         let started = Instant::now();
-        let (positions, outbox, next_seq, owed) = match store.read::<Checkpoint>()? {
+        let (positions, outbox, next_seq, owed, triage) = match store.read::<Checkpoint>()? {
             Some((checkpoint, bytes)) => {
                 let carried = engine
                     .restore(checkpoint.engine, |origin| decode(&origin.raw, &limits))
@@ -171,10 +178,14 @@ impl Live {
                     bytes as f64 / 1e6,
                     started.elapsed().as_secs_f64()
                 );
-                (checkpoint.positions, checkpoint.outbox, checkpoint.next_seq, checkpoint.alertmanager)
+                (checkpoint.positions, checkpoint.outbox, checkpoint.next_seq, checkpoint.alertmanager, checkpoint.triage)
             }
-            None => (Positions::default(), Vec::new(), 1, Owed::default()),
+            None => (Positions::default(), Vec::new(), 1, Owed::default(), Triage::default()),
         };
+        let silences = config.alertmanager.url.as_ref().map(Silences::new);
+        if silences.is_some() {
+            shared.offer_acknowledgements();
+        }
         let alertmanager = config.alertmanager.url.as_ref().map(|url| {
             let resend = config.alertmanager.resend;
             Alertmanager::start(url, config.external_url(), resend, owed, shared.metrics.alertmanager.clone())
@@ -195,10 +206,13 @@ impl Live {
             None
         };
         let outputs = Outputs { alertmanager, http: Some(Arc::clone(&shared)), ..Outputs::default() };
+        let mut runner = Runner::new(engine, dead_letters, outputs, limits);
+        runner.triage = triage;
+        runner.history_retention = chrono::Duration::days(i64::from(config.triage.history_days));
         let mut live = Live {
             clock: WallClock::new(config.evaluate_at),
             config,
-            runner: Runner::new(engine, dead_letters, outputs, limits),
+            runner,
             positions,
             source,
             store,
@@ -210,6 +224,7 @@ impl Live {
             shared,
             metrics,
             reload_metrics,
+            silences,
             dirty: false,
             behind_since: None,
             owned: (BTreeSet::new(), 0),
@@ -231,6 +246,7 @@ impl Live {
         tokio::pin!(shutdown);
         let mut hangups = hangup_signals();
         let mut commands = self.shared.take_commands();
+        let mut questions = self.shared.take_questions();
         loop {
             tokio::select! {
                 biased;
@@ -243,7 +259,12 @@ impl Live {
                         let outcome = self.reload("POST /-/reload").await?;
                         let _ = reply.send(outcome);
                     }
+                    http::Command::Acknowledge { fingerprint, person, comment, hours, reply } => {
+                        let acknowledged = self.acknowledge(&fingerprint, person, comment, hours).await?;
+                        let _ = reply.send(acknowledged);
+                    }
                 },
+                Some(asked) = questions.recv() => self.runner.answer(asked),
                 _ = tick.tick() => self.on_tick().await?,
                 _ = checkpoint.tick() => {
                     self.checkpoint_and_commit().await?;
@@ -426,13 +447,14 @@ impl Live {
             self.runner.engine.republish_facts |= facts.refresh_due();
         }
         let transitions = self.runner.evaluate(at, watermark).await?;
+        let triaged = self.triage_after_evaluation(at).await;
         if let Some(facts) = &self.facts {
             let changes = self.runner.engine.take_fact_changes();
             if let Err(e) = facts.publish(&changes) {
                 self.source.trouble().warn(format_args!("{e:#}; the next evaluation publishes them again"));
             }
         }
-        if transitions.is_empty() {
+        if transitions.is_empty() && !triaged {
             return Ok(());
         }
         for t in transitions {
@@ -446,6 +468,68 @@ impl Live {
         // checkpoint delivers it (now, or the next one that succeeds).
         self.checkpoint_and_commit().await?;
         Ok(())
+    }
+
+    /// After an evaluation: escalates the incidents nobody acknowledged
+    /// in time, and expires the silences of those that resolved. Returns
+    /// whether the triage changed (the checkpoint must keep it).
+    async fn triage_after_evaluation(&mut self, at: chrono::DateTime<chrono::FixedOffset>) -> bool {
+        let Some(silences) = self.silences.clone() else { return false };
+        let after = chrono::Duration::minutes(i64::from(self.config.triage.escalate_after_minutes));
+        let escalations = self.runner.triage.escalations(at, self.runner.engine.book(), after, chrono::Utc::now());
+        let mut changed = !escalations.is_empty();
+        for t in &escalations {
+            tracing::warn!(
+                "incident {} {}: {}",
+                t.alert.labels.get("city_code").map_or("", String::as_str),
+                t.alert.labels.get("product_code").map_or("", String::as_str),
+                if t.status == vbp_detectors::alert::Status::Firing { "unacknowledged, escalated to the provincial duty officer" } else { "escalation over" }
+            );
+        }
+        if let Some(am) = self.runner.alertmanager() {
+            am.send(&escalations);
+        }
+        for (key, id) in self.runner.triage.silences_to_expire() {
+            match silences.expire(&id).await {
+                Ok(()) => {
+                    tracing::info!("incident {} {} resolved: its acknowledgement's silence {id} is expired", key.0, key.1);
+                    self.runner.triage.silence_expired(&key, chrono::Utc::now());
+                    changed = true;
+                }
+                Err(e) => tracing::warn!("cannot expire silence {id} of a resolved incident ({e}); trying again at the next evaluation"),
+            }
+        }
+        changed
+    }
+
+    /// Acknowledges a supply-break incident: an Alertmanager silence of its
+    /// labels, created by `person` with `comment`, checkpointed before the
+    /// answer so a restart keeps it.
+    async fn acknowledge(&mut self, fingerprint: &str, person: String, comment: String, hours: u32) -> Result<Result<Ack, String>> {
+        let Some(silences) = self.silences.clone() else { return Ok(Err("no Alertmanager is configured".into())) };
+        let Some(firing) = self.runner.engine.book().firing().find(|f| f.alert.fingerprint() == fingerprint) else {
+            return Ok(Err("this incident is not firing now".into()));
+        };
+        let Some(key) = incident_key(&firing.alert) else { return Ok(Err("only a supply-break incident is acknowledged".into())) };
+        let matchers = vec![("alertname".to_string(), "SupplyBreak".to_string()), ("city_code".to_string(), key.0.clone()), ("product_code".to_string(), key.1.clone())];
+        let now = chrono::Utc::now();
+        let until = now + chrono::Duration::hours(i64::from(hours));
+        let silence_id = match silences.create(&matchers, until, &person, &comment).await {
+            Ok(id) => id,
+            Err(e) => return Ok(Err(format!("the acknowledgement was not recorded: {e}"))),
+        };
+        // A new acknowledgement replaces the one before, and its silence.
+        if let Some(before) = self.runner.triage.ack(&key).filter(|a| a.expired_at.is_none()) {
+            if let Err(e) = silences.expire(&before.silence_id).await {
+                tracing::warn!("cannot expire the replaced silence {}: {e}", before.silence_id);
+            }
+        }
+        let ack = Ack { by: person, comment, at: now, until, silence_id, expired_at: None };
+        tracing::info!("incident {} {} acknowledged by {} until {} (silence {})", key.0, key.1, ack.by, ack.until, ack.silence_id);
+        self.runner.triage.acknowledge(key, ack.clone());
+        self.dirty = true;
+        self.checkpoint_and_commit().await?;
+        Ok(Ok(ack))
     }
 
     /// Loads the reference directory again and, when it is valid and
@@ -516,6 +600,7 @@ impl Live {
             outbox: &self.outbox,
             next_seq: self.next_seq,
             alertmanager: self.runner.alertmanager().map(Alertmanager::owed).unwrap_or_default(),
+            triage: &self.runner.triage,
         };
         let bytes = match tokio::task::block_in_place(|| self.store.write(&checkpoint)) {
             Ok(bytes) => bytes,

@@ -26,6 +26,7 @@
 //! partition ownership of live mode.
 
 pub mod clock;
+mod questions;
 
 use std::sync::Arc;
 
@@ -44,6 +45,10 @@ use crate::sinks::NdjsonSink;
 use crate::sources::ndjson::{LineOrigin, NdjsonFiles, NdjsonSourceError};
 
 pub use clock::{EventClock, Watermark};
+pub use questions::{under, AlertPage, IncidentPage};
+
+/// How long resolved alerts stay in the history by default.
+pub const HISTORY_DAYS: u32 = 400;
 
 /// What stops a runner. Rejected input never does (it is a dead letter);
 /// an output that cannot be written, or an evaluation that fails, does.
@@ -146,6 +151,13 @@ pub struct Outputs {
 /// The engine with its sinks; see the module doc.
 pub struct Runner<O, D> {
     pub engine: Engine<O>,
+    /// The history, incident timelines and acknowledgements, kept up to
+    /// date at each evaluation ([`crate::triage`]).
+    pub triage: crate::triage::Triage,
+    /// How long resolved alerts stay in the history.
+    pub history_retention: chrono::Duration,
+    /// The instant of the last evaluation, which the pages' evidence is of.
+    pub last_evaluation: Option<DateTime<FixedOffset>>,
     dead_letters: D,
     outputs: Outputs,
     limits: DecodeLimits,
@@ -153,7 +165,15 @@ pub struct Runner<O, D> {
 
 impl<O, D: DeadLetterSink<O>> Runner<O, D> {
     pub fn new(engine: Engine<O>, dead_letters: D, outputs: Outputs, limits: DecodeLimits) -> Self {
-        Runner { engine, dead_letters, outputs, limits }
+        Runner {
+            engine,
+            triage: crate::triage::Triage::default(),
+            history_retention: chrono::Duration::days(i64::from(HISTORY_DAYS)),
+            last_evaluation: None,
+            dead_letters,
+            outputs,
+            limits,
+        }
     }
 
     pub fn http(&self) -> Option<&Arc<Shared>> {
@@ -249,6 +269,8 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
     pub async fn evaluate(&mut self, at: DateTime<FixedOffset>, watermark: Watermark) -> Result<Vec<Transition>, RunnerError> {
         self.expire_orphans(watermark)?;
         let transitions = self.engine.evaluate(at).await.map_err(|source| RunnerError::Evaluation { at, source })?;
+        self.triage.observe(at, &transitions, self.engine.book(), self.history_retention);
+        self.last_evaluation = Some(at);
         if let Some(out) = &mut self.outputs.transitions {
             for t in &transitions {
                 out.write_line(&t.to_json().to_string()).map_err(RunnerError::Transitions)?;
@@ -309,6 +331,42 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
             Some(out) => out.finish().map_err(RunnerError::Transitions),
             None => Ok(()),
         }
+    }
+
+    /// Answers the pages' questions for `pause` (demo: between simulated
+    /// days), or at once when there is nothing to wait for.
+    pub async fn answer_for(&mut self, pause: std::time::Duration) {
+        let Some(http) = self.outputs.http.clone() else {
+            tokio::time::sleep(pause).await;
+            return;
+        };
+        let deadline = tokio::time::Instant::now() + pause;
+        let mut questions = http.take_questions();
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => break,
+                Some(asked) = questions.recv() => self.answer(asked),
+            }
+        }
+        http.give_back_questions(questions);
+    }
+
+    /// Answers the pages' questions until `until` resolves (demo, once
+    /// its stream is done).
+    pub async fn answer_until(&mut self, until: impl std::future::Future<Output = ()>) {
+        let Some(http) = self.outputs.http.clone() else {
+            until.await;
+            return;
+        };
+        let mut questions = http.take_questions();
+        tokio::pin!(until);
+        loop {
+            tokio::select! {
+                () = &mut until => break,
+                Some(asked) = questions.recv() => self.answer(asked),
+            }
+        }
+        http.give_back_questions(questions);
     }
 
     /// The newest event time taken, if any.
