@@ -6,18 +6,19 @@
 //! and a checkpoint of the previous format version.
 //!
 //! The seeds are real checkpoint bodies, written from engines that took a
-//! simulated province's events: what `replay`'s `footprint` reads
-//! (`EngineSnapshot<LineOrigin>`) and what `run` reads (the live
-//! checkpoint: Kafka positions, an `EngineSnapshot<KafkaOrigin>` of two
-//! shards, the outbox, what Alertmanager is owed). A random change to a
-//! file is caught by its checksum before anything is decoded, so the
-//! fuzzer changes the BODY — bits flipped, bytes inserted, deleted,
-//! repeated, cut, spliced from another seed, a length prefix set to a huge
-//! or overlong varint, a string replaced by a hostile decimal or date —
-//! and seals it again with a valid checksum, as a crafted or
-//! miscomputed file would be: so the postcard decoder and every
-//! `Deserialize` under it run on every case. A tenth of the cases are
-//! not sealed again, and must be refused by the checksum.
+//! few months of a tiny province's business (orders, deliveries, payments,
+//! complaints, repeats, events still waiting) and evaluated it: what
+//! `footprint` reads (`EngineSnapshot<LineOrigin>`) and what `run` reads
+//! (the live checkpoint: Kafka positions, an `EngineSnapshot<KafkaOrigin>`
+//! of two shards, the outbox, what Alertmanager is owed, the triage
+//! history). A random change to a file is caught by its checksum before
+//! anything is decoded, so the fuzzer changes the BODY — bits flipped,
+//! bytes inserted, deleted, repeated, cut, spliced from another seed, a
+//! length prefix set to a huge or overlong varint, a string replaced by a
+//! hostile decimal or date — and seals it again with a valid checksum, as
+//! a crafted or miscomputed file would be: so the postcard decoder and
+//! every `Deserialize` under it run on every case. A tenth of the cases
+//! are not sealed again, and must be refused by the checksum.
 //!
 //! What is checked, beyond "never panics": a read either gives the value
 //! or an error whose message is one line naming the way out ("move it
@@ -44,12 +45,13 @@ use vbp_watch::engine::{event_order, Engine, EngineSnapshot, EngineSnapshotRef, 
 use vbp_watch::sinks::alertmanager::Owed;
 use vbp_watch::sources::kafka::{KafkaOrigin, Positions};
 use vbp_watch::sources::ndjson::LineOrigin;
+use vbp_watch::triage::Triage;
 
 // ---------------------------------------------------------------------------
 // The largest allocation made while reading, on this thread.
 
 /// The system allocator, noting the largest single request of the thread
-/// while [`TRACKING`] is set.
+/// while `TRACKING` is set.
 struct Watching;
 
 thread_local! {
@@ -124,6 +126,7 @@ struct LiveCheckpointRef<'a> {
     outbox: &'a [(u64, String)],
     next_seq: u64,
     alertmanager: Owed,
+    triage: &'a Triage,
 }
 
 #[derive(Deserialize)]
@@ -135,6 +138,7 @@ struct LiveCheckpoint {
     outbox: Vec<(u64, String)>,
     next_seq: u64,
     alertmanager: Owed,
+    triage: Triage,
 }
 
 /// Which type a body is read as.
@@ -325,8 +329,10 @@ fn live_seed(reference: &Arc<ReferenceData>, events: &[(Event, Vec<u8>)]) -> Vec
         })
         .collect();
     engine.ingest_all(input);
+    let mut triage = Triage::default();
     if !events.is_empty() {
-        runtime().block_on(engine.evaluate(evaluated_at())).expect("evaluate");
+        let transitions = runtime().block_on(engine.evaluate(evaluated_at())).expect("evaluate");
+        triage.observe(evaluated_at(), &transitions, engine.book(), chrono::Duration::days(90));
     }
     let outbox = vec![(7u64, r#"{"alertname":"OrderUndelivered","status":"firing"}"#.to_owned()), (8, "中".to_owned())];
     let checkpoint = LiveCheckpointRef {
@@ -336,6 +342,7 @@ fn live_seed(reference: &Arc<ReferenceData>, events: &[(Event, Vec<u8>)]) -> Vec
         outbox: &outbox,
         next_seq: 9,
         alertmanager: Owed::default(),
+        triage: &triage,
     };
     postcard::to_stdvec(&checkpoint).expect("encode")
 }
@@ -550,6 +557,7 @@ static READ_OK: AtomicU64 = AtomicU64::new(0);
 static DAMAGED: AtomicU64 = AtomicU64::new(0);
 static CORRUPT: AtomicU64 = AtomicU64::new(0);
 static LARGEST_RATIO: AtomicU64 = AtomicU64::new(0);
+static LARGEST_BYTES: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Debug, Clone)]
 struct Case {
@@ -592,6 +600,7 @@ fn execute(world: &World, case: &Case) -> Result<(), TestCaseError> {
     let bound = allocation_bound(body.len());
     prop_assert!(largest <= bound, "an allocation of {} bytes reading a body of {} bytes", largest, body.len());
     LARGEST_RATIO.fetch_max((largest / body.len().max(1)) as u64, Ordering::Relaxed);
+    LARGEST_BYTES.fetch_max(largest as u64, Ordering::Relaxed);
     match &result {
         Ok(found) => {
             prop_assert!(*found, "the file was there");
@@ -655,12 +664,13 @@ fn checkpoint_reader_under_volume_fuzzing() {
     let seconds = started.elapsed().as_secs_f64();
     let executions = EXECUTIONS.load(Ordering::Relaxed);
     println!(
-        "fuzz-volume checkpoint: executions={executions} cases={cases} seconds={seconds:.3} rate={:.0}/s slowest_ms={:.2} (read={} damaged={} checksum={} largest_allocation_per_body_byte={})",
+        "fuzz-volume checkpoint: executions={executions} cases={cases} seconds={seconds:.3} rate={:.0}/s slowest_ms={:.2} (read={} damaged={} checksum={} largest_allocation={} bytes, largest per body byte={})",
         executions as f64 / seconds.max(1e-9),
         Duration::from_nanos(slowest_nanos.load(Ordering::Relaxed)).as_secs_f64() * 1e3,
         READ_OK.load(Ordering::Relaxed),
         DAMAGED.load(Ordering::Relaxed),
         CORRUPT.load(Ordering::Relaxed),
+        LARGEST_BYTES.load(Ordering::Relaxed),
         LARGEST_RATIO.load(Ordering::Relaxed),
     );
     let _ = std::fs::remove_file(world.store.path());
@@ -668,4 +678,89 @@ fn checkpoint_reader_under_volume_fuzzing() {
         panic!("{e}");
     }
     assert!(executions >= u64::from(cases), "{executions} executions for {cases} cases");
+}
+
+// ---------------------------------------------------------------------------
+// Plain damage, exhaustively, on the smaller seeds.
+
+/// A store of its own in a fresh scratch directory (the tests run at once).
+fn store_for(test: &str) -> CheckpointStore {
+    let dir = scratch(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    CheckpointStore::open(&dir, "test.ckpt").expect("store")
+}
+
+/// Reads `file` as `kind` and returns the error, checked for one line and
+/// the way out.
+fn refusal(store: &CheckpointStore, file: &[u8], kind: Kind) -> CheckpointError {
+    std::fs::write(store.path(), file).expect("write");
+    let (result, largest) = watched(|| read_as(store, kind));
+    assert!(largest <= allocation_bound(file.len()), "an allocation of {largest} bytes reading {} bytes", file.len());
+    let error = match result {
+        Ok(_) => panic!("a damaged file of {} bytes was read", file.len()),
+        Err(error) => error,
+    };
+    check_error(&error).unwrap_or_else(|e| panic!("{e}"));
+    error
+}
+
+fn small_seeds() -> impl Iterator<Item = &'static Seed> {
+    world().seeds.iter().filter(|s| s.body.len() <= 12_000)
+}
+
+#[test]
+fn a_checkpoint_cut_short_at_any_length_is_refused_in_one_line_with_the_way_out() {
+    let store = store_for("cut");
+    for seed in small_seeds() {
+        let file = seal(&seed.body);
+        for keep in 0..file.len() {
+            let error = refusal(&store, &file[..keep], seed.kind);
+            if keep < MAGIC.len() {
+                assert!(matches!(error, CheckpointError::NotACheckpoint { .. }), "{}: {keep}: {error}", seed.name);
+            } else {
+                assert!(matches!(error, CheckpointError::Corrupt { .. }), "{}: {keep}: {error}", seed.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_body_cut_short_and_sealed_again_is_refused_as_damaged_in_one_line_with_the_way_out() {
+    let store = store_for("cut-sealed");
+    for seed in small_seeds() {
+        for keep in 0..seed.body.len() {
+            let error = refusal(&store, &seal(&seed.body[..keep]), seed.kind);
+            assert!(matches!(error, CheckpointError::Damaged { .. }), "{}: {keep}: {error}", seed.name);
+        }
+    }
+}
+
+#[test]
+fn a_checkpoint_with_any_byte_flipped_is_refused_in_one_line_with_the_way_out() {
+    let store = store_for("flip");
+    for seed in small_seeds() {
+        let file = seal(&seed.body);
+        for at in 0..file.len() {
+            let mut damaged = file.clone();
+            damaged[at] ^= 0x20;
+            let error = refusal(&store, &damaged, seed.kind);
+            if at < MAGIC.len() {
+                assert!(matches!(error, CheckpointError::NotACheckpoint { .. }), "{}: {at}: {error}", seed.name);
+            } else {
+                assert!(matches!(error, CheckpointError::Corrupt { .. }), "{}: {at}: {error}", seed.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_checkpoint_of_the_previous_format_is_refused_in_one_line_with_the_way_out() {
+    let store = store_for("v7");
+    for seed in &world().seeds {
+        let mut file = b"vbp-watch checkpoint v7\n".to_vec();
+        file.extend_from_slice(&seal(&seed.body)[MAGIC.len()..]);
+        let error = refusal(&store, &file, seed.kind);
+        assert!(matches!(error, CheckpointError::NotACheckpoint { .. }), "{}: {error}", seed.name);
+        assert!(error.to_string().contains("not a vbp-watch checkpoint of this version"), "{error}");
+    }
 }
