@@ -134,7 +134,7 @@ EXAMPLES = """\
 """
 
 
-def generate(divisions, source, command, base, oncall, timing):
+def generate(divisions, source, command, base, oncall, duty, timing):
     cities = OrderedDict((c, n) for c, n in divisions.items() if level(c) == "city")
     districts = OrderedDict((c, n) for c, n in divisions.items() if level(c) == "district")
     provinces = [c for c in divisions if level(c) == "province"]
@@ -164,6 +164,7 @@ def generate(divisions, source, command, base, oncall, timing):
     )
     w("#")
     w("# Routing (SPEC §7, deploy/README.md):")
+    w('#   escalated="true"               -> duty: an incident nobody acknowledged in time (vbp-watch [triage]), only there')
     w('#   alertname="SupplyBreak"        -> oncall (one incident per city_code, product_code), continue')
     w('#   component="vbp-watch"          -> oncall (the pipeline\'s own alerts from Prometheus)')
     w('#   city_code="<city>"             -> city-<city>: the city bureau gets its whole city, continue')
@@ -191,6 +192,12 @@ def generate(divisions, source, command, base, oncall, timing):
     w(f"  group_interval: {timing['group_interval']}")
     w(f"  repeat_interval: {timing['repeat_interval']}")
     w("  routes:")
+    w("    # 升级: an incident unacknowledged for [triage] escalate_after_minutes,")
+    w("    # sent again with escalated=\"true\": the provincial duty officer only.")
+    w("    - receiver: duty")
+    w("      matchers: ['escalated=\"true\"']")
+    w("      group_by: ['alertname', 'city_code', 'product_code']")
+    w(f"      repeat_interval: {timing['oncall_repeat_interval']}")
     w("    # 疑似断供: provincial on-call, one incident per product and city.")
     w("    - receiver: oncall")
     w("      matchers: ['alertname=\"SupplyBreak\"']")
@@ -227,6 +234,10 @@ def generate(divisions, source, command, base, oncall, timing):
     w("    webhook_configs:")
     w(f"      - url: {quote(oncall)}")
     w("        send_resolved: true")
+    w("  - name: duty  # 省级带班领导 provincial duty officer: escalated incidents")
+    w("    webhook_configs:")
+    w(f"      - url: {quote(duty)}")
+    w("        send_resolved: true")
     for code, name in cities.items():
         w(f"  - name: city-{code}  # {comment(name)}")
         w("    webhook_configs:")
@@ -249,6 +260,7 @@ def main(argv=None):
     parser.add_argument("divisions_csv", metavar="DIVISIONS_CSV", help="the reference divisions.csv (division_code,name)")
     parser.add_argument("--webhook-base", required=True, metavar="URL", help="receivers post to URL/district/CODE, URL/city/CODE, URL/oncall")
     parser.add_argument("--oncall", metavar="URL", help="the provincial on-call webhook (default: WEBHOOK_BASE/oncall)")
+    parser.add_argument("--duty", metavar="URL", help="the provincial duty officer's webhook for escalated incidents (default: WEBHOOK_BASE/duty)")
     parser.add_argument("--group-wait", default="30s", help="route group_wait (default 30s)")
     parser.add_argument("--group-interval", default="5m", help="route group_interval (default 5m)")
     parser.add_argument("--repeat-interval", default="24h", help="reminder of a still-firing alert to the bureaus (default 24h)")
@@ -259,8 +271,10 @@ def main(argv=None):
     if not re.match(r"^https?://[^\s']+$", base):
         fail(f"--webhook-base {args.webhook_base!r} is not an http(s) URL")
     oncall = args.oncall or f"{base}/oncall"
-    if not re.match(r"^https?://[^\s']+$", oncall):
-        fail(f"--oncall {oncall!r} is not an http(s) URL")
+    duty = args.duty or f"{base}/duty"
+    for option, url in (("--oncall", oncall), ("--duty", duty)):
+        if not re.match(r"^https?://[^\s']+$", url):
+            fail(f"{option} {url!r} is not an http(s) URL")
     timing = {
         "group_wait": args.group_wait,
         "group_interval": args.group_interval,
@@ -273,7 +287,7 @@ def main(argv=None):
             fail(f"--{option.replace('_', '-')} {value!r} is not a duration such as 30s, 5m or 4h")
     divisions = read_divisions(args.divisions_csv)
     command = " ".join(["python3 deploy/gen-alertmanager.py"] + [shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)])
-    sys.stdout.write(generate(divisions, args.divisions_csv, command, base, oncall, timing))
+    sys.stdout.write(generate(divisions, args.divisions_csv, command, base, oncall, duty, timing))
 
 
 if __name__ == "__main__":

@@ -78,6 +78,7 @@ pub async fn run(options: &DemoOptions) -> Result<()> {
         progress: false,
         rollups: true,
         fired_log: true,
+        history: false,
         threads: options.threads.unwrap_or(replay::DEFAULT_THREADS),
     };
     let pause = Duration::from_secs_f64(options.day_seconds.max(0.0));

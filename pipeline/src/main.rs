@@ -203,6 +203,7 @@ impl InputArgs {
             progress: true,
             rollups: false,
             fired_log: false,
+            history: false,
             threads: NonZeroUsize::MIN,
         })
     }

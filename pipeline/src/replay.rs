@@ -48,6 +48,9 @@ pub struct ReplayOptions {
     /// Evaluate every midnight and keep the alerts firing in the current
     /// quarter (`circular`, demo: SPEC §11).
     pub fired_log: bool,
+    /// Evaluate every midnight, so the history holds every transition
+    /// (`sql`'s `alert_history`).
+    pub history: bool,
     /// Shards of the state, applied and evaluated on as many threads.
     pub threads: NonZeroUsize,
 }
@@ -116,6 +119,7 @@ impl Replay {
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         let every_instant = options.as_of.is_none()
+            || options.history
             || options.alerts_out.is_some()
             || options.rollups
             || options.fired_log

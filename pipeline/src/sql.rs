@@ -14,7 +14,11 @@ pub enum OutputFormat {
 }
 
 /// Replays the events up to `--as-of` (or their end) and runs `query`.
+/// A query of `alert_history` has every midnight evaluated, as `replay
+/// --alerts-out` does, so that the history holds every transition.
 pub async fn run(options: &ReplayOptions, query: &str, format: OutputFormat) -> Result<String> {
+    let wants_history = query.to_lowercase().contains("alert_history");
+    let options = &ReplayOptions { history: options.history || wants_history, ..options.clone() };
     let mut replay = Replay::open(options)?;
     replay.run(options).await?;
     replay.finish()?;
@@ -33,6 +37,7 @@ pub async fn run(options: &ReplayOptions, query: &str, format: OutputFormat) -> 
     let quarter = vbp_detectors::circular::Quarter::of(today);
     let circular = crate::circular::of_engine(engine, quarter, instant, &rows, &rollups);
     ctx.register_batch("circular_rankings", tables::circular_rankings(&circular)?)?;
+    ctx.register_batch("alert_history", crate::triage::history::table(&replay.runner.triage.history, instant)?)?;
     let batches = ctx.sql(query).await.context("the query does not plan")?.collect().await.context("the query failed")?;
     match format {
         OutputFormat::Table => Ok(pretty_format_batches(&batches)?.to_string()),

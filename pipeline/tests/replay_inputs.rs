@@ -60,6 +60,7 @@ impl Scratch {
             progress: false,
             rollups: false,
             fired_log: false,
+            history: false,
             threads: NonZeroUsize::MIN,
         }
     }

@@ -99,7 +99,10 @@ fn deploy_configs_pass_promtool_and_amtool() {
     for city in &city_codes {
         let labels = [("alertname", "SupplyBreak"), ("division_code", city.as_str()), ("city_code", city.as_str())];
         assert_eq!(route(&config, &labels), format!("oncall,city-{city}"), "SupplyBreak in {city}");
-        checked += 1;
+        // An incident nobody acknowledged in time: the duty officer only.
+        let escalated = [("alertname", "SupplyBreak"), ("division_code", city.as_str()), ("city_code", city.as_str()), ("escalated", "true")];
+        assert_eq!(route(&config, &escalated), "duty", "escalated SupplyBreak in {city}");
+        checked += 2;
     }
     assert_eq!(route(&config, &[("alertname", "VbpWatchDown"), ("component", "vbp-watch")]), "oncall");
     assert_eq!(route(&config, &[("alertname", "PaymentOverdue"), ("division_code", "999999"), ("city_code", "999900")]), "oncall");

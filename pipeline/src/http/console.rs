@@ -159,7 +159,12 @@ fn charts(shown: &[&PublishedAlert], name_of: &dyn Fn(&str) -> String, trend: &[
     let division_bars: Vec<(String, f64, String, &str)> = divisions.iter().map(|(d, n)| (name_of(d), *n as f64, n.to_string(), "#1f3a5f")).collect();
     let rule_max = by_rule.values().copied().max().unwrap_or(1) as f64;
     let rule_bars: Vec<(String, f64, String, &str)> = by_rule.iter().map(|(r, n)| (r.chinese().to_string(), *n as f64, n.to_string(), "#8e44ad")).collect();
-    let days: Vec<(String, u32)> = trend.iter().map(|(d, n)| (d.format("%m-%d").to_string(), *n as u32)).collect();
+    // A date under every fifth column: thirty would overlap.
+    let days: Vec<(String, u32)> = trend
+        .iter()
+        .enumerate()
+        .map(|(i, (d, n))| (if (trend.len() - 1 - i) % 5 == 0 { d.format("%m-%d").to_string() } else { String::new() }, *n as u32))
+        .collect();
     html! {
         div.charts {
             div { h3 { "各区县预警数（前 15）" } (svg::bars(&division_bars, max)) }

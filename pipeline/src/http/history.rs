@@ -84,6 +84,8 @@ pub async fn page(State(shared): State<Arc<Shared>>, Query(params): Query<Params
         Err(refusal) => return refusal,
     };
     let value = |v: &Option<String>| v.clone().unwrap_or_default();
+    let names = shared.division_names();
+    let place = |code: String| format!("{} {code}", names.get(&code).map_or("", String::as_str));
     let body = html! {
         section {
             h2 { "预警历史 " span.muted { (rows.len()) " 条预警" @if rows.len() == LIMIT { "（仅显示最近 " (LIMIT) " 条，请缩小范围）" } } }
@@ -104,7 +106,7 @@ pub async fn page(State(shared): State<Arc<Shared>>, Query(params): Query<Params
                     tr.history {
                         td { (row.alertname.chinese()) }
                         td { (row.summary) }
-                        td { (label("division_code")) }
+                        td { (place(label("division_code"))) }
                         td { (row.first_fired.format("%Y-%m-%d %H:%M")) }
                         td { @match row.last_resolved { Some(r) => (r.format("%Y-%m-%d %H:%M")), None => "仍在触发" } }
                         td.num { (duration_words(row.seconds)) }

@@ -90,7 +90,7 @@ pub enum Question {
 
 #[derive(Debug)]
 pub enum Answer {
-    Alert(Option<Box<crate::runner::AlertPage>>),
+    Alert(crate::runner::AlertAnswer),
     History(Vec<crate::triage::HistoryRow>),
     Trend(Vec<(chrono::NaiveDate, usize)>),
 }
@@ -414,6 +414,7 @@ pub async fn serve_with(addr: SocketAddr, shared: Arc<Shared>, limits: Connectio
         .route("/api/alerts", get(alerts))
         .route("/", get(console::page))
         .route("/alerts/{fingerprint}", get(pages::alert))
+        .route("/api/alerts/{fingerprint}", get(pages::alert_json))
         .route("/incidents/{fingerprint}", get(pages::incident))
         .route("/incidents/{fingerprint}/acknowledge", axum::routing::post(pages::acknowledge))
         .route("/history", get(history::page))

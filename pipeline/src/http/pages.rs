@@ -17,7 +17,7 @@ use vbp_detectors::evidence::{packs, percent, yuan, AlertEvidence};
 
 use super::access::{cookie_value, Viewer, COOKIE};
 use super::{Answer, Command, Peer, Question, Shared};
-use crate::runner::AlertPage;
+use crate::runner::{AlertAnswer, AlertPage};
 
 /// The style every console page shares.
 pub const STYLE: &str = "body{font-family:'Noto Sans CJK SC',sans-serif;margin:0;color:#222;background:#f6f7f9}\
@@ -131,9 +131,10 @@ fn evidence_markup(evidence: &AlertEvidence) -> Markup {
     }
 }
 
-fn alert_head(page: &AlertPage) -> Markup {
+fn alert_head(page: &AlertPage, names: &BTreeMap<String, String>) -> Markup {
     let a = &page.alert;
     let note = |k: &str| a.annotations.get(k).cloned().unwrap_or_default();
+    let place = |l: &str| a.labels.get(l).map(|code| format!("{}（{code}）", names.get(code).map_or("", String::as_str))).unwrap_or_default();
     html! {
         section {
             h2 { (severity(a.severity)) " " (a.name.chinese()) " " span.muted { (a.name.as_str()) } }
@@ -141,7 +142,7 @@ fn alert_head(page: &AlertPage) -> Markup {
             p { (note("description")) }
             dl.facts {
                 dt { "对象" } dd { (subject(a)) }
-                dt { "地区" } dd { (a.labels.get("division_code").cloned().unwrap_or_default()) " / " (a.labels.get("city_code").cloned().unwrap_or_default()) }
+                dt { "地区" } dd { (place("city_code")) @if a.labels.get("division_code") != a.labels.get("city_code") { " " (place("division_code")) } }
                 dt { "测量值" } dd { (measured(a)) }
                 dt { "阈值" } dd { (note("threshold")) }
                 dt { "开始时间" } dd { (page.since.format("%Y-%m-%d %H:%M")) "（已持续 " (duration_words((page.at - page.since).num_seconds())) "）" }
@@ -168,12 +169,26 @@ fn alert_head(page: &AlertPage) -> Markup {
     }
 }
 
-/// Asks the driver for an alert's page.
+/// Asks the driver for an alert's page: 404 when it does not fire, 403
+/// when it is not the viewer's.
 async fn ask_page(shared: &Shared, fingerprint: String, viewer: Viewer) -> Result<AlertPage, Response> {
     match shared.ask(Question::Alert { fingerprint, viewer }).await {
-        Some(Answer::Alert(Some(page))) => Ok(*page),
-        Some(Answer::Alert(None)) => Err((StatusCode::NOT_FOUND, Html("<p>此预警已解除、不存在，或不属于您的辖区 (not firing now, or not yours)</p>")).into_response()),
+        Some(Answer::Alert(AlertAnswer::Page(page))) => Ok(*page),
+        Some(Answer::Alert(AlertAnswer::NotFiring)) => Err((StatusCode::NOT_FOUND, Html("<p>此预警已解除或不存在 (not firing now)</p>")).into_response()),
+        Some(Answer::Alert(AlertAnswer::NotYours)) => Err((StatusCode::FORBIDDEN, Html("<p>此预警不属于您的辖区 (not this token's division)</p>")).into_response()),
         _ => Err((StatusCode::SERVICE_UNAVAILABLE, "the pipeline did not answer in time").into_response()),
+    }
+}
+
+/// `GET /api/alerts/{fingerprint}`: the alert page's contents as JSON.
+pub async fn alert_json(State(shared): State<Arc<Shared>>, Path(fingerprint): Path<String>, headers: HeaderMap, peer: Option<Extension<Peer>>) -> Response {
+    let viewer = match shared.viewer(&headers, peer.map(|p| p.0)) {
+        Ok(v) => v,
+        Err(refusal) => return refusal,
+    };
+    match ask_page(&shared, fingerprint, viewer).await {
+        Ok(page) => axum::Json(page).into_response(),
+        Err(refusal) => refusal,
     }
 }
 
@@ -191,7 +206,7 @@ pub async fn alert(State(shared): State<Arc<Shared>>, Path(fingerprint): Path<St
         return Redirect::to(&format!("/incidents/{}", page.fingerprint)).into_response();
     }
     let body = html! {
-        (alert_head(&page))
+        (alert_head(&page, &shared.division_names()))
         section { h2 { "证据" } (evidence_markup(&page.evidence)) }
     };
     Html(frame(&format!("{} · {}", page.alert.name.chinese(), subject(&page.alert)), &viewer, Some(page.at), body).into_string()).into_response()
@@ -213,7 +228,7 @@ pub async fn incident(State(shared): State<Arc<Shared>>, Path(fingerprint): Path
     let offer = shared.acknowledgements_offered() && viewer.may_change_state();
     let now = chrono::Utc::now();
     let body = html! {
-        (alert_head(&page))
+        (alert_head(&page, &shared.division_names()))
         section id="acknowledgement" {
             h2 { "确认（值班）" }
             @match &incident.ack {

@@ -45,7 +45,7 @@ use crate::sinks::NdjsonSink;
 use crate::sources::ndjson::{LineOrigin, NdjsonFiles, NdjsonSourceError};
 
 pub use clock::{EventClock, Watermark};
-pub use questions::{under, AlertPage, IncidentPage};
+pub use questions::{under, AlertAnswer, AlertPage, IncidentPage};
 
 /// How long resolved alerts stay in the history by default.
 pub const HISTORY_DAYS: u32 = 400;

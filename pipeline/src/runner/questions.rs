@@ -13,8 +13,18 @@ use crate::http::access::Viewer;
 use crate::http::{Answer, Asked, Question};
 use crate::triage::{incident_key, Ack, EpisodeRow, HistoryQuery, Timeline};
 
-/// One firing alert as its page shows it.
+/// The answer about one alert.
 #[derive(Debug, Clone)]
+pub enum AlertAnswer {
+    Page(Box<AlertPage>),
+    /// Not firing now (resolved, or never was).
+    NotFiring,
+    /// Firing, but not the viewer's.
+    NotYours,
+}
+
+/// One firing alert as its page shows it.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct AlertPage {
     pub alert: Alert,
     pub fingerprint: String,
@@ -31,7 +41,7 @@ pub struct AlertPage {
     pub part_of: Option<(String, String)>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct IncidentPage {
     pub timeline: Option<Timeline>,
     pub ack: Option<Ack>,
@@ -45,7 +55,7 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
     /// Answers one question (see the module doc).
     pub fn answer(&mut self, asked: Asked) {
         let answer = match asked.question {
-            Question::Alert { fingerprint, viewer } => Answer::Alert(self.alert_page(&fingerprint, &viewer).map(Box::new)),
+            Question::Alert { fingerprint, viewer } => Answer::Alert(self.alert_page(&fingerprint, &viewer)),
             Question::History { query, viewer, limit } => {
                 let now = self.last_evaluation.unwrap_or_else(|| chrono::Utc::now().fixed_offset());
                 Answer::History(self.triage.history.rows(&query, &|labels| viewer.sees_labels(labels), now, limit))
@@ -58,13 +68,14 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
         let _ = asked.reply.send(answer);
     }
 
-    fn alert_page(&self, fingerprint: &str, viewer: &Viewer) -> Option<AlertPage> {
-        let firing = self.engine.book().firing().find(|f| f.alert.fingerprint() == fingerprint)?;
+    fn alert_page(&self, fingerprint: &str, viewer: &Viewer) -> AlertAnswer {
+        let (Some(firing), Some(at)) = (self.engine.book().firing().find(|f| f.alert.fingerprint() == fingerprint), self.last_evaluation) else {
+            return AlertAnswer::NotFiring;
+        };
         let alert = &firing.alert;
         if !viewer.sees_labels(&alert.all_labels()) {
-            return None;
+            return AlertAnswer::NotYours;
         }
-        let at = self.last_evaluation?;
         let reference = self.engine.reference();
         let visible = |i: &vbp_detectors::reference::Institution| viewer.sees_institution(i);
         let scene = Scene { reference, states: self.engine.states(), config: self.engine.config(), at, visible: &visible };
@@ -103,7 +114,7 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
                 })
             })
             .flatten();
-        Some(AlertPage { alert: alert.clone(), fingerprint: fingerprint.to_string(), since: firing.since, at, evidence, history, incident, part_of })
+        AlertAnswer::Page(Box::new(AlertPage { alert: alert.clone(), fingerprint: fingerprint.to_string(), since: firing.since, at, evidence, history, incident, part_of }))
     }
 }
 

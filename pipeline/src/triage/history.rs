@@ -207,6 +207,37 @@ impl History {
     }
 }
 
+/// The episodes as `vbp-watch sql`'s `alert_history` table: one row per
+/// alert and severity from firing to resolution (`resolved_at` null while
+/// it fires), with its key, divisions and duration.
+pub fn table(history: &History, now: DateTime<FixedOffset>) -> Result<arrow::record_batch::RecordBatch, arrow::error::ArrowError> {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
+    let e = history.episodes();
+    let text = |f: &dyn Fn(&Episode) -> String| -> ArrayRef { Arc::new(StringArray::from_iter_values(e.iter().map(f))) };
+    let tz = vbp_detectors::tables::TZ;
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("alertname", text(&|e| e.alertname.as_str().to_string())),
+        ("severity", text(&|e| e.severity.as_str().to_string())),
+        ("key", text(&|e| e.alertname.key_labels().iter().map(|l| e.label(l)).collect::<Vec<_>>().join(","))),
+        ("institution_code", text(&|e| e.label("institution_code").to_string())),
+        ("product_code", text(&|e| e.label("product_code").to_string())),
+        ("division_code", text(&|e| e.label("division_code").to_string())),
+        ("city_code", text(&|e| e.label("city_code").to_string())),
+        ("summary", text(&|e| e.summary.clone())),
+        ("fired_at", Arc::new(TimestampMicrosecondArray::from_iter_values(e.iter().map(|e| e.fired_at.timestamp_micros())).with_timezone(tz))),
+        (
+            "resolved_at",
+            Arc::new(e.iter().map(|e| e.resolved_at.map(|r| r.timestamp_micros())).collect::<TimestampMicrosecondArray>().with_timezone(tz)),
+        ),
+        ("duration_seconds", Arc::new(Int64Array::from_iter_values(e.iter().map(|e| e.seconds(now))))),
+    ];
+    let fields: Vec<arrow::datatypes::Field> =
+        columns.iter().map(|(name, a)| arrow::datatypes::Field::new(*name, a.data_type().clone(), a.null_count() > 0 || *name == "resolved_at")).collect();
+    arrow::record_batch::RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns.into_iter().map(|(_, a)| a).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
