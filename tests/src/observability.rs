@@ -184,10 +184,19 @@ pub fn url_encode(text: &str) -> String {
 /// One HTTP/1.0 exchange (the server closes the connection, so no chunking
 /// is needed, but chunked answers are decoded anyway). `addr` is host:port.
 pub fn http(addr: &str, method: &str, path: &str, body: Option<(&str, &[u8])>) -> Result<(u16, Vec<u8>), String> {
+    http_with(addr, method, path, &[], body).map(|(status, body, _)| (status, body))
+}
+
+/// [`http`] with request headers (e.g. `Authorization`, `Cookie`);
+/// returns the response's head too.
+pub fn http_with(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: Option<(&str, &[u8])>) -> Result<(u16, Vec<u8>, String), String> {
     let sock = addr.to_socket_addrs().map_err(|e| e.to_string())?.next().ok_or("no address")?;
     let mut stream = TcpStream::connect_timeout(&sock, Duration::from_secs(3)).map_err(|e| format!("{addr}: {e}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(60))).map_err(|e| e.to_string())?;
     let mut request = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
     if let Some((content_type, bytes)) = body {
         request.push_str(&format!("Content-Type: {content_type}\r\nContent-Length: {}\r\n", bytes.len()));
     }
@@ -206,7 +215,7 @@ pub fn http(addr: &str, method: &str, path: &str, body: Option<(&str, &[u8])>) -
     if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
         payload = dechunk(&payload);
     }
-    Ok((status, payload))
+    Ok((status, payload, head))
 }
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {

@@ -52,8 +52,9 @@ pub struct Shared {
     /// The pages' questions for whichever driver holds the engine.
     questions: tokio::sync::mpsc::Sender<Asked>,
     question_receiver: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<Asked>>>,
-    /// Whether acknowledgements can be made (an Alertmanager is configured).
-    acknowledgements: std::sync::atomic::AtomicBool,
+    /// Hours an acknowledgement lasts by default; 0 while none can be made
+    /// (no Alertmanager configured).
+    acknowledgements: std::sync::atomic::AtomicU32,
 }
 
 /// The alerts firing at the last evaluation, as the pages show them.
@@ -197,7 +198,7 @@ impl Shared {
             command_receiver: std::sync::Mutex::new(Some(command_receiver)),
             questions,
             question_receiver: std::sync::Mutex::new(Some(question_receiver)),
-            acknowledgements: std::sync::atomic::AtomicBool::new(false),
+            acknowledgements: std::sync::atomic::AtomicU32::new(0),
             metrics,
             alerts: RwLock::new(Arc::new(Published::default())),
             health: RwLock::new(health),
@@ -248,13 +249,16 @@ impl Shared {
         tokio::time::timeout(COMMAND_WAIT, answer).await.ok()?.ok()
     }
 
-    /// Acknowledgements can be made (live mode with an Alertmanager).
-    pub fn offer_acknowledgements(&self) {
-        self.acknowledgements.store(true, std::sync::atomic::Ordering::SeqCst);
+    /// Acknowledgements can be made (live mode with an Alertmanager),
+    /// lasting `hours` unless the form says.
+    pub fn offer_acknowledgements(&self, hours: u32) {
+        self.acknowledgements.store(hours.max(1), std::sync::atomic::Ordering::SeqCst);
     }
 
-    fn acknowledgements_offered(&self) -> bool {
-        self.acknowledgements.load(std::sync::atomic::Ordering::SeqCst) && self.access().allows_changes()
+    /// The default hours of an acknowledgement, when one can be made.
+    fn acknowledgement_hours(&self) -> Option<u32> {
+        let hours = self.acknowledgements.load(std::sync::atomic::Ordering::SeqCst);
+        (hours > 0 && self.access().allows_changes()).then_some(hours)
     }
 
     /// Who a request comes from, or the refusal to send.

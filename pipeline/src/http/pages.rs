@@ -225,7 +225,7 @@ pub async fn incident(State(shared): State<Arc<Shared>>, Path(fingerprint): Path
     let Some(incident) = &page.incident else {
         return Redirect::to(&format!("/alerts/{}", page.fingerprint)).into_response();
     };
-    let offer = shared.acknowledgements_offered() && viewer.may_change_state();
+    let offer = shared.acknowledgement_hours().filter(|_| viewer.may_change_state());
     let now = chrono::Utc::now();
     let body = html! {
         (alert_head(&page, &shared.division_names()))
@@ -241,11 +241,11 @@ pub async fn incident(State(shared): State<Arc<Shared>>, Path(fingerprint): Path
                 Some(ack) => div.unack { "曾由 " (ack.by) " 于 " (ack.at.with_timezone(&vbp_detectors::time::CST).format("%Y-%m-%d %H:%M")) " 确认，确认已失效。" },
                 None => div.unack { "尚未确认。" @if incident.escalated { strong { " 已升级至省级值班。" } } },
             }
-            @if offer {
+            @if let Some(hours) = offer {
                 form method="post" action={ "/incidents/" (page.fingerprint) "/acknowledge" } style="margin-top:10px;display:flex;gap:10px;flex-wrap:wrap;align-items:end" {
                     label { "确认人 " input name="person" required maxlength="64"; }
                     label { "说明 " input name="comment" maxlength="500" size="40"; }
-                    label { "静默时长（小时） " input name="hours" type="number" min="1" max="168" value="24"; }
+                    label { "静默时长（小时） " input name="hours" type="number" min="1" max="168" value=(hours); }
                     button type="submit" { "确认此事件" }
                 }
             } @else {
@@ -316,14 +316,14 @@ pub async fn acknowledge(
     if let Err(refusal) = shared.access().may_change_state(&headers) {
         return refusal;
     }
-    if !shared.takes_commands() || !shared.acknowledgements_offered() {
+    let Some(default_hours) = shared.acknowledgement_hours().filter(|_| shared.takes_commands()) else {
         return (StatusCode::CONFLICT, "acknowledging needs vbp-watch run with an Alertmanager").into_response();
-    }
+    };
     let person = form.person.trim().to_string();
     if person.is_empty() || person.chars().count() > 64 || form.comment.chars().count() > 500 {
         return (StatusCode::BAD_REQUEST, "give who acknowledges (at most 64 characters) and a comment of at most 500").into_response();
     }
-    let hours = form.hours.unwrap_or(24).clamp(1, 168);
+    let hours = form.hours.unwrap_or(default_hours).clamp(1, 168);
     let (reply, answer) = tokio::sync::oneshot::channel();
     let command = Command::Acknowledge { fingerprint: fingerprint.clone(), person, comment: form.comment, hours, reply };
     if shared.commands.send(command).await.is_err() {

@@ -184,7 +184,7 @@ impl Live {
         };
         let silences = config.alertmanager.url.as_ref().map(Silences::new);
         if silences.is_some() {
-            shared.offer_acknowledgements();
+            shared.offer_acknowledgements(config.triage.acknowledge_hours);
         }
         let alertmanager = config.alertmanager.url.as_ref().map(|url| {
             let resend = config.alertmanager.resend;

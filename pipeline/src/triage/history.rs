@@ -199,7 +199,7 @@ impl History {
                 let n = self
                     .episodes
                     .iter()
-                    .filter(|e| e.fired_at < end && e.resolved_at.is_none_or(|r| r >= end) && visible(&e.labels))
+                    .filter(|e| e.fired_at <= end && e.resolved_at.is_none_or(|r| r > end) && visible(&e.labels))
                     .count();
                 (day, n)
             })

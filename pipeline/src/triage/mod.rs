@@ -151,13 +151,14 @@ impl Triage {
                 due.insert(key, escalated(&f.alert, after));
             }
         }
-        for (key, alert) in std::mem::take(&mut self.escalated) {
-            if !due.contains_key(&key) {
-                out.push(Transition { at, status: Status::Resolved, alert });
+        let before = std::mem::take(&mut self.escalated);
+        for (key, alert) in &before {
+            if !due.contains_key(key) {
+                out.push(Transition { at, status: Status::Resolved, alert: alert.clone() });
             }
         }
         for (key, alert) in due {
-            if !self.escalated.contains_key(&key) {
+            if !before.contains_key(&key) {
                 out.push(Transition { at, status: Status::Firing, alert: alert.clone() });
             }
             self.escalated.insert(key, alert);
