@@ -567,30 +567,59 @@ fn the_alert_report_and_circular_pages_render_in_chromium_and_the_report_api_fil
     let profile = dir.join("chromium-profile");
     let target = workspace().join("target");
 
-    // The alert page.
-    let dom = rendered(&profile, &format!("http://{}/", demo.addr), &target.join("observability-alert-page.png"), 1800);
+    // The console: every alert is shown once — a supply break as an
+    // incident, the undelivered orders it stands for nested under it,
+    // every other alert a row — with links, filters and three charts.
+    let dom = rendered(&profile, &format!("http://{}/", demo.addr), &target.join("console-page.png"), 2200);
     std::fs::write(dir.join("page.html"), &dom).expect("save the DOM");
-    let rows = dom.matches("<tr class=\"alert\"").count();
-    assert_eq!(rows, alerts.len(), "one tr.alert per alert of /api/alerts");
-    // Sections: one per division with alerts, each with its own alerts.
+    let breaks: Vec<&Value> = alerts.iter().filter(|a| a["alertname"] == "SupplyBreak").collect();
+    let nested = |a: &Value| {
+        a["alertname"] == "OrderUndelivered"
+            && breaks.iter().any(|b| b["labels"]["city_code"] == a["labels"]["city_code"] && b["labels"]["product_code"] == a["labels"]["product_code"])
+    };
+    let listed: Vec<&Value> = alerts.iter().filter(|a| a["alertname"] != "SupplyBreak" && !nested(a)).collect();
+    assert_eq!(dom.matches("<tr class=\"alert\"").count(), listed.len(), "one row per alert not under an incident");
     let mut want: BTreeMap<String, usize> = BTreeMap::new();
-    let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
-    for alert in &alerts {
-        let labels = labels_of(alert);
-        *want.entry(labels.get("division_code").cloned().unwrap_or_default()).or_default() += 1;
-        *by_name.entry(alert["alertname"].as_str().unwrap_or("").to_string()).or_default() += 1;
+    for alert in &listed {
+        *want.entry(labels_of(alert).get("division_code").cloned().unwrap_or_default()).or_default() += 1;
     }
     let mut have: BTreeMap<String, usize> = BTreeMap::new();
-    for section in dom.split("<section class=\"division\"").skip(1) {
-        let code = section.split("data-division=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("").to_string();
-        let body = section.split("</section>").next().unwrap_or("");
-        *have.entry(code).or_default() += body.matches("<tr class=\"alert\"").count();
+    for row in dom.split("<tr class=\"alert\"").skip(1) {
+        let code = row.split("data-division=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("").to_string();
+        *have.entry(code).or_default() += 1;
     }
-    assert_eq!(have, want, "alerts per district section");
-    for (name, n) in &by_name {
-        assert_eq!(dom.matches(&format!("data-alertname=\"{name}\"")).count(), *n, "rows of {name}");
+    assert_eq!(have, want, "alerts per district");
+    assert_eq!(dom.matches("<div class=\"incident\"").count(), breaks.len(), "one entry per supply-break incident");
+    let under = alerts.iter().filter(|a| nested(a)).count();
+    assert!(under == 0 || dom.contains(&format!("并入此事件的超时未配送预警 {under} 条")), "the suppressed alerts are nested under their incident");
+    assert!(dom.matches("<svg").count() >= 3, "charts by district, by rule and the 30-day trend");
+    for word in ["严重", "评估时刻", "预警类型", "近 30 天每日触发中的预警", "疑似断供事件"] {
+        assert!(dom.contains(word), "the console says {word}");
     }
-    assert!(dom.contains("当前预警"), "the page's Chinese title is in the DOM");
+    assert!(!dom.contains(">critical<") && !dom.contains(">warning<"), "severities in Chinese");
+
+    // Every alert's page and each incident's: the evidence behind it.
+    for alert in &alerts {
+        let fp = vbp_detectors::alert::fingerprint_of(&labels_of(alert));
+        let path = if alert["alertname"] == "SupplyBreak" { format!("/incidents/{fp}") } else { format!("/alerts/{fp}") };
+        let (status, body) = http(&demo.addr, "GET", &path, None).expect("GET an alert's page");
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(status, 200, "{path}");
+        assert!(body.contains("证据") || body.contains("受影响的医疗机构"), "{path} shows its evidence");
+    }
+    for b in &breaks {
+        let fp = vbp_detectors::alert::fingerprint_of(&labels_of(b));
+        let dom = rendered(&profile, &format!("http://{}/incidents/{fp}", demo.addr), &target.join("incident-page.png"), 2400);
+        std::fs::write(dir.join("incident.html"), &dom).expect("save the DOM");
+        for element in ["企业联系人", "超时工作日", "配送企业", "同城仍正常到货的医疗机构", "关于该产品的投诉", "事件进展（逐日）", "开始时间", "并入此事件的超时未配送预警"] {
+            assert!(dom.contains(element), "the incident page shows {element}");
+        }
+        let institutions = b["annotations"]["institutions"].as_str().unwrap_or_default().split(',').count();
+        assert_eq!(dom.matches("个订单行未送达").count(), institutions, "a table of open lines per affected hospital");
+        assert!(dom.contains("确认需要省级令牌"), "without a token (demo) no acknowledgement is offered");
+    }
+    let dom = rendered(&profile, &format!("http://{}/history", demo.addr), &target.join("history-page.png"), 1400);
+    assert!(dom.matches("<tr class=\"history\"").count() >= alerts.len(), "the history holds at least what fires now");
 
     // /api/report: a district's rows are its own; a city's are all of its districts'.
     let all = get_json(&demo.addr, "/api/report").expect("GET /api/report");
