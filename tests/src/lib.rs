@@ -107,6 +107,15 @@ pub fn simulate_small(dir: &Path, seed: u64) {
     run_ok(&["simulate", "--out", &dir.display().to_string(), "--scale", "small", "--seed", &seed.to_string()]);
 }
 
+/// Simulates a small province with `seed` into `dir` and returns the
+/// `as_of` instant its `planted.json` names (what the tests evaluate at).
+pub fn simulate_small_as_of(dir: &Path, seed: u64) -> String {
+    simulate_small(dir, seed);
+    let planted = std::fs::read_to_string(dir.join("planted.json")).unwrap_or_else(|e| panic!("planted.json: {e}"));
+    let planted: Value = serde_json::from_str(&planted).expect("planted.json is JSON");
+    planted["as_of"].as_str().expect("planted.json names as_of").to_string()
+}
+
 /// Replays `events` with `--as-of` and returns (firing alerts, dead letters).
 pub fn replay_as_of(reference: &Path, events: &[String], as_of: &str, out: &Path) -> (Vec<Value>, Vec<Value>) {
     let firing = out.join("firing.ndjson");

@@ -14,23 +14,21 @@ use crate::vbp_watch;
 
 /// `GET http://addr/path`: (status, body), or `None` when nothing answers.
 pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split_whitespace().nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    Some((status, body))
+    exchange(addr, "GET", path, None, Duration::from_secs(10))
 }
 
 /// `POST http://addr/path` with an empty body and, if given, a bearer
 /// token: (status, body), or `None` when nothing answers.
 pub fn http_post(addr: &str, path: &str, token: Option<&str>) -> Option<(u16, String)> {
+    exchange(addr, "POST", path, token, Duration::from_secs(120))
+}
+
+fn exchange(addr: &str, method: &str, path: &str, token: Option<&str>, wait: Duration) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(120))).ok()?;
+    stream.set_read_timeout(Some(wait)).ok()?;
     let authorization = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    write!(stream, "POST {path} HTTP/1.0\r\nHost: {addr}\r\n{authorization}Content-Length: 0\r\n\r\n").ok()?;
+    let length = if method == "POST" { "Content-Length: 0\r\n" } else { "" };
+    write!(stream, "{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{authorization}{length}\r\n").ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split_whitespace().nth(1)?.parse().ok()?;

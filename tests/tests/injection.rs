@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::Value;
 use vbp_tests::broker::Broker;
 use vbp_tests::live::{alert_fact, http_get, LiveOptions, LivePipeline};
 use vbp_tests::observability::{chromium, copy_dir, labels_of, require, Alertmanager, WebhookReceiver, CHROMIUM};
@@ -55,15 +54,13 @@ fn hostile_reference_names_are_escaped_on_every_page_and_intact_in_alertmanager(
     require(CHROMIUM);
     let dir = scratch("injection");
     let sim = dir.join("sim");
-    simulate_small(&sim, SEED);
+    let as_of = simulate_small_as_of(&sim, SEED);
     let reference = dir.join("reference");
     copy_dir(&sim.join("reference"), &reference);
     poison(&reference, "divisions.csv", &["name"]);
     poison(&reference, "institutions.csv", &["name"]);
     poison(&reference, "products.csv", &["generic_name", "enterprise", "spec"]);
     poison(&reference, "enterprises.csv", &["enterprise", "contact"]);
-    let planted: Value = serde_json::from_str(&std::fs::read_to_string(sim.join("planted.json")).expect("planted")).expect("JSON");
-    let as_of = planted["as_of"].as_str().expect("as_of").to_string();
     std::fs::create_dir_all(dir.join("replay")).expect("dir");
     let (replay_firing, _) = replay_as_of(&reference, &event_files(&sim), &as_of, &dir.join("replay"));
     let expected: BTreeSet<String> = replay_firing.iter().map(alert_fact).collect();

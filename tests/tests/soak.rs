@@ -88,9 +88,7 @@ fn the_province_streamed_through_kills_outages_and_a_reload_ends_as_replay_does(
     let seconds = soak_seconds();
     let dir = scratch("soak");
     let sim = dir.join("sim");
-    simulate_small(&sim, SEED);
-    let planted: Value = serde_json::from_str(&std::fs::read_to_string(sim.join("planted.json")).expect("planted")).expect("JSON");
-    let as_of = planted["as_of"].as_str().expect("as_of").to_string();
+    let as_of = simulate_small_as_of(&sim, SEED);
     std::fs::create_dir_all(dir.join("replay")).expect("dir");
     let (replay_firing, replay_dead) = replay_as_of(&sim.join("reference"), &event_files(&sim), &as_of, &dir.join("replay"));
     let expected: BTreeSet<String> = replay_firing.iter().map(alert_fact).collect();

@@ -36,9 +36,7 @@ struct Province {
 
 fn province(dir: &Path, seed: u64) -> Province {
     let sim = dir.join("sim");
-    simulate_small(&sim, seed);
-    let planted: Value = serde_json::from_str(&std::fs::read_to_string(sim.join("planted.json")).expect("planted")).expect("JSON");
-    let as_of = planted["as_of"].as_str().expect("as_of").to_string();
+    let as_of = simulate_small_as_of(&sim, seed);
     std::fs::create_dir_all(dir.join("replay")).expect("dir");
     let (firing, _) = replay_as_of(&sim.join("reference"), &event_files(&sim), &as_of, &dir.join("replay"));
     assert!(firing.iter().any(|a| a["alertname"] == "SupplyBreak"), "seed {seed} plants a supply break");

@@ -169,11 +169,12 @@ fn alert_head(page: &AlertPage, names: &BTreeMap<String, String>) -> Markup {
     }
 }
 
-/// Asks the driver for an alert's page: 404 when it does not fire, 403
-/// when it is not the viewer's.
-async fn ask_page(shared: &Shared, fingerprint: String, viewer: Viewer) -> Result<AlertPage, Response> {
-    match shared.ask(Question::Alert { fingerprint, viewer }).await {
-        Some(Answer::Alert(AlertAnswer::Page(page))) => Ok(*page),
+/// Who asks, and the page of the alert they ask for: 404 when it does
+/// not fire, 403 when it is not the viewer's.
+async fn ask_page(shared: &Shared, fingerprint: String, headers: &HeaderMap, peer: Option<Extension<Peer>>) -> Result<(Viewer, AlertPage), Response> {
+    let viewer = shared.viewer(headers, peer.map(|p| p.0))?;
+    match shared.ask(Question::Alert { fingerprint, viewer: viewer.clone() }).await {
+        Some(Answer::Alert(AlertAnswer::Page(page))) => Ok((viewer, *page)),
         Some(Answer::Alert(AlertAnswer::NotFiring)) => Err((StatusCode::NOT_FOUND, Html("<p>此预警已解除或不存在 (not firing now)</p>")).into_response()),
         Some(Answer::Alert(AlertAnswer::NotYours)) => Err((StatusCode::FORBIDDEN, Html("<p>此预警不属于您的辖区 (not this token's division)</p>")).into_response()),
         _ => Err((StatusCode::SERVICE_UNAVAILABLE, "the pipeline did not answer in time").into_response()),
@@ -182,24 +183,16 @@ async fn ask_page(shared: &Shared, fingerprint: String, viewer: Viewer) -> Resul
 
 /// `GET /api/alerts/{fingerprint}`: the alert page's contents as JSON.
 pub async fn alert_json(State(shared): State<Arc<Shared>>, Path(fingerprint): Path<String>, headers: HeaderMap, peer: Option<Extension<Peer>>) -> Response {
-    let viewer = match shared.viewer(&headers, peer.map(|p| p.0)) {
-        Ok(v) => v,
-        Err(refusal) => return refusal,
-    };
-    match ask_page(&shared, fingerprint, viewer).await {
-        Ok(page) => axum::Json(page).into_response(),
+    match ask_page(&shared, fingerprint, &headers, peer).await {
+        Ok((_, page)) => axum::Json(page).into_response(),
         Err(refusal) => refusal,
     }
 }
 
 /// `GET /alerts/{fingerprint}`: a firing alert and what stands behind it.
 pub async fn alert(State(shared): State<Arc<Shared>>, Path(fingerprint): Path<String>, headers: HeaderMap, peer: Option<Extension<Peer>>) -> Response {
-    let viewer = match shared.viewer(&headers, peer.map(|p| p.0)) {
-        Ok(v) => v,
-        Err(refusal) => return refusal,
-    };
-    let page = match ask_page(&shared, fingerprint, viewer.clone()).await {
-        Ok(page) => page,
+    let (viewer, page) = match ask_page(&shared, fingerprint, &headers, peer).await {
+        Ok(found) => found,
         Err(refusal) => return refusal,
     };
     if page.alert.name == AlertName::SupplyBreak {
@@ -214,12 +207,8 @@ pub async fn alert(State(shared): State<Arc<Shared>>, Path(fingerprint): Path<St
 
 /// `GET /incidents/{fingerprint}`: a supply break as on-call staff triage it.
 pub async fn incident(State(shared): State<Arc<Shared>>, Path(fingerprint): Path<String>, headers: HeaderMap, peer: Option<Extension<Peer>>) -> Response {
-    let viewer = match shared.viewer(&headers, peer.map(|p| p.0)) {
-        Ok(v) => v,
-        Err(refusal) => return refusal,
-    };
-    let page = match ask_page(&shared, fingerprint, viewer.clone()).await {
-        Ok(page) => page,
+    let (viewer, page) = match ask_page(&shared, fingerprint, &headers, peer).await {
+        Ok(found) => found,
         Err(refusal) => return refusal,
     };
     let Some(incident) = &page.incident else {
