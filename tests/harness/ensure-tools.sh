@@ -4,6 +4,7 @@
 #   tansu          the Kafka-compatible broker (cargo install; memory and sqlite storage)
 #   tests/.venv    Python venv with kafka-python, the producer/consumer of the tests
 #   Debian         prometheus, prometheus-alertmanager, chromium, fonts-noto-cjk
+#   tests/.node    playwright-core, which drives that chromium through a form (tests/harness/browser.js)
 # Nothing here is optional: any failure exits non-zero, so that CI (CI=true)
 # fails loudly instead of skipping tests. Installer output goes to a log that
 # is printed only when the install fails.
@@ -13,6 +14,7 @@ cd "$(dirname "$0")/../.."
 # Pinned: the harness relies on their command lines and client behaviour.
 TANSU_VERSION=0.6.0
 KAFKA_PYTHON_VERSION=2.3.3
+PLAYWRIGHT_VERSION=1.65.2
 # fonts-noto-cjk: the alert page is Chinese; without a CJK font Chromium draws boxes.
 # libssl-dev, pkg-config: librdkafka is built with OpenSSL (SASL/SCRAM and TLS).
 APT_PACKAGES=(prometheus prometheus-alertmanager chromium fonts-noto-cjk libssl-dev pkg-config)
@@ -65,4 +67,16 @@ else
     [ -x "$VENV/bin/python" ] || quietly python3 -m venv "$VENV"
     quietly "$VENV/bin/pip" install --disable-pip-version-check "kafka-python==$KAFKA_PYTHON_VERSION"
     echo "kafka-python: installed"
+fi
+
+# playwright-core only: it drives Debian's chromium (no browser download).
+if [ -f tests/.node/node_modules/playwright-core/package.json ] &&
+    [ "$(node -p "require('./tests/.node/node_modules/playwright-core/package.json').version" 2>/dev/null)" = "$PLAYWRIGHT_VERSION" ]; then
+    echo "playwright-core: found $PLAYWRIGHT_VERSION in tests/.node"
+else
+    echo "playwright-core: installing $PLAYWRIGHT_VERSION into tests/.node"
+    command -v npm >/dev/null || { echo "ensure-tools: FAILED: npm (Node.js) is not installed" >&2; exit 1; }
+    mkdir -p tests/.node
+    quietly npm install --prefix tests/.node --no-audit --no-fund --no-save "playwright-core@$PLAYWRIGHT_VERSION"
+    echo "playwright-core: installed"
 fi

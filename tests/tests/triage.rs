@@ -2,7 +2,7 @@
 //! Alertmanager and the `vbp-watch run` binary:
 //!
 //! - an incident nobody acknowledges is escalated to the duty officer;
-//! - acknowledging it (the page's form, as a logged-in browser posts it)
+//! - acknowledging it (the page's form, filled in headless Chromium)
 //!   creates a silence `amtool silence query` lists with the person and
 //!   comment, on-call is paged no more while it holds, and the escalation
 //!   ends; a request without the provincial token cannot acknowledge;
@@ -178,19 +178,24 @@ fn an_incident_escalates_is_acknowledged_on_its_page_survives_kill_9_and_its_sil
     assert_eq!(post(&[("Authorization", city_bearer.as_str())]).0, 401, "a bureau's token does not acknowledge");
     assert!(silences(&am, false).is_empty(), "nothing silenced by a refused request");
 
-    // As a browser: log in, then post the page's form with the cookie.
+    // /login gives a browser its token as a cookie no script can read.
     let login = format!("token={PROVINCE_TOKEN}");
     let (status, _, head) =
         http_with(&addr, "POST", "/login", &[], Some(("application/x-www-form-urlencoded", login.as_bytes()))).expect("POST /login");
     assert_eq!(status, 303, "{head}");
     let cookie = head.lines().find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: "))).expect("a cookie").to_string();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
-    let cookie = cookie.split(';').next().expect("name=value").to_string();
-    let (status, _, head) = post(&[("Cookie", cookie.as_str())]);
-    assert_eq!(status, 303, "acknowledged and sent back to the page: {head}");
-    let (_, page, _) = http_with(&addr, "GET", &format!("/incidents/{fp}"), &[("Cookie", cookie.as_str())], None).expect("GET");
-    let page = String::from_utf8_lossy(&page).to_string();
-    assert!(page.contains("已由 <strong>张三</strong>") && page.contains("已联系企业"), "the page says who acknowledged it");
+    // A person in Chromium: log in, open the incident, fill the form, submit.
+    let shot = workspace().join("target").join("incident-acknowledged.png");
+    let out = std::process::Command::new("node")
+        .arg(workspace().join("tests/harness/browser.js"))
+        .args(["acknowledge", &format!("http://{addr}"), PROVINCE_TOKEN, &format!("/incidents/{fp}"), "张三", "已联系企业", &shot.display().to_string()])
+        .output()
+        .expect("run node tests/harness/browser.js (ensure-tools.sh installs playwright-core)");
+    assert!(out.status.success(), "the browser could not acknowledge: {}", String::from_utf8_lossy(&out.stderr));
+    let said: Value = serde_json::from_slice(&out.stdout).expect("browser.js prints JSON");
+    let said = said["acknowledged"].as_str().unwrap_or_default().to_string();
+    assert!(said.contains("已由 张三") && said.contains("已联系企业"), "the page says who acknowledged it: {said}");
 
     // Alertmanager holds the silence, with the person and the comment.
     let active = silences(&am, false);
