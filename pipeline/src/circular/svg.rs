@@ -53,7 +53,9 @@ pub fn outcomes(items: &[(String, [u32; 4])]) -> Markup {
     }
 }
 
-/// One column per week, with its count above it.
+/// One column per week, with its count above it. Where the columns are
+/// too narrow for their counts (more than 16), only the labelled ones say
+/// theirs; every column keeps it as a tooltip.
 pub fn weekly(items: &[(String, u32)]) -> Markup {
     let height = 150.0;
     let max = items.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
@@ -64,8 +66,10 @@ pub fn weekly(items: &[(String, u32)]) -> Markup {
             @for (i, (label, n)) in items.iter().enumerate() {
                 @let h = 95.0 * f64::from(*n) / f64::from(max);
                 @let x = 10.0 + slot * i as f64;
-                rect x=(x + 2.0) y=(120.0 - h) width=(slot - 4.0) height=(h) fill="#2a5d9f" {}
-                text x=(x + slot / 2.0) y=(115.0 - h) text-anchor="middle" font-size="10" { (n) }
+                rect x=(x + 2.0) y=(120.0 - h) width=(slot - 4.0) height=(h) fill="#2a5d9f" { title { (label) " " (n) } }
+                @if items.len() <= 16 || !label.is_empty() {
+                    text x=(x + slot / 2.0) y=(115.0 - h) text-anchor="middle" font-size="10" { (n) }
+                }
                 text x=(x + slot / 2.0) y="136" text-anchor="middle" font-size="9" { (label) }
             }
         }
