@@ -101,8 +101,12 @@ struct Checkpoint {
 pub async fn run(config: LiveConfig) -> Result<()> {
     let shared = Shared::new(Metrics::new()?);
     let access = http::access::Access::load(&config.access)?;
-    if !access.allows_changes() {
-        tracing::info!("no [access] token_file: nothing can be changed over HTTP (reload the reference data with SIGHUP)");
+    if !access.has_tokens() {
+        tracing::info!(
+            "no [access] tokens: the pages and APIs answer loopback clients only, and nothing can be changed over HTTP (reload with SIGHUP)"
+        );
+    } else if !access.allows_changes() {
+        tracing::info!("no provincial [access] token_file: bureau tokens can read, nothing can be changed over HTTP");
     }
     shared.set_access(access);
     let bound = http::serve(config.http_listen, Arc::clone(&shared)).await?;
