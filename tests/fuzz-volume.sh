@@ -55,7 +55,7 @@ for target in "${targets[@]}"; do
         failed=1
     fi
     seconds=$(($(date +%s) - started))
-    line=$(grep -E '^fuzz-volume ' "$log" | tail -n 1 || true)
+    line=$(grep -oE 'fuzz-volume .*' "$log" | tail -n 1 || true)
     echo "$target: ${status} in ${seconds} s wall | ${line:-no count printed}"
     if [ "$status" = FAILED ]; then
         # The panic, the minimal failing input and where it was saved.
