@@ -231,6 +231,8 @@ fn the_province_streamed_through_kills_outages_and_a_reload_ends_as_replay_does(
         "alerts_firing": firing.len(),
         "dead_letters": { "live_distinct": live_dead.len(), "live_messages": messages.len(), "replay": replay_dead.len() },
         "rss_mb": rss.iter().map(|(s, mb)| json!({"at_seconds": s, "mb": (mb * 10.0).round() / 10.0})).collect::<Vec<_>>(),
+        "webhook_posts": receiver.count(),
+        "harness_rss_mb": rss_mb(std::process::id()),
         "rss_first_after_warm_up_mb": first,
         "rss_peak_after_warm_up_mb": peak,
     });

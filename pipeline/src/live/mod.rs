@@ -412,7 +412,13 @@ impl Live {
                 for l in &lags {
                     self.metrics.lag(&l.topic, l.partition, l.lag);
                 }
-                !lags.is_empty() && lags.iter().all(|l| l.lag == Some(0))
+                let reported = !lags.is_empty() && lags.iter().all(|l| l.lag == Some(0));
+                // What the statistics say is confirmed with the broker
+                // before anything is decided on it (orphans, evaluation).
+                reported && self.source.confirm_caught_up(&self.positions).unwrap_or_else(|e| {
+                    self.source.trouble().warn(format_args!("{e:#}"));
+                    false
+                })
             }
             Err(e) => {
                 self.metrics.broker_error();

@@ -458,6 +458,24 @@ impl KafkaSource {
         &KAFKA_TROUBLE
     }
 
+    /// Whether the state holds every message of every owned partition, as
+    /// the broker says now: librdkafka's statistics report a partition's
+    /// high watermark from its last fetch, up to a tick and a fetch wait
+    /// old, and a burst produced meanwhile (orders of a later day before
+    /// the deliveries of an earlier one) would be taken for caught up — and
+    /// the orphan clock would then expire what waits for the burst's rest.
+    pub fn confirm_caught_up(&self, positions: &Positions) -> Result<bool> {
+        let owned = self.consumer.assignment().map_err(doing("read the partition assignment"))?;
+        for e in owned.elements() {
+            let (_, high) = tokio::task::block_in_place(|| self.consumer.fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(5)))
+                .map_err(doing(format!("read the end of {}/{}", e.topic(), e.partition())))?;
+            if high > positions.next(e.topic(), e.partition()).unwrap_or(0) {
+                return Ok(false);
+            }
+        }
+        Ok(!owned.elements().is_empty())
+    }
+
     /// Lag of every owned partition: the last reported high watermark
     /// minus the next offset the state needs (nothing read yet: all of it).
     pub fn lag(&self, positions: &Positions) -> Result<Vec<PartitionLag>> {
