@@ -7,7 +7,7 @@
 //!
 //! `VBP_SOAK_SECONDS` sets the length (180 in CI's run; 1800 for the
 //! 30-minute run whose figures are in BENCHMARKS.md). The figures are
-//! written to `target/e2e/soak/figures.json` and printed.
+//! written to `target/e2e/soak-<seconds>/figures.json` and printed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -86,7 +86,7 @@ fn dead_letter_fact(record: &Value) -> (String, String) {
 #[test]
 fn the_province_streamed_through_kills_outages_and_a_reload_ends_as_replay_does() {
     let seconds = soak_seconds();
-    let dir = scratch("soak");
+    let dir = scratch(&format!("soak-{seconds}"));
     let sim = dir.join("sim");
     let as_of = simulate_small_as_of(&sim, SEED);
     std::fs::create_dir_all(dir.join("replay")).expect("dir");
