@@ -496,6 +496,17 @@ fn mutation() -> BoxedStrategy<Mutation> {
     .boxed()
 }
 
+/// The position and length of the `which`th probable string of `seed`,
+/// when `body` still has it where the seed had it.
+fn seed_string(body: &[u8], seed: &Seed, which: usize) -> Option<(usize, usize)> {
+    if seed.strings.is_empty() || body.len() != seed.body.len() {
+        return None;
+    }
+    let at = seed.strings[which % seed.strings.len()];
+    let old = usize::from(*body.get(at)?);
+    (body[at] == seed.body[at] && at + 1 + old <= body.len()).then_some((at, old))
+}
+
 /// Applies `m` to `body`, a copy of seed `seed`'s.
 fn apply(body: &mut Vec<u8>, m: &Mutation, seed: &Seed, seeds: &[Seed]) {
     let n = body.len();
@@ -533,17 +544,19 @@ fn apply(body: &mut Vec<u8>, m: &Mutation, seed: &Seed, seeds: &[Seed]) {
             }
             body.splice(at..at + old, new);
         }
-        // String edits only while the body still has the seed's layout.
-        Mutation::StringLength { which, value } if !seed.strings.is_empty() && body.len() == seed.body.len() => {
-            let at = seed.strings[which % seed.strings.len()];
-            body.splice(at..at + 1, varint(*value));
+        // String edits only where the seed's string still is: same length,
+        // same prefix byte, and the string inside the body.
+        Mutation::StringLength { which, value } => {
+            if let Some((at, _)) = seed_string(body, seed, *which) {
+                body.splice(at..at + 1, varint(*value));
+            }
         }
-        Mutation::StringValue { which, text } if !seed.strings.is_empty() && body.len() == seed.body.len() => {
-            let at = seed.strings[which % seed.strings.len()];
-            let old = usize::from(body[at]);
-            let mut new = varint(text.len() as u64);
-            new.extend_from_slice(text.as_bytes());
-            body.splice(at..at + 1 + old, new);
+        Mutation::StringValue { which, text } => {
+            if let Some((at, old)) = seed_string(body, seed, *which) {
+                let mut new = varint(text.len() as u64);
+                new.extend_from_slice(text.as_bytes());
+                body.splice(at..at + 1 + old, new);
+            }
         }
         _ => {}
     }

@@ -154,7 +154,11 @@ fn decimal(num: Num) -> impl Strategy<Value = (Decimal, String)> {
             0 => format!("\"{value}\""),
             1 => value.to_string(),
             2 => format!("{m}e-{scale}"),
-            3 => format!("{m}{}E-{}", "0".repeat(zeros), scale as usize + zeros),
+            // No padding after a zero mantissa: `00E-1` is not a JSON number.
+            3 => {
+                let zeros = if m == 0 { 0 } else { zeros };
+                format!("{m}{}E-{}", "0".repeat(zeros), scale as usize + zeros)
+            }
             _ => {
                 let plain = value.to_string();
                 let padded = if plain.contains('.') { plain + &"0".repeat(zeros + 1) } else { format!("{plain}.{}", "0".repeat(zeros + 1)) };
