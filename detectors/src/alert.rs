@@ -256,7 +256,13 @@ impl AlertBook {
                 start(alert, &mut fired, &mut firing, None);
             }
             match now.next_if(|a| id.cmp_alert(a) == Ordering::Equal) {
-                Some(alert) if alert.severity == old.alert.severity => firing.push((id, Firing { since: old.since, alert })),
+                // Same severity and labels: the same alert for Alertmanager
+                // (its annotations and value may change). Other labels (a
+                // reload moved the institution to another district, say)
+                // are another alert there: the old one must be resolved.
+                Some(alert) if alert.severity == old.alert.severity && alert.labels == old.alert.labels => {
+                    firing.push((id, Firing { since: old.since, alert }))
+                }
                 Some(alert) => {
                     resolved.push(Transition { at, status: Status::Resolved, alert: old.alert });
                     start(alert, &mut fired, &mut firing, Some(id));
@@ -350,7 +356,7 @@ mod tests {
         let (mut resolved, mut fired) = (Vec::new(), Vec::new());
         for (id, old) in std::mem::take(firing) {
             match now.remove(&id) {
-                Some(alert) if alert.severity == old.alert.severity => {
+                Some(alert) if alert.severity == old.alert.severity && alert.labels == old.alert.labels => {
                     firing.insert(id, Firing { since: old.since, alert });
                 }
                 Some(alert) => {
@@ -394,6 +400,23 @@ mod tests {
                 proptest::prop_assert_eq!(book.firing().cloned().collect::<Vec<_>>(), reference.values().cloned().collect::<Vec<_>>());
             }
         }
+    }
+
+    #[test]
+    fn a_label_change_resolves_the_old_alert_and_fires_the_new_one() {
+        let mut book = AlertBook::default();
+        let before = alert(AlertName::PaymentOverdue, "H1", Severity::Warning);
+        let mut moved = before.clone();
+        moved.labels.insert("division_code".into(), "610302".into());
+        book.observe(at(1), vec![before.clone()]);
+        let t = book.observe(at(2), vec![moved.clone()]);
+        assert_eq!(
+            t.iter().map(|t| (t.status, t.alert.fingerprint())).collect::<Vec<_>>(),
+            vec![(Status::Resolved, before.fingerprint()), (Status::Firing, moved.fingerprint())]
+        );
+        let mut reworded = moved.clone();
+        reworded.annotations.insert("summary".into(), "new words".into());
+        assert!(book.observe(at(3), vec![reworded]).is_empty(), "annotations alone change no alert");
     }
 
     #[test]

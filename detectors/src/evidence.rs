@@ -65,9 +65,13 @@ pub fn yuan(amount: Decimal) -> String {
     format!("{}¥{grouped}.{fraction}", if cents.is_sign_negative() && !cents.is_zero() { "-" } else { "" })
 }
 
-/// A share as a percentage with 2 decimals: `20.82%`.
+/// A share as a percentage with 2 decimals: `20.82%` (`—` beyond what a
+/// decimal holds).
 pub fn percent(share: Decimal) -> String {
-    format!("{:.2}%", (share * Decimal::ONE_HUNDRED).round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero))
+    match share.checked_mul(Decimal::ONE_HUNDRED) {
+        Some(p) => format!("{:.2}%", p.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)),
+        None => "—".to_string(),
+    }
 }
 
 /// A quantity without trailing zeros.
@@ -316,12 +320,18 @@ impl Scene<'_> {
             out.hidden += 1;
             return;
         }
-        let purchased: Decimal = self.states.iter().map(|s| s.purchases.per_agreement.get(aid.index()).copied().unwrap_or_default()).sum();
+        let purchased = self
+            .states
+            .iter()
+            .map(|s| s.purchases.per_agreement.get(aid.index()).copied().unwrap_or_default())
+            .try_fold(Decimal::ZERO, Decimal::checked_add)
+            .unwrap_or(Decimal::MAX);
         let today = self.today();
         let total = (a.period_end - a.period_start).num_days() + 1;
         let elapsed = ((today - a.period_start).num_days() + 1).clamp(0, total);
         let schedule = Decimal::from(elapsed) / Decimal::from(total.max(1));
-        let progress = if a.agreed_base_units.is_zero() { Decimal::ZERO } else { purchased / a.agreed_base_units };
+        // Checked: a tiny agreed volume and large purchases leave a decimal's range.
+        let progress = purchased.checked_div(a.agreed_base_units).unwrap_or(Decimal::MAX);
         out.facts.extend([
             ("协议编号".into(), a.agreement_id.clone()),
             ("医疗机构".into(), format!("{}（{}）", inst.name, inst.code)),
@@ -330,7 +340,7 @@ impl Scene<'_> {
             ("已采购(基本单位)".into(), packs(purchased)),
             ("序时进度".into(), percent(schedule)),
             ("采购进度".into(), percent(progress)),
-            ("按序时应采购(基本单位)".into(), packs((a.agreed_base_units * schedule).round_dp(2))),
+            ("按序时应采购(基本单位)".into(), a.agreed_base_units.checked_mul(schedule).map_or("—".into(), |u| packs(u.round_dp(2)))),
         ]);
         let family: Vec<ProductId> =
             (0..self.reference.products.len()).map(|i| ProductId(i as u32)).filter(|p| self.reference.products[p.index()].family == Some(a.family)).collect();
@@ -406,8 +416,8 @@ impl Scene<'_> {
         let mut rows = Vec::new();
         for state in &self.states {
             for (index, w) in state.purchases.windows.iter().enumerate().filter(|(_, w)| w.institution == id && w.group == g) {
-                let total = w.selected_units + w.non_selected_units;
-                let share = if total.is_zero() { Decimal::ZERO } else { w.non_selected_units / total };
+                let total = w.selected_units.checked_add(w.non_selected_units).unwrap_or(Decimal::MAX);
+                let share = w.non_selected_units.checked_div(total).unwrap_or(Decimal::ZERO);
                 out.facts.push((format!("自 {} 起", w.start), format!("中选 {}，非中选 {}（计入占比），占比 {}", packs(w.selected_units), packs(w.non_selected_units), percent(share))));
                 for ((_, p), bought) in state.purchases.bought.iter().filter(|((wi, _), _)| *wi as usize == index) {
                     let p = &self.reference.products[p.index()];
@@ -501,5 +511,6 @@ mod tests {
         assert_eq!(percent("0.2082".parse().unwrap()), "20.82%");
         assert_eq!(percent("1".parse().unwrap()), "100.00%");
         assert_eq!(packs("5.000".parse().unwrap()), "5");
+        assert_eq!(percent(Decimal::MAX), "—", "no panic beyond a decimal's range");
     }
 }

@@ -75,6 +75,8 @@ pub struct LivePipeline {
     child: Child,
     pub addr: String,
     pub log: PathBuf,
+    /// The token its reads send, when its configuration has `[access]` tokens.
+    pub token: Option<String>,
 }
 
 impl LivePipeline {
@@ -95,7 +97,7 @@ impl LivePipeline {
             .stderr(stderr)
             .spawn()
             .expect("start vbp-watch run");
-        LivePipeline { child, addr: format!("127.0.0.1:{http_port}"), log: log.to_path_buf() }
+        LivePipeline { child, addr: format!("127.0.0.1:{http_port}"), log: log.to_path_buf(), token: None }
     }
 
     /// Sends `signal` (e.g. "HUP") to the pipeline.
@@ -133,13 +135,18 @@ impl LivePipeline {
 
     /// The firing alerts of `/api/alerts`.
     pub fn alerts(&self) -> Vec<Value> {
-        let (status, body) = http_get(&self.addr, "/api/alerts").unwrap_or_else(|| panic!("no answer from {}", self.addr));
+        let (status, body) = self.get("/api/alerts").unwrap_or_else(|| panic!("no answer from {}", self.addr));
         assert_eq!(status, 200, "/api/alerts: {body}");
         serde_json::from_str(&body).expect("/api/alerts is a JSON array")
     }
 
     pub fn metrics(&self) -> String {
-        http_get(&self.addr, "/metrics").map(|(_, b)| b).unwrap_or_default()
+        self.get("/metrics").map(|(_, b)| b).unwrap_or_default()
+    }
+
+    /// GET with the pipeline's token, if it has one.
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        exchange(&self.addr, "GET", path, self.token.as_deref(), Duration::from_secs(10))
     }
 
     /// Waits until the pipeline has caught up with its partitions and

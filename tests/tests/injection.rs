@@ -103,7 +103,10 @@ fn hostile_reference_names_are_escaped_on_every_page_and_intact_in_alertmanager(
         format!("/report?division_code={division}"),
         "/circular".to_string(),
     ];
-    pages.extend(alerts.iter().map(|a| format!("/alerts/{}", vbp_detectors::alert::fingerprint_of(&labels_of(a)))));
+    pages.extend(alerts.iter().map(|a| {
+        let page = if a["alertname"] == "SupplyBreak" { "incidents" } else { "alerts" };
+        format!("/{page}/{}", vbp_detectors::alert::fingerprint_of(&labels_of(a)))
+    }));
     let mut shown = 0;
     for page in &pages {
         let (status, html) = http_get(&live.addr, page).unwrap_or_else(|| panic!("no answer for {page}"));

@@ -532,6 +532,7 @@ fn reference_data_reloads_while_running_and_across_a_restart() {
     o.extra = format!("\n[access]\ntoken_file = {:?}\n", dir.join("token").display().to_string());
     let config = o.write(&dir, port);
     let mut live = LivePipeline::start(&config, port, &dir.join("live.log"));
+    live.token = Some(token.to_string());
     live.wait_caught_up(CATCH_UP);
     assert_same_as_replay(&p.replay_firing, &facts(&live.alerts()), "before any reload");
 
@@ -580,6 +581,7 @@ fn reference_data_reloads_while_running_and_across_a_restart() {
         std::fs::copy(&path, running.join(path.file_name().expect("name"))).expect("copy");
     }
     let mut live = LivePipeline::start(&config, port, &dir.join("live.log"));
+    live.token = Some(token.to_string());
     live.wait_caught_up(CATCH_UP);
     let firing = wait_for_firing(&live, &expected_changed, Duration::from_secs(60));
     assert_same_as_replay(&expected_changed, &firing, &live.log_text());

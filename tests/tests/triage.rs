@@ -180,8 +180,11 @@ fn an_incident_escalates_is_acknowledged_on_its_page_survives_kill_9_and_its_sil
 
     // /login gives a browser its token as a cookie no script can read.
     let login = format!("token={PROVINCE_TOKEN}");
-    let (status, _, head) =
-        http_with(&addr, "POST", "/login", &[], Some(("application/x-www-form-urlencoded", login.as_bytes()))).expect("POST /login");
+    let login_from = |site: &str| {
+        http_with(&addr, "POST", "/login", &[("Sec-Fetch-Site", site)], Some(("application/x-www-form-urlencoded", login.as_bytes()))).expect("POST /login")
+    };
+    assert_eq!(login_from("cross-site").0, 403, "another site cannot log a browser in");
+    let (status, _, head) = login_from("same-origin");
     assert_eq!(status, 303, "{head}");
     let cookie = head.lines().find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: "))).expect("a cookie").to_string();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
@@ -268,9 +271,12 @@ fn every_district_and_city_token_sees_its_own_division_only() {
     for path in ["/", "/api/alerts", "/api/report", "/api/history", "/history", "/report", "/circular"] {
         assert_eq!(get(&addr, path, None).0, 401, "{path} without a token");
     }
-    for path in ["/metrics", "/healthz", "/readyz"] {
+    for path in ["/healthz", "/readyz"] {
         assert!(matches!(get(&addr, path, None).0, 200 | 503), "{path} stays open to probes");
     }
+    // /metrics holds every division's series: the provincial token reads it, a bureau's does not.
+    assert_eq!(get(&addr, "/metrics", None).0, 401);
+    assert_eq!(get(&addr, "/metrics", Some(PROVINCE_TOKEN)).0, 200);
     let all = get_json(&addr, "/api/alerts", PROVINCE_TOKEN).as_array().cloned().expect("alerts");
     assert_eq!(all.len(), p.firing.len(), "the provincial token sees everything replay fires");
     let report = get_json(&addr, "/api/report", PROVINCE_TOKEN).as_array().cloned().expect("rows");
@@ -304,6 +310,7 @@ fn every_district_and_city_token_sees_its_own_division_only() {
         assert_eq!(get(&addr, &format!("/api/report?division_code={other}"), Some(&token)).0, 403, "{code} asking for {other}'s report");
         assert_eq!(get(&addr, &format!("/api/history?division_code={other}"), Some(&token)).0, 403, "{code} asking for {other}'s history");
         assert_eq!(get(&addr, "/circular", Some(&token)).0, 403, "the circular is the province's");
+        assert_eq!(get(&addr, "/metrics", Some(&token)).0, 403, "every division's series are not a bureau's");
     }
     let bureaus = divisions.iter().filter(|(c, _)| !c.ends_with("0000")).count();
     eprintln!("access matrix: {bureaus} bureau tokens × {} alerts = {checked} alert checks, plus alerts, report and history lists", all.len());

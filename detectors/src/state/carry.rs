@@ -329,6 +329,10 @@ impl Purchases {
                 (Some(i), Some(g)) => sums.window(i, g, w.start),
                 _ => None,
             };
+            if to.is_none() {
+                // No agreement of the new data opens this window any more.
+                *carried.dropped.entry("institution × group windows").or_default() += 1;
+            }
             to_new.push(to);
         }
         for (from, to) in to_new.iter().enumerate() {

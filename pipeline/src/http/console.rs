@@ -75,7 +75,9 @@ pub async fn page(State(shared): State<Arc<Shared>>, Query(filters): Query<Filte
     list.sort_by(|(_, a), (_, b)| b.alert.severity.cmp(&a.alert.severity).then(a.since.cmp(&b.since)).then(a.fingerprint.cmp(&b.fingerprint)));
     let pages = list.len().div_ceil(PAGE).max(1);
     let page = filters.page.unwrap_or(1).clamp(1, pages);
-    let trend = match shared.ask(Question::Trend { viewer: viewer.clone(), days: 30 }).await {
+    // The trend is the one thing the driver must answer; a busy driver
+    // leaves it out rather than holding the page.
+    let trend = match shared.ask_within(Question::Trend { viewer: viewer.clone(), days: 30 }, std::time::Duration::from_secs(2)).await {
         Some(Answer::Trend(days)) => days,
         _ => Vec::new(),
     };
@@ -85,7 +87,7 @@ pub async fn page(State(shared): State<Arc<Shared>>, Query(filters): Query<Filte
     let districts: BTreeMap<String, String> = mine
         .iter()
         .filter_map(|a| a.alert.labels.get("division_code"))
-        .filter(|d| given(&filters.city_code).is_none_or(|c| d.starts_with(&c[..4.min(c.len())])))
+        .filter(|d| given(&filters.city_code).is_none_or(|c| d.get(..4) == c.get(..4)))
         .map(|d| (d.clone(), name_of(d)))
         .collect();
     let body = html! {

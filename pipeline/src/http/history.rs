@@ -37,7 +37,7 @@ fn instant(text: Option<&str>, end_of_day: bool) -> Result<Option<DateTime<Fixed
         return Ok(Some(t));
     }
     let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| format!("`{text}` is not an RFC 3339 instant or a date YYYY-MM-DD"))?;
-    let day = if end_of_day { date + chrono::Duration::days(1) } else { date };
+    let day = if end_of_day { date.succ_opt().ok_or_else(|| format!("`{text}` is past the last date there is"))? } else { date };
     Ok(Some(vbp_detectors::time::local_midnight(day)))
 }
 

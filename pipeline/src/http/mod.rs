@@ -119,6 +119,10 @@ pub enum Command {
 /// How long a state-changing request waits for the driver's answer.
 const COMMAND_WAIT: Duration = Duration::from_secs(300);
 
+/// How long a page waits for the driver to answer its question (a busy
+/// driver must not hold every connection).
+const QUESTION_WAIT: Duration = Duration::from_secs(20);
+
 /// The driver's last signs of life.
 #[derive(Debug, Clone)]
 pub struct Health {
@@ -242,11 +246,16 @@ impl Shared {
         }
     }
 
-    /// Asks the driver; `None` when it did not answer within [`COMMAND_WAIT`].
+    /// Asks the driver; `None` when it did not answer within [`QUESTION_WAIT`].
     pub async fn ask(&self, question: Question) -> Option<Answer> {
+        self.ask_within(question, QUESTION_WAIT).await
+    }
+
+    /// [`Shared::ask`], waiting at most `wait` (for what a page can do without).
+    pub async fn ask_within(&self, question: Question, wait: Duration) -> Option<Answer> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.questions.send(Asked { question, reply }).await.ok()?;
-        tokio::time::timeout(COMMAND_WAIT, answer).await.ok()?.ok()
+        tokio::time::timeout(wait, self.questions.send(Asked { question, reply })).await.ok()?.ok()?;
+        tokio::time::timeout(wait, answer).await.ok()?.ok()
     }
 
     /// Acknowledgements can be made (live mode with an Alertmanager),
@@ -475,7 +484,7 @@ async fn accept(listener: tokio::net::TcpListener, app: Router, limits: Connecti
 /// reference directory again and answers what it did (200 applied or
 /// unchanged, 422 with every problem when the files are refused).
 async fn reload(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap) -> Response {
-    if let Err(refusal) = shared.access().may_change_state(&headers) {
+    if let Err(refusal) = shared.access().may_change_state_by_bearer(&headers) {
         return refusal;
     }
     if !shared.takes_commands() {
@@ -498,7 +507,14 @@ async fn reload(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMa
     }
 }
 
-async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+/// `GET /metrics`: every division's series, so for the provincial or the
+/// metrics token (or loopback when no token is configured).
+async fn metrics(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap, peer: Option<axum::Extension<Peer>>) -> Response {
+    match shared.viewer(&headers, peer.map(|p| p.0)) {
+        Ok(viewer) if viewer.reads_metrics() => {}
+        Ok(_) => return (StatusCode::FORBIDDEN, "/metrics holds every division's series: the provincial or the metrics token reads it").into_response(),
+        Err(refusal) => return refusal,
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], shared.metrics.render()).into_response()
 }
 

@@ -64,6 +64,7 @@ pub fn frame(title: &str, viewer: &Viewer, at: Option<DateTime<FixedOffset>>, bo
 fn viewer_words(viewer: &Viewer) -> String {
     match viewer {
         Viewer::Local => "本机访问（未配置令牌）".into(),
+        Viewer::Scraper => "指标采集".into(),
         Viewer::Province => "省级".into(),
         Viewer::Bureau { division_code } => format!("医保局 {division_code}"),
     }
@@ -146,7 +147,7 @@ fn alert_head(page: &AlertPage, names: &BTreeMap<String, String>) -> Markup {
                 dt { "测量值" } dd { (measured(a)) }
                 dt { "阈值" } dd { (note("threshold")) }
                 dt { "开始时间" } dd { (page.since.format("%Y-%m-%d %H:%M")) "（已持续 " (duration_words((page.at - page.since).num_seconds())) "）" }
-                dt { "证据时刻" } dd { (page.at.format("%Y-%m-%d %H:%M:%S")) }
+                dt { "评估时刻" } dd { (page.at.format("%Y-%m-%d %H:%M:%S")) span.muted { "（证据为打开本页时的状态，可能含此后到达的事件）" } }
             }
             @if let Some((fp, summary)) = &page.part_of {
                 p.unack { "此预警属于疑似断供事件，Alertmanager 已将其并入该事件通知：" a href={ "/incidents/" (fp) } { (summary) } }
@@ -286,25 +287,28 @@ fn timeline_chart(timeline: &crate::triage::Timeline) -> Markup {
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct AckForm {
+/// The acknowledgement form's fields.
+#[derive(Debug)]
+struct AckForm {
     person: String,
-    #[serde(default)]
     comment: String,
     hours: Option<u32>,
 }
 
 /// `POST /incidents/{fingerprint}/acknowledge` (the provincial token):
 /// the driver creates the Alertmanager silence, then back to the page.
-pub async fn acknowledge(
-    State(shared): State<Arc<Shared>>,
-    Path(fingerprint): Path<String>,
-    headers: HeaderMap,
-    Form(form): Form<AckForm>,
-) -> Response {
+pub async fn acknowledge(State(shared): State<Arc<Shared>>, Path(fingerprint): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    // Who first: a refused request learns nothing of what its form lacks.
     if let Err(refusal) = shared.access().may_change_state(&headers) {
         return refusal;
     }
+    let fields: BTreeMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let hours = match fields.get("hours").filter(|h| !h.is_empty()).map(|h| h.parse::<u32>()) {
+        Some(Err(_)) => return (StatusCode::BAD_REQUEST, "hours is a whole number of hours").into_response(),
+        Some(Ok(h)) => Some(h),
+        None => None,
+    };
+    let form = AckForm { person: fields.get("person").cloned().unwrap_or_default(), comment: fields.get("comment").cloned().unwrap_or_default(), hours };
     let Some(default_hours) = shared.acknowledgement_hours().filter(|_| shared.takes_commands()) else {
         return (StatusCode::CONFLICT, "acknowledging needs vbp-watch run with an Alertmanager").into_response();
     };
@@ -349,8 +353,12 @@ pub struct LoginForm {
     token: String,
 }
 
-/// `POST /login`: a known token becomes the session's cookie.
-pub async fn login(State(shared): State<Arc<Shared>>, Form(form): Form<LoginForm>) -> Response {
+/// `POST /login`: a known token becomes the session's cookie — from this
+/// site's own login form only (another site cannot log a browser in).
+pub async fn login(State(shared): State<Arc<Shared>>, request_headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+    if !super::access::same_origin(&request_headers) {
+        return (StatusCode::FORBIDDEN, "log in from this site's own /login page").into_response();
+    }
     let mut headers = HeaderMap::new();
     let bearer = format!("Bearer {}", form.token.trim());
     let Ok(value) = bearer.parse() else { return (StatusCode::BAD_REQUEST, "not a token").into_response() };

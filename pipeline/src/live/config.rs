@@ -38,6 +38,8 @@ pub enum ConfigError {
     Setting(#[source] toml::de::Error),
     #[error("{setting} `{url}` must be an http:// or https:// URL")]
     NotHttp { setting: &'static str, url: Url },
+    #[error("{setting} = {value} is out of range: give 1 to {max}")]
+    OutOfRange { setting: &'static str, value: u32, max: u32 },
     #[error("the configuration cannot be written out to check it: {0}")]
     Internal(String),
 }
@@ -220,6 +222,16 @@ impl LiveConfig {
     }
 
     fn check(&self) -> Result<(), ConfigError> {
+        let t = &self.triage;
+        for (setting, value, max) in [
+            ("triage.history_days", t.history_days, 36_500),
+            ("triage.acknowledge_hours", t.acknowledge_hours, 24 * 365),
+            ("triage.escalate_after_minutes", t.escalate_after_minutes, 60 * 24 * 365),
+        ] {
+            if value == 0 || value > max {
+                return Err(ConfigError::OutOfRange { setting, value, max });
+            }
+        }
         for (setting, url) in [("alertmanager.url", &self.alertmanager.url), ("alertmanager.external_url", &self.alertmanager.external_url)] {
             if let Some(url) = url.as_ref().filter(|u| !matches!(u.scheme(), "http" | "https")) {
                 return Err(ConfigError::NotHttp { setting, url: url.clone() });

@@ -110,7 +110,8 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
             .then(|| {
                 self.engine.book().firing().find_map(|f| {
                     let key = incident_key(&f.alert)?;
-                    under(alert, &key).then(|| (f.alert.fingerprint(), f.alert.annotations.get("summary").cloned().unwrap_or_default()))
+                    let shown = under(alert, &key) && viewer.sees_labels(&f.alert.all_labels());
+                    shown.then(|| (f.alert.fingerprint(), f.alert.annotations.get("summary").cloned().unwrap_or_default()))
                 })
             })
             .flatten();

@@ -132,10 +132,28 @@ impl History {
         }
     }
 
+    /// Forgets the open episodes of `alerts` (handed over to another
+    /// instance, which records them from now on).
+    pub fn forget_open(&mut self, alerts: &[vbp_detectors::alert::Alert]) {
+        self.index_open();
+        let gone: Vec<usize> = alerts.iter().filter_map(|a| self.open.get(&a.id()).copied()).collect();
+        if gone.is_empty() {
+            return;
+        }
+        let mut index = 0;
+        self.episodes.retain(|_| {
+            index += 1;
+            !gone.contains(&(index - 1))
+        });
+        self.open.clear();
+        self.index_open();
+    }
+
     /// Forgets episodes resolved more than `keep` before `now`.
     pub fn prune(&mut self, now: DateTime<FixedOffset>, keep: Duration) {
         let before = self.episodes.len();
-        self.episodes.retain(|e| e.resolved_at.is_none_or(|r| r >= now - keep));
+        let Some(horizon) = now.checked_sub_signed(keep) else { return };
+        self.episodes.retain(|e| e.resolved_at.is_none_or(|r| r >= horizon));
         if self.episodes.len() != before {
             self.open.clear();
             self.index_open();

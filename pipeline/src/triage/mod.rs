@@ -30,6 +30,11 @@ pub fn incident_key(alert: &Alert) -> Option<IncidentKey> {
     })
 }
 
+/// [`incident_key`] of an alert known to be a supply break.
+fn timeline_key(alert: &Alert) -> IncidentKey {
+    incident_key(alert).unwrap_or_default()
+}
+
 /// One day of an incident: what was outstanding and how many hospitals
 /// waited, at the day's last evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +88,8 @@ impl Triage {
     pub fn observe(&mut self, at: DateTime<FixedOffset>, transitions: &[Transition], book: &AlertBook, retention: Duration) {
         self.history.observe(transitions);
         self.history.prune(at, retention);
+        let was_firing: std::collections::BTreeSet<IncidentKey> =
+            self.timelines.iter().filter(|(_, t)| t.firing).map(|(k, _)| k.clone()).collect();
         for timeline in self.timelines.values_mut() {
             timeline.firing = false;
         }
@@ -93,15 +100,19 @@ impl Triage {
                 outstanding_packs: f.alert.annotations.get("outstanding_packs").and_then(|p| p.parse().ok()).unwrap_or_default(),
                 institutions: f.alert.value.parse().unwrap_or(0),
             };
-            let timeline = self.timelines.entry(key).or_insert_with(|| Timeline { days: BTreeMap::new(), first_seen: Utc::now(), firing: true });
+            let timeline = self.timelines.entry(key).or_insert_with(|| Timeline { days: BTreeMap::new(), first_seen: Utc::now(), firing: false });
+            if !timeline.firing && !was_firing.contains(&timeline_key(&f.alert)) {
+                // Firing again after it resolved: escalation counts anew.
+                timeline.first_seen = Utc::now();
+            }
             timeline.firing = true;
             timeline.days.insert(today, figure);
         }
         // A resolved incident's timeline and acknowledgement stay as long
         // as its history does.
-        let keep_from = today - retention;
+        let keep_from = today.checked_sub_signed(retention).unwrap_or(NaiveDate::MIN);
         self.timelines.retain(|_, t| t.firing || t.days.keys().next_back().is_some_and(|d| *d >= keep_from));
-        let keep_acks = Utc::now() - retention;
+        let keep_acks = Utc::now().checked_sub_signed(retention).unwrap_or(DateTime::<Utc>::MIN_UTC);
         self.acks.retain(|key, ack| self.timelines.contains_key(key) || ack.at >= keep_acks);
     }
 
@@ -152,18 +163,39 @@ impl Triage {
             }
         }
         let before = std::mem::take(&mut self.escalated);
-        for (key, alert) in &before {
-            if !due.contains_key(key) {
-                out.push(Transition { at, status: Status::Resolved, alert: alert.clone() });
+        // The copy sent stands until its incident is acknowledged or over,
+        // or its labels change (a reload): then the old copy resolves.
+        let same = |key: &IncidentKey, alert: &Alert| before.get(key).is_some_and(|sent| sent.labels == alert.labels);
+        for (key, sent) in &before {
+            if !due.get(key).is_some_and(|alert| same(key, alert)) {
+                out.push(Transition { at, status: Status::Resolved, alert: sent.clone() });
             }
         }
         for (key, alert) in due {
-            if !before.contains_key(&key) {
+            if same(&key, &alert) {
+                self.escalated.insert(key.clone(), before[&key].clone());
+            } else {
                 out.push(Transition { at, status: Status::Firing, alert: alert.clone() });
+                self.escalated.insert(key, alert);
             }
-            self.escalated.insert(key, alert);
         }
         out
+    }
+
+    /// Another instance answers for `alerts` now (a rebalance): their open
+    /// episodes, timelines and acknowledgements leave this instance's
+    /// triage without a resolution — the silence stays in Alertmanager
+    /// until it ends — and their escalation stops being sent from here.
+    /// Returns the escalated copies no longer sent from here.
+    pub fn hand_over(&mut self, alerts: &[Alert]) -> Vec<Alert> {
+        self.history.forget_open(alerts);
+        let mut copies = Vec::new();
+        for key in alerts.iter().filter_map(incident_key) {
+            self.timelines.remove(&key);
+            self.acks.remove(&key);
+            copies.extend(self.escalated.remove(&key));
+        }
+        copies
     }
 
     /// Whether the incident of `key` is escalated now.
