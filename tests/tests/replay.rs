@@ -119,10 +119,9 @@ fn shuffled_events_give_identical_firing_sets() {
     let end = planted["as_of"].as_str().expect("as_of");
     let start = planted["window_start"].as_str().expect("window_start");
     let start_day = chrono::DateTime::parse_from_rfc3339(start).expect("window_start is RFC 3339");
-    let mut instants: Vec<String> = vec![end.to_string()];
-    for days in [20, 35, 50] {
-        instants.push((start_day + chrono::Duration::days(days) + chrono::Duration::hours(13)).to_rfc3339());
-    }
+    // Two instants, each two replays of the province: the end, and
+    // mid-period while many lines are still open.
+    let instants = [end.to_string(), (start_day + chrono::Duration::days(35) + chrono::Duration::hours(13)).to_rfc3339()];
     for as_of in &instants {
         let a = dir.join("ordered");
         let b = dir.join("shuffled");
@@ -302,7 +301,7 @@ fn replay_as_of_without_alerts_out_evaluates_once_and_writes_the_same_firing_and
 }
 
 #[test]
-fn two_and_three_threads_write_the_bytes_one_thread_writes() {
+fn three_threads_on_shuffled_events_write_the_bytes_one_thread_writes() {
     let dir = scratch("threads");
     let sim = dir.join("sim");
     simulate_small(&sim, 7);
@@ -315,7 +314,10 @@ fn two_and_three_threads_write_the_bytes_one_thread_writes() {
     shuffle(&mut lines, 7);
     let shuffled = dir.join("shuffled.ndjson");
     std::fs::write(&shuffled, lines.join(&b'\n')).unwrap();
-    let inputs = [("simulated", event_files(&sim), 2), ("shuffled", vec![shuffled.display().to_string()], 3)];
+    // The shuffled file at three threads is the harder case of the two
+    // (every kind of event before its order, on an uneven split); the
+    // engine's property test (pipeline/tests/shards.rs) covers two.
+    let inputs = [("shuffled", vec![shuffled.display().to_string()], 3)];
     for (name, events, threads) in inputs {
         let one = replay_files(&sim.join("reference"), &events, as_of, 1, &dir.join(format!("{name}-1")));
         let [transitions, firing, dead] = &one;

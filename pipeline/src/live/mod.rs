@@ -46,7 +46,7 @@ use crate::metrics::Metrics;
 use metrics::LiveMetrics;
 use reload::ReloadMetrics;
 use crate::replay::load_reference;
-use crate::runner::clock::WallClock;
+use crate::runner::clock::{WallClock, Watermark};
 use crate::runner::{Outputs, Runner};
 use crate::sinks::alertmanager::{Alertmanager, Owed};
 use crate::sinks::dead_letter_topic::DeadLetterTopic;
@@ -137,6 +137,17 @@ struct Live {
     silences: Option<Silences>,
     /// Something changed since the last checkpoint.
     dirty: bool,
+    /// Bumped whenever the state may have changed (messages, facts, a
+    /// rebalance, a reload): with [`Live::evaluated`], what makes an
+    /// evaluation worth its cost.
+    changes: u64,
+    /// The instant, watermark and `changes` of the last evaluation. With a
+    /// pinned clock (`evaluate_at`) and nothing new, evaluating again would
+    /// raise nothing and spend a whole rule pass every tick.
+    evaluated: Option<(chrono::DateTime<chrono::FixedOffset>, Watermark, u64)>,
+    /// `changes` when the broker last confirmed every partition read to
+    /// its end.
+    confirmed_at: Option<u64>,
     behind_since: Option<Instant>,
     /// Partitions of the orders topic owned at the last look, and how many it has.
     owned: (BTreeSet<i32>, usize),
@@ -230,6 +241,9 @@ impl Live {
             reload_metrics,
             silences,
             dirty: false,
+            changes: 0,
+            evaluated: None,
+            confirmed_at: None,
             behind_since: None,
             owned: (BTreeSet::new(), 0),
             systemd: notify::Notify::default(),
@@ -320,6 +334,7 @@ impl Live {
     }
 
     fn on_messages(&mut self, burst: Vec<KafkaOrigin>) -> Result<()> {
+        self.changes += 1;
         // A partition moved to where the state ends: the rest of the burst
         // from it is of the old stream.
         let mut moved: BTreeSet<(String, i32)> = BTreeSet::new();
@@ -393,12 +408,14 @@ impl Live {
         tracing::info!("owns partitions {owned:?} of {count} of {topic}");
         let list: Vec<i32> = owned.iter().copied().collect();
         self.shared.update_health(|h| h.partitions = list);
-        let handed_over = self.runner.engine.answer_for(answers, keys);
+        let mut handed_over = self.runner.engine.answer_for(answers, keys);
+        handed_over.extend(self.runner.triage.hand_over(&handed_over));
         if let Some(am) = self.runner.alertmanager() {
             am.hand_over(&handed_over);
         }
         self.owned = (owned, count);
         self.dirty = true;
+        self.changes += 1;
         Ok(())
     }
 
@@ -407,18 +424,12 @@ impl Live {
         if let Err(e) = self.follow_assignment() {
             self.source.trouble().warn(format_args!("cannot follow the partition assignment: {e:#}"));
         }
-        let caught_up = match self.source.lag(&self.positions) {
+        let reported = match self.source.lag(&self.positions) {
             Ok(lags) => {
                 for l in &lags {
                     self.metrics.lag(&l.topic, l.partition, l.lag);
                 }
-                let reported = !lags.is_empty() && lags.iter().all(|l| l.lag == Some(0));
-                // What the statistics say is confirmed with the broker
-                // before anything is decided on it (orphans, evaluation).
-                reported && self.source.confirm_caught_up(&self.positions).unwrap_or_else(|e| {
-                    self.source.trouble().warn(format_args!("{e:#}"));
-                    false
-                })
+                !lags.is_empty() && lags.iter().all(|l| l.lag == Some(0))
             }
             Err(e) => {
                 self.metrics.broker_error();
@@ -426,7 +437,30 @@ impl Live {
                 false
             }
         };
-        let reachable = self.source.broker_reachable();
+        // What the statistics say is confirmed with the broker: only a
+        // confirmed end lets the orphan clock run. A broker that cannot be
+        // asked (an outage) leaves the statistics to decide whether to
+        // evaluate — time-driven alerts go on — but expires no orphan.
+        // Nothing taken since the broker last said so: still at its end
+        // (what arrived meanwhile shows in the statistics or the stream).
+        let confirmed = if !reported {
+            Some(false)
+        } else if self.confirmed_at == Some(self.changes) {
+            Some(true)
+        } else {
+            match self.source.confirm_caught_up(&self.positions) {
+                Ok(at_end) => {
+                    self.confirmed_at = at_end.then_some(self.changes);
+                    Some(at_end)
+                }
+                Err(e) => {
+                    self.source.trouble().warn(format_args!("{e:#}"));
+                    None
+                }
+            }
+        };
+        let caught_up = confirmed.unwrap_or(reported);
+        let reachable = self.source.broker_reachable() && confirmed.is_some();
         let undelivered = self.runner.alertmanager().map_or(0, Alertmanager::undelivered);
         self.shared.update_health(|h| {
             h.caught_up = caught_up;
@@ -441,7 +475,7 @@ impl Live {
         // from an empty state, and publishing would erase the group's facts.
         let assigned = self.owned.1 > 0;
         if assigned && (caught_up || overdue) {
-            self.evaluate(caught_up).await?;
+            self.evaluate(confirmed == Some(true)).await?;
         }
         if self.shared.health().is_some_and(|h| h.not_ready().is_empty()) {
             self.systemd.ready("caught up and evaluated");
@@ -449,14 +483,25 @@ impl Live {
         Ok(())
     }
 
-    async fn evaluate(&mut self, caught_up: bool) -> Result<()> {
+    /// Evaluates at the wall clock's instant; `at_end` (the broker said
+    /// every partition is read to its end) lets the orphan clock run.
+    async fn evaluate(&mut self, at_end: bool) -> Result<()> {
         let at = self.clock.now();
-        let watermark = WallClock::watermark(caught_up, self.runner.latest_event(), at);
+        let watermark = WallClock::watermark(at_end, self.runner.latest_event(), at);
         if let Some(facts) = &mut self.facts {
-            facts.drain(&mut self.runner.engine.stage);
+            if facts.drain(&mut self.runner.engine.stage) > 0 {
+                self.changes += 1;
+            }
             self.runner.engine.republish_facts |= facts.refresh_due();
         }
-        let transitions = self.runner.evaluate(at, watermark).await?;
+        let seen = (at, watermark, self.changes);
+        let transitions = if self.evaluated == Some(seen) && !self.runner.engine.republish_facts {
+            Vec::new()
+        } else {
+            let transitions = self.runner.evaluate(at, watermark).await?;
+            self.evaluated = Some(seen);
+            transitions
+        };
         let triaged = self.triage_after_evaluation(at).await;
         if let Some(facts) = &self.facts {
             let changes = self.runner.engine.take_fact_changes();
@@ -572,6 +617,7 @@ impl Live {
             self.source.trouble().warn(format_args!("cannot follow the partition assignment: {e:#}"));
         }
         self.dirty = true;
+        self.changes += 1;
         self.checkpoint_and_commit().await?;
         Ok(ReloadOutcome::Applied { seconds: started.elapsed().as_secs_f64(), carried })
     }
