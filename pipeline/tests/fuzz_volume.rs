@@ -27,6 +27,9 @@
 //! `vbp_detectors::presized::within`); an unchanged seed reads (and, for
 //! the replay seeds, restores into an engine).
 
+#[path = "../../schemas/tests/byte_edit/mod.rs"]
+mod byte_edit;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::PathBuf;
@@ -34,6 +37,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use byte_edit::ByteEdit;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
 use serde::{Deserialize, Serialize};
@@ -462,12 +466,7 @@ const STRINGS: &[&str] = &[
 
 #[derive(Debug, Clone)]
 enum Mutation {
-    FlipBit { at: usize, bit: u8 },
-    SetByte { at: usize, byte: u8 },
-    Insert { at: usize, bytes: Vec<u8> },
-    Delete { at: usize, len: usize },
-    Truncate { at: usize },
-    Repeat { at: usize, len: usize },
+    Bytes(ByteEdit),
     /// This body up to `at`, then another seed's from `from`.
     Splice { at: usize, seed: usize, from: usize },
     /// The varint at `at` (any byte) replaced by a huge or overlong one.
@@ -481,12 +480,7 @@ enum Mutation {
 fn mutation() -> BoxedStrategy<Mutation> {
     let i = any::<usize>();
     prop_oneof![
-        3 => (i, 0u8..8).prop_map(|(at, bit)| Mutation::FlipBit { at, bit }),
-        2 => (i, any::<u8>()).prop_map(|(at, byte)| Mutation::SetByte { at, byte }),
-        2 => (i, prop::collection::vec(any::<u8>(), 1..9)).prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
-        2 => (i, 1usize..32).prop_map(|(at, len)| Mutation::Delete { at, len }),
-        1 => i.prop_map(|at| Mutation::Truncate { at }),
-        1 => (i, 1usize..200).prop_map(|(at, len)| Mutation::Repeat { at, len }),
+        11 => ByteEdit::strategy(prop::collection::vec(any::<u8>(), 1..9).boxed(), 31, 199).prop_map(Mutation::Bytes),
         1 => (i, i, i).prop_map(|(at, seed, from)| Mutation::Splice { at, seed, from }),
         3 => (i, prop::sample::select(HUGE), prop::bool::weighted(0.2)).prop_map(|(at, value, overlong)| Mutation::Varint { at, value, overlong }),
         3 => (i, prop::sample::select(HUGE)).prop_map(|(which, value)| Mutation::StringLength { which, value }),
@@ -512,22 +506,7 @@ fn apply(body: &mut Vec<u8>, m: &Mutation, seed: &Seed, seeds: &[Seed]) {
     let n = body.len();
     let clamp = |at: usize| at % (n + 1);
     match m {
-        Mutation::FlipBit { at, bit } if n > 0 => body[at % n] ^= 1 << bit,
-        Mutation::SetByte { at, byte } if n > 0 => body[at % n] = *byte,
-        Mutation::Insert { at, bytes } => {
-            let at = clamp(*at);
-            body.splice(at..at, bytes.iter().copied());
-        }
-        Mutation::Delete { at, len } if n > 0 => {
-            let at = at % n;
-            body.drain(at..(at + len).min(n));
-        }
-        Mutation::Truncate { at } => body.truncate(clamp(*at)),
-        Mutation::Repeat { at, len } if n > 0 => {
-            let at = at % n;
-            let copy = body[at..(at + len).min(n)].to_vec();
-            body.splice(at..at, copy);
-        }
+        Mutation::Bytes(edit) => edit.apply(body),
         Mutation::Splice { at, seed: other, from } => {
             let other = &seeds[other % seeds.len()].body;
             body.truncate(clamp(*at));

@@ -20,6 +20,8 @@
 //! The executions are counted here, not assumed from the case count, and
 //! printed at the end with the wall time and the rate.
 
+mod byte_edit;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -28,6 +30,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
 use rust_decimal::Decimal;
+use byte_edit::ByteEdit;
 use vbp_schemas::{
     decode, ComplaintFiled, ComplaintKind, ComplaintReplied, ComplaintResolved, DeadLetter, DecodeLimits,
     DeliveryAccepted, DeliveryReceived, Event, EventBody, OccurredWindow, OrderCancelled, OrderPlaced, PaymentMade,
@@ -434,13 +437,7 @@ enum Mutation {
     /// The key becomes `key` (a JSON text: known, escaped or random).
     Rename { field: usize, key: String },
     Add { key: String, value: String },
-    FlipBit { at: usize, bit: u8 },
-    SetByte { at: usize, byte: u8 },
-    Insert { at: usize, bytes: Vec<u8> },
-    Delete { at: usize, len: usize },
-    Truncate { at: usize },
-    /// `len` bytes at `at` written twice.
-    Repeat { at: usize, len: usize },
+    Bytes(ByteEdit),
     /// The text up to `at` followed by another valid event from `from`.
     Splice { at: usize, from: usize, other: usize },
 }
@@ -494,16 +491,11 @@ fn field_mutation() -> BoxedStrategy<Mutation> {
 
 /// A mutation of the rendered bytes.
 fn byte_mutation() -> BoxedStrategy<Mutation> {
+    let inserted = prop_oneof![prop::sample::select(INSERTS).prop_map(<[u8]>::to_vec), prop::collection::vec(any::<u8>(), 1..8)].boxed();
     let at = any::<usize>();
     prop_oneof![
-        2 => (at, 0u8..8).prop_map(|(at, bit)| Mutation::FlipBit { at, bit }),
-        1 => (at, any::<u8>()).prop_map(|(at, byte)| Mutation::SetByte { at, byte }),
-        2 => (at, prop_oneof![prop::sample::select(INSERTS).prop_map(<[u8]>::to_vec), prop::collection::vec(any::<u8>(), 1..8)])
-            .prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
-        2 => (at, 1usize..16).prop_map(|(at, len)| Mutation::Delete { at, len }),
-        1 => at.prop_map(|at| Mutation::Truncate { at }),
-        1 => (at, 1usize..64).prop_map(|(at, len)| Mutation::Repeat { at, len }),
-        1 => (at, at, any::<usize>()).prop_map(|(at, from, other)| Mutation::Splice { at, from, other }),
+        8 => ByteEdit::strategy(inserted, 15, 63).prop_map(Mutation::Bytes),
+        1 => (at, at, at).prop_map(|(at, from, other)| Mutation::Splice { at, from, other }),
     ]
     .boxed()
 }
@@ -591,22 +583,7 @@ fn apply_to_bytes(bytes: &mut Vec<u8>, mutation: &Mutation) {
     let n = bytes.len();
     let clamp = |at: usize| if n == 0 { 0 } else { at % (n + 1) };
     match mutation {
-        Mutation::FlipBit { at, bit } if n > 0 => bytes[at % n] ^= 1 << bit,
-        Mutation::SetByte { at, byte } if n > 0 => bytes[at % n] = *byte,
-        Mutation::Insert { at, bytes: inserted } => {
-            let at = clamp(*at);
-            bytes.splice(at..at, inserted.iter().copied());
-        }
-        Mutation::Delete { at, len } if n > 0 => {
-            let at = at % n;
-            bytes.drain(at..(at + len).min(n));
-        }
-        Mutation::Truncate { at } => bytes.truncate(clamp(*at)),
-        Mutation::Repeat { at, len } if n > 0 => {
-            let at = at % n;
-            let copy = bytes[at..(at + len).min(n)].to_vec();
-            bytes.splice(at..at, copy);
-        }
+        Mutation::Bytes(edit) => edit.apply(bytes),
         Mutation::Splice { at, from, other } => {
             let sources = splice_sources();
             let source = &sources[other % sources.len()];
