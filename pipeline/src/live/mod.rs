@@ -437,28 +437,7 @@ impl Live {
                 false
             }
         };
-        // What the statistics say is confirmed with the broker: only a
-        // confirmed end lets the orphan clock run. A broker that cannot be
-        // asked (an outage) leaves the statistics to decide whether to
-        // evaluate — time-driven alerts go on — but expires no orphan.
-        // Nothing taken since the broker last said so: still at its end
-        // (what arrived meanwhile shows in the statistics or the stream).
-        let confirmed = if !reported {
-            Some(false)
-        } else if self.confirmed_at == Some(self.changes) {
-            Some(true)
-        } else {
-            match self.source.confirm_caught_up(&self.positions) {
-                Ok(at_end) => {
-                    self.confirmed_at = at_end.then_some(self.changes);
-                    Some(at_end)
-                }
-                Err(e) => {
-                    self.source.trouble().warn(format_args!("{e:#}"));
-                    None
-                }
-            }
-        };
+        let confirmed = self.confirm_at_end(reported);
         let caught_up = confirmed.unwrap_or(reported);
         let reachable = self.source.broker_reachable() && confirmed.is_some();
         let undelivered = self.runner.alertmanager().map_or(0, Alertmanager::undelivered);
@@ -481,6 +460,32 @@ impl Live {
             self.systemd.ready("caught up and evaluated");
         }
         Ok(())
+    }
+
+    /// What the statistics say (`reported`), confirmed with the broker:
+    /// `Some(at_end)`, or `None` when the broker cannot be asked (an
+    /// outage: the statistics then decide whether to evaluate, so
+    /// time-driven alerts go on, but no orphan expires). Only a confirmed
+    /// end lets the orphan clock run. Nothing taken since the broker last
+    /// confirmed means still at its end: what arrived meanwhile shows in
+    /// the statistics or the stream.
+    fn confirm_at_end(&mut self, reported: bool) -> Option<bool> {
+        if !reported {
+            return Some(false);
+        }
+        if self.confirmed_at == Some(self.changes) {
+            return Some(true);
+        }
+        match self.source.confirm_caught_up(&self.positions) {
+            Ok(at_end) => {
+                self.confirmed_at = at_end.then_some(self.changes);
+                Some(at_end)
+            }
+            Err(e) => {
+                self.source.trouble().warn(format_args!("{e:#}"));
+                None
+            }
+        }
     }
 
     /// Evaluates at the wall clock's instant; `at_end` (the broker said

@@ -466,7 +466,7 @@ impl KafkaSource {
     /// the orphan clock would then expire what waits for the burst's rest.
     ///
     /// One ListOffsets request asks for every owned partition's end
-    /// (timestamp −1 is "the latest"): a request per partition waits
+    /// (`offsets_for_times` at `Offset::End`): a request per partition waits
     /// behind the consumer's long-polling fetch on the same connection,
     /// and twelve of them held the run loop about 4 s a tick on tansu.
     pub fn confirm_caught_up(&self, positions: &Positions) -> Result<bool> {
