@@ -508,6 +508,9 @@ def pipeline():
            description="vbp-watch 正在（重复）推送的预警数：正在触发的，加上 15 分钟内解除的。")
     b.stat("正在触发的运行告警 Pipeline alerts firing", 'count(ALERTS{component="vbp-watch", alertstate="firing"}) or vector(0)',
            thresholds=CRITICAL, w=4, description="deploy/rules/vbp-watch-alerts.yml 中正在触发的告警数。")
+    b.stat("说明从略的预警 Abridged alerts", 'sum(vbp_alerts_abridged) or vector(0)', thresholds=COUNT_BAD, w=4,
+           description="某规则在一个区县触发超过 [detectors.alerts] worded_per_division 条（默认 500）时，其余预警只保留摘要、数值与阈值，"
+                       "并由一条 AlertsAbridged 预警汇总。非零多半是阈值或参考数据有误（RUNBOOK：AlertsAbridged）。")
 
     b.row("输入 Input")
     b.series("输入消息 Messages by outcome",

@@ -12,7 +12,9 @@ use chrono::{DateTime, FixedOffset, SecondsFormat};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-/// The six alert names of SPEC §6.
+/// The ten alert names of SPEC §6, and [`AlertName::AlertsAbridged`],
+/// which stands for a rule firing too many alerts in one division
+/// ([`crate::abridge`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum AlertName {
     SelectedProductNotEntered,
@@ -25,10 +27,11 @@ pub enum AlertName {
     SubstituteSurge,
     PeriodEndStockpiling,
     PriceAboveSelected,
+    AlertsAbridged,
 }
 
 impl AlertName {
-    pub const ALL: [AlertName; 10] = [
+    pub const ALL: [AlertName; 11] = [
         AlertName::SelectedProductNotEntered,
         AlertName::ProcurementBehindSchedule,
         AlertName::NonSelectedShareHigh,
@@ -39,6 +42,7 @@ impl AlertName {
         AlertName::SubstituteSurge,
         AlertName::PeriodEndStockpiling,
         AlertName::PriceAboveSelected,
+        AlertName::AlertsAbridged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +57,7 @@ impl AlertName {
             AlertName::SubstituteSurge => "SubstituteSurge",
             AlertName::PeriodEndStockpiling => "PeriodEndStockpiling",
             AlertName::PriceAboveSelected => "PriceAboveSelected",
+            AlertName::AlertsAbridged => "AlertsAbridged",
         }
     }
 
@@ -69,6 +74,7 @@ impl AlertName {
             AlertName::SubstituteSurge => "可替代产品采购量异常增长",
             AlertName::PeriodEndStockpiling => "协议期末突击采购",
             AlertName::PriceAboveSelected => "高于中选价格采购",
+            AlertName::AlertsAbridged => "同类预警过多",
         }
     }
 
@@ -87,6 +93,7 @@ impl AlertName {
             AlertName::ComplaintOverdue => &["complaint_id"],
             AlertName::SupplyBreak => &["city_code", "product_code"],
             AlertName::PaymentOverdue => &["institution_code"],
+            AlertName::AlertsAbridged => &["rule", "division_code", "city_code"],
         }
     }
 }
@@ -299,6 +306,44 @@ impl AlertBook {
 
     pub fn is_empty(&self) -> bool {
         self.firing.is_empty()
+    }
+}
+
+/// Heap bytes of a B-tree map of `len` entries of `entry` bytes each,
+/// estimated as the standard library lays it out when built in order:
+/// leaves of 11 entries, full but the last, and one internal node (with 12
+/// edges) per 12 children. A map of up to 11 entries is one leaf.
+fn btree_bytes(len: usize, entry: usize) -> usize {
+    const CAPACITY: usize = 11;
+    let leaf = CAPACITY * entry + 16;
+    let (mut nodes, mut bytes) = (len.div_ceil(CAPACITY), 0);
+    bytes += nodes * leaf;
+    while nodes > 1 {
+        nodes = nodes.div_ceil(CAPACITY + 1);
+        bytes += nodes * (leaf + (CAPACITY + 1) * std::mem::size_of::<usize>());
+    }
+    bytes
+}
+
+fn text_map_bytes(map: &BTreeMap<String, String>) -> usize {
+    btree_bytes(map.len(), 2 * std::mem::size_of::<String>()) + map.iter().map(|(k, v)| k.capacity() + v.capacity()).sum::<usize>()
+}
+
+impl Alert {
+    /// Heap bytes this alert holds: its strings and its two maps' nodes
+    /// (estimated by [`btree_bytes`]), for the footprint figures.
+    pub fn heap_bytes(&self) -> usize {
+        text_map_bytes(&self.labels) + text_map_bytes(&self.annotations) + self.value.capacity()
+    }
+}
+
+impl AlertBook {
+    /// Heap bytes of the book: every entry's id, its alert and the map's
+    /// nodes (estimated), for the footprint figures.
+    pub fn heap_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<AlertId>() + std::mem::size_of::<Firing>();
+        let ids = |id: &AlertId| id.key.capacity() * std::mem::size_of::<String>() + id.key.iter().map(String::capacity).sum::<usize>();
+        btree_bytes(self.firing.len(), entry) + self.firing.iter().map(|(id, f)| ids(id) + f.alert.heap_bytes()).sum::<usize>()
     }
 }
 

@@ -16,6 +16,21 @@ pub struct DetectorConfig {
     pub substitute: SubstituteConfig,
     pub stockpiling: StockpilingConfig,
     pub price: PriceConfig,
+    pub alerts: AlertsConfig,
+}
+
+/// How many alerts of one rule in one division keep their full words
+/// ([`crate::abridge`]); the rest fire abridged under one summary alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    pub worded_per_division: usize,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig { worded_per_division: 500 }
+    }
 }
 
 /// 6.5 the complaint clock (seed 002 二(八)), in working days W_n.
@@ -188,6 +203,7 @@ impl Default for DetectorConfig {
             substitute: SubstituteConfig::default(),
             stockpiling: StockpilingConfig::default(),
             price: PriceConfig::default(),
+            alerts: AlertsConfig::default(),
         }
     }
 }

@@ -118,6 +118,8 @@ impl Scene<'_> {
             }
             AlertName::ComplaintOverdue => self.complaint(label("complaint_id"), &mut out),
             AlertName::PriceAboveSelected => self.overpriced(label("institution_code"), label("product_code"), &mut out),
+            // Its evidence is the alerts it counts, listed in the console.
+            AlertName::AlertsAbridged => {}
         }
         out
     }

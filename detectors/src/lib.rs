@@ -13,6 +13,7 @@
 //! - [`evidence`]: what stands behind an alert's number, for its page (SPEC §12);
 //! - [`config`]: thresholds, SPEC's defaults unless configured.
 
+pub mod abridge;
 pub mod alert;
 pub mod calendar;
 pub mod circular;

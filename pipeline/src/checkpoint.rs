@@ -26,8 +26,22 @@ use serde::Serialize;
 /// v6: complaints, the recent days of purchases, period-end days; a
 /// checksum of the body, and remembered ids keep a content digest;
 /// v7: the execution report's sums per window; v8: the codes behind the
-/// state's ids, so a state is carried onto changed reference files).
-const MAGIC: &[u8] = b"vbp-watch checkpoint v8\n";
+/// state's ids, so a state is carried onto changed reference files; v9:
+/// the same layout, remembered ids' content digests taken from the fields
+/// rather than the event's `Debug` text, which [`CheckpointStore::read_versioned`]
+/// tells its reader so that v8's digests are still compared their way).
+const MAGIC: &[u8] = b"vbp-watch checkpoint v9\n";
+
+/// The version [`MAGIC`] names, and the older ones this build still reads.
+pub const VERSION: u32 = 9;
+const READABLE: [(u32, &[u8]); 2] = [(VERSION, MAGIC), (8, b"vbp-watch checkpoint v8\n")];
+
+/// A checkpoint read back: the value, the file's size and its version.
+pub struct ReadBack<T> {
+    pub value: T,
+    pub bytes: u64,
+    pub version: u32,
+}
 
 /// Bytes of the body's checksum, after [`MAGIC`].
 const CHECKSUM_BYTES: usize = 8;
@@ -106,12 +120,18 @@ impl CheckpointStore {
 
     /// Reads the checkpoint back; `None` when there is none yet.
     pub fn read<T: DeserializeOwned>(&self) -> Result<Option<(T, u64)>> {
+        Ok(self.read_versioned()?.map(|r| (r.value, r.bytes)))
+    }
+
+    /// Reads the checkpoint back with its version, for a reader whose
+    /// values mean something else in an older version of the same layout.
+    pub fn read_versioned<T: DeserializeOwned>(&self) -> Result<Option<ReadBack<T>>> {
         let bytes = match fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io("read", &self.path)(e)),
         };
-        let Some(sealed) = bytes.strip_prefix(MAGIC) else {
+        let Some((version, sealed)) = READABLE.iter().find_map(|(v, magic)| Some((*v, bytes.strip_prefix(*magic)?))) else {
             return Err(CheckpointError::NotACheckpoint { path: self.path.clone() });
         };
         let Some((sum, body)) = sealed.split_first_chunk::<CHECKSUM_BYTES>() else {
@@ -122,7 +142,7 @@ impl CheckpointStore {
         }
         let value = vbp_detectors::presized::within(body.len(), || postcard::from_bytes(body))
             .map_err(|source| CheckpointError::Damaged { path: self.path.clone(), source })?;
-        Ok(Some((value, bytes.len() as u64)))
+        Ok(Some(ReadBack { value, bytes: bytes.len() as u64, version }))
     }
 }
 

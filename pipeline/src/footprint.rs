@@ -31,6 +31,7 @@ pub async fn run(options: &ReplayOptions, dir: &Path) -> Result<Value> {
     let bytes = state.heap_bytes();
     let (_, ids) = engine.pending();
     let seen_bytes = engine.seen_heap_bytes();
+    let (firing, book_bytes) = (engine.book().len(), engine.book().heap_bytes());
     let total = bytes.purchases + bytes.orders + bytes.deliveries + bytes.finished_orders + bytes.finished_deliveries + seen_bytes;
     let per = |total: usize, n: usize| if n == 0 { 0.0 } else { total as f64 / n as f64 };
 
@@ -43,10 +44,10 @@ pub async fn run(options: &ReplayOptions, dir: &Path) -> Result<Value> {
     let t = Instant::now();
     let reference = load_reference(&options.reference)?;
     let mut restored = Engine::<LineOrigin>::new(reference, options.detectors.clone())?;
-    let (snapshot, _) = store.read::<EngineSnapshot<LineOrigin>>()?.context("the checkpoint just written is missing")?;
+    let read = store.read_versioned::<EngineSnapshot<LineOrigin>>()?.context("the checkpoint just written is missing")?;
     let files = NdjsonFiles::open(&options.events)?;
     restored
-        .restore(snapshot, |origin| decode(&files.raw(origin).unwrap_or_default(), &options.limits))
+        .restore(read.value, read.version, |origin| decode(&files.raw(origin).unwrap_or_default(), &options.limits))
         .map_err(|e| anyhow::anyhow!("cannot restore the checkpoint: {e}"))?;
     let restore_seconds = t.elapsed().as_secs_f64();
     let same = restored.sizes() == sizes && restored.pending().1 == ids;
@@ -74,7 +75,9 @@ pub async fn run(options: &ReplayOptions, dir: &Path) -> Result<Value> {
             "finished_deliveries": bytes.finished_deliveries,
             "ids": seen_bytes,
             "total": total,
+            "alert_book": book_bytes,
         },
+        "alerts_firing": firing,
         "bytes_per": {
             "agreement": per(bytes.purchases, sizes.agreements),
             "order_line": per(bytes.orders + bytes.finished_orders, sizes.order_lines),
@@ -84,6 +87,7 @@ pub async fn run(options: &ReplayOptions, dir: &Path) -> Result<Value> {
             "unfinished_delivery": per(bytes.deliveries, sizes.deliveries - sizes.finished_deliveries),
             "finished_delivery": per(bytes.finished_deliveries, sizes.finished_deliveries),
             "id": per(seen_bytes, ids),
+            "firing_alert": per(book_bytes, firing),
             "open_order_line_all_state": per(total, sizes.open_order_lines),
         },
         "checkpoint": {

@@ -24,6 +24,9 @@ pub struct Metrics {
     pub evaluation_seconds: Histogram,
     pub state_entries: IntGaugeVec,
     pub alerts_firing: IntGaugeVec,
+    /// Firing alerts whose words were cut short because their rule fired
+    /// too many in one division (`vbp_detectors::abridge`), by name.
+    pub alerts_abridged: IntGaugeVec,
     /// Latest `occurred_at` applied, Unix seconds (the event-time watermark).
     pub watermark_seconds: Gauge,
     pub last_evaluation_seconds: Gauge,
@@ -126,6 +129,10 @@ impl Metrics {
             Opts::new("vbp_alerts_firing", "Alerts firing now by name and severity"),
             &["alertname", "severity", "city_code", "division_code"],
         )?;
+        let alerts_abridged = IntGaugeVec::new(
+            Opts::new("vbp_alerts_abridged", "Firing alerts kept with their summary only: their rule fired too many in one division"),
+            &["alertname"],
+        )?;
         let watermark_seconds = Gauge::new("vbp_event_time_watermark_seconds", "Latest occurred_at applied, Unix time")?;
         let last_evaluation_seconds =
             Gauge::new("vbp_last_evaluation_timestamp_seconds", "Wall-clock time of the last evaluation, Unix time")?;
@@ -135,6 +142,7 @@ impl Metrics {
         registry.register(Box::new(evaluation_seconds.clone()))?;
         registry.register(Box::new(state_entries.clone()))?;
         registry.register(Box::new(alerts_firing.clone()))?;
+        registry.register(Box::new(alerts_abridged.clone()))?;
         registry.register(Box::new(watermark_seconds.clone()))?;
         registry.register(Box::new(last_evaluation_seconds.clone()))?;
         Ok(Metrics {
@@ -144,6 +152,7 @@ impl Metrics {
             evaluation_seconds,
             state_entries,
             alerts_firing,
+            alerts_abridged,
             watermark_seconds,
             last_evaluation_seconds,
             alertmanager,

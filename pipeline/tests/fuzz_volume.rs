@@ -183,7 +183,7 @@ struct World {
     store: CheckpointStore,
 }
 
-const MAGIC: &[u8] = b"vbp-watch checkpoint v8\n";
+const MAGIC: &[u8] = b"vbp-watch checkpoint v9\n";
 
 /// MAGIC, the body's SipHash-1-3 under the store's keys, the body.
 fn seal(body: &[u8]) -> Vec<u8> {
@@ -629,7 +629,7 @@ fn checkpoint_reader_under_volume_fuzzing() {
                 let mut engine = Engine::<LineOrigin>::new(Arc::clone(&world.reference), DetectorConfig::default()).expect("engine");
                 let lines = &world.lines;
                 engine
-                    .restore(snapshot, |origin| decode(&lines[origin.line as usize - 1], &DecodeLimits::default()))
+                    .restore(snapshot, vbp_watch::checkpoint::VERSION, |origin| decode(&lines[origin.line as usize - 1], &DecodeLimits::default()))
                     .expect(seed.name);
             }
             Kind::Live => {

@@ -53,22 +53,134 @@ fn active_agreements(dir: &Path, today: &str) -> usize {
     rdr.records().map(|r| r.expect("agreement row")).filter(|r| &r[3] <= today && today <= &r[4]).count()
 }
 
-/// `vbp-watch replay … --as-of AS_OF --firing-out FILE`: the alerts firing at as_of.
-fn replay_firing(dir: &Path, as_of: &str) -> BTreeSet<Alert> {
+/// `vbp-watch replay … --as-of AS_OF --firing-out FILE [--detectors FILE]`:
+/// the alert objects firing at as_of.
+fn replay_firing_objects(dir: &Path, as_of: &str, detectors: Option<&Path>) -> Vec<Value> {
     let firing = dir.join("firing.ndjson");
-    let output = Command::new(env!("CARGO_BIN_EXE_vbp-watch"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vbp-watch"));
+    command
         .arg("replay")
         .arg("--reference")
         .arg(dir.join("reference"))
         .arg("--events")
-        .args(["orders", "deliveries", "payments", "complaints"].map(|t| dir.join(format!("events/{t}.ndjson"))))
+        .args(
+            ["orders", "deliveries", "payments", "complaints"]
+                .map(|t| dir.join(format!("events/{t}.ndjson"))),
+        )
         .args(["--as-of", as_of, "--firing-out"])
-        .arg(&firing)
-        .output()
-        .expect("run vbp-watch replay");
-    assert!(output.status.success(), "replay failed: {}", String::from_utf8_lossy(&output.stderr));
+        .arg(&firing);
+    if let Some(file) = detectors {
+        command.arg("--detectors").arg(file);
+    }
+    let output = command.output().expect("run vbp-watch replay");
+    assert!(
+        output.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let text = std::fs::read_to_string(&firing).expect("firing file");
-    text.lines().map(|l| alert(&serde_json::from_str(l).expect("firing line is JSON"), "labels")).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("firing line is JSON"))
+        .collect()
+}
+
+/// A flood, made by lowering the limit to `worded` per rule and division:
+/// every alert still fires with its severity and labels; in each (rule,
+/// division) past the limit exactly `worded` keep their words, critical
+/// first, and one `AlertsAbridged` counts them.
+fn check_abridged(dir: &Path, as_of: &str, full: &[Value], worded: usize) {
+    let file = dir.join("abridge.toml");
+    std::fs::write(&file, format!("[alerts]\nworded_per_division = {worded}\n"))
+        .expect("write detectors file");
+    let abridged = replay_firing_objects(dir, as_of, Some(&file));
+    let label = |a: &Value, l: &str| a["labels"][l].as_str().unwrap_or_default().to_string();
+    let rules = |alerts: &[Value]| -> BTreeSet<(String, String, String)> {
+        alerts
+            .iter()
+            .filter(|a| a["alertname"] != "AlertsAbridged")
+            .map(|a| {
+                (
+                    label(a, "alertname"),
+                    label(a, "severity"),
+                    serde_json::to_string(&a["labels"]).expect("labels"),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        rules(&abridged),
+        rules(full),
+        "abridging changed which alerts fire or their labels"
+    );
+    // (rule, division) -> (firing, critical, worded, worded critical)
+    let mut groups: BTreeMap<(String, String), [usize; 4]> = BTreeMap::new();
+    for a in abridged
+        .iter()
+        .filter(|a| a["alertname"] != "AlertsAbridged")
+    {
+        let division = Some(label(a, "division_code"))
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| label(a, "city_code"));
+        let g = groups.entry((label(a, "alertname"), division)).or_default();
+        let (critical, words) = (
+            a["severity"] == "critical",
+            a["annotations"]["abridged"].is_null(),
+        );
+        g[0] += 1;
+        g[1] += usize::from(critical);
+        g[2] += usize::from(words);
+        g[3] += usize::from(words && critical);
+        if !words {
+            for kept in ["summary", "value", "threshold", "description"] {
+                assert!(
+                    a["annotations"][kept].is_string(),
+                    "an abridged alert lost its {kept}: {a}"
+                );
+            }
+        }
+    }
+    let summaries: BTreeMap<(String, String), usize> = abridged
+        .iter()
+        .filter(|a| a["alertname"] == "AlertsAbridged")
+        .map(|a| {
+            let division = Some(label(a, "division_code"))
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| label(a, "city_code"));
+            (
+                (label(a, "rule"), division),
+                a["value"]
+                    .as_str()
+                    .expect("value")
+                    .parse()
+                    .expect("a count"),
+            )
+        })
+        .collect();
+    let flooded: BTreeMap<(String, String), usize> = groups
+        .iter()
+        .filter(|(_, g)| g[0] > worded)
+        .map(|(k, g)| (k.clone(), g[0]))
+        .collect();
+    assert!(
+        flooded.len() >= 3,
+        "the lowered limit should flood several divisions: {groups:?}"
+    );
+    assert_eq!(
+        summaries, flooded,
+        "one AlertsAbridged per flooded (rule, division), counting its alerts"
+    );
+    for (key, [firing, critical, words, words_critical]) in groups {
+        assert_eq!(
+            words,
+            firing.min(worded),
+            "{key:?}: alerts that kept their words"
+        );
+        assert_eq!(
+            words_critical,
+            critical.min(words),
+            "{key:?}: critical alerts keep their words first"
+        );
+    }
 }
 
 #[test]
@@ -112,7 +224,8 @@ fn a_region_with_widespread_misbehaviour_fires_hundreds_of_planted_alerts_and_re
     let share = behind as f64 / active as f64;
     assert!((0.05..=0.30).contains(&share), "{behind} of {active} agreements behind schedule ({share:.3})");
 
-    let firing = replay_firing(out.path(), as_of);
+    let objects = replay_firing_objects(out.path(), as_of, None);
+    let firing: BTreeSet<Alert> = objects.iter().map(|a| alert(a, "labels")).collect();
     let missing: Vec<_> = expected.difference(&firing).collect();
     let unplanned: Vec<_> = firing.difference(&expected).collect();
     assert!(
@@ -123,4 +236,5 @@ fn a_region_with_widespread_misbehaviour_fires_hundreds_of_planted_alerts_and_re
         &missing[..missing.len().min(10)],
         &unplanned[..unplanned.len().min(10)]
     );
+    check_abridged(out.path(), as_of, &objects, 20);
 }

@@ -13,6 +13,7 @@
 //! origin `O` that comes back with its rejection so the driver can write the
 //! original bytes to the dead-letter output.
 
+mod content;
 mod held;
 pub mod router;
 mod shard;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use datafusion::error::DataFusionError;
 use tracing::instrument;
+use vbp_detectors::abridge::abridge;
 use vbp_detectors::alert::{Alert, AlertBook, AlertName, Transition};
 use vbp_detectors::circular::FiredLog;
 use vbp_detectors::config::DetectorConfig;
@@ -70,28 +72,12 @@ const SWEEP_EVERY_MICROS: Micros = 7 * DAY_MICROS;
 pub type SeenIds = vbp_detectors::FastMap<u128, SeenId>;
 
 /// What is remembered of an `event_id`: when its event occurred (for the
-/// retention) and a digest of its whole content, so that a resend (the
-/// same content) is told from another event under the same id.
+/// retention) and a digest of its whole content ([`content`]), so that a
+/// resend (the same content) is told from another event under the same id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SeenId {
     pub at: Micros,
     pub content: u64,
-}
-
-/// A digest of an event's whole content (its decoded fields, offset and
-/// decimal scale included), stable across runs.
-pub fn content_digest(event: &Event) -> u64 {
-    use std::hash::Hasher;
-    struct Hashing(siphasher::sip::SipHasher13);
-    impl std::fmt::Write for Hashing {
-        fn write_str(&mut self, s: &str) -> std::fmt::Result {
-            self.0.write(s.as_bytes());
-            Ok(())
-        }
-    }
-    let mut hashing = Hashing(siphasher::sip::SipHasher13::new());
-    let _ = std::fmt::write(&mut hashing, format_args!("{event:?}"));
-    hashing.0.finish()
 }
 
 /// An `event_id`'s digest, the one finished order lines and deliveries are
@@ -490,13 +476,13 @@ impl<O> Engine<O> {
         let at = event.occurred_at.timestamp_micros();
         self.stats.decoded += 1;
         self.stats.latest_event = self.stats.latest_event.max(Some(at));
-        let content = content_digest(event);
+        let content = content::digest(event);
         match self.seen.entry(id_digest(&event.event_id)) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(SeenId { at, content });
                 Remembered::New
             }
-            std::collections::hash_map::Entry::Occupied(o) if o.get().content == content => {
+            std::collections::hash_map::Entry::Occupied(o) if content::same(o.get().content, event, content) => {
                 self.stats.duplicates += 1;
                 Remembered::Repeat
             }
@@ -590,6 +576,7 @@ impl<O> Engine<O> {
             self.fact_changes = self.stage.to_publish(&facts, answers_for, republish);
         }
         self.rollups = rollups;
+        let alerts = abridge(alerts, self.config.alerts.worded_per_division);
         let transitions = self.book.observe(at, alerts);
         if let Some(log) = &mut self.fired_log {
             log.observe(at, self.book.firing().map(|f| &f.alert));

@@ -64,7 +64,8 @@ impl<O> Engine<O> {
         }
     }
 
-    /// Puts a checkpoint's contents back. `decode` turns a waiting event's
+    /// Puts a checkpoint's contents back; `version` is the checkpoint's
+    /// ([`crate::checkpoint::ReadBack`]). `decode` turns a waiting event's
     /// origin back into the event; it decoded before, so failing now means
     /// the checkpoint does not belong to this build or configuration.
     ///
@@ -74,6 +75,7 @@ impl<O> Engine<O> {
     pub fn restore(
         &mut self,
         snapshot: EngineSnapshot<O>,
+        version: u32,
         decode: impl Fn(&O) -> Result<Event, Rejection>,
     ) -> Result<Option<Carried>, String> {
         let same_reference = snapshot.reference_keys == self.keys;
@@ -106,7 +108,59 @@ impl<O> Engine<O> {
         }
         self.seen = snapshot.seen;
         self.book = snapshot.book;
+        if version < 9 {
+            // v8 remembered each id's content as a digest of its Debug text.
+            for seen in self.seen.values_mut() {
+                seen.content = super::content::legacy(seen.content);
+            }
+        }
         self.stats = Stats { latest_event: snapshot.latest_event, ..Stats::default() };
         Ok(carried)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use vbp_detectors::config::DetectorConfig;
+    use vbp_schemas::{decode, DecodeLimits, Reason};
+
+    use super::*;
+    use crate::engine::{content, Fate};
+
+    #[test]
+    fn a_v8_checkpoint_still_tells_a_resend_from_another_event_under_its_id() {
+        let out = std::env::temp_dir().join(format!("vbp-snapshot-v8-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let options = vbp_simulator::SimulateOptions { out: out.clone(), scale: vbp_simulator::Scale::Small, seed: 5, days: Some(5) };
+        vbp_simulator::run(&options).expect("simulate");
+        let reference = crate::replay::load_reference(&out.join("reference")).expect("reference");
+        let orders = std::fs::read(out.join("events/orders.ndjson")).expect("orders");
+        let _ = std::fs::remove_dir_all(&out);
+        let events: Vec<Event> = orders.split(|b| *b == b'\n').filter_map(|l| decode(l, &DecodeLimits::default()).ok()).collect();
+
+        let mut written = Engine::<u32>::new(Arc::clone(&reference), DetectorConfig::default()).expect("engine");
+        let placed = events.iter().find(|e| written.ingest((*e).clone(), 1).fate == Fate::Applied).expect("an order applies").clone();
+        // What a v8 checkpoint holds: digests of the events' Debug text.
+        let debug_texts: std::collections::HashMap<u128, u64> =
+            events.iter().map(|e| (super::super::id_digest(&e.event_id), content::debug_text_digest(e))).collect();
+        for (id, seen) in written.seen.iter_mut() {
+            seen.content = debug_texts[id];
+        }
+        let body = postcard::to_stdvec(&written.snapshot()).expect("encode");
+        let restore = |version| {
+            let mut engine = Engine::<u32>::new(Arc::clone(&reference), DetectorConfig::default()).expect("engine");
+            let snapshot: EngineSnapshot<u32> = postcard::from_bytes(&body).expect("decode");
+            engine.restore(snapshot, version, |_| Err(Rejection::new(Reason::BadValue, "nothing waits"))).expect("restore");
+            engine
+        };
+        let mut restored = restore(8);
+        assert_eq!(restored.ingest(placed.clone(), 2).fate, Fate::Duplicate, "a resend of what v8 remembered");
+        let mut other = events.iter().find(|e| e.event_id != placed.event_id).expect("another event").clone();
+        other.event_id = placed.event_id.clone();
+        assert_eq!(restored.ingest(other, 3).fate, Fate::Rejected(Reason::BadValue), "another event under its id");
+        // Read as v9, the same digests would not match: the version matters.
+        assert_ne!(restore(9).ingest(placed, 4).fate, Fate::Duplicate);
     }
 }

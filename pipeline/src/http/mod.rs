@@ -18,7 +18,7 @@ use axum::response::Html;
 use axum::{Json, Router};
 use chrono::{DateTime, FixedOffset};
 use serde_json::{json, Value};
-use vbp_detectors::alert::Status;
+use vbp_detectors::alert::{AlertName, Status};
 
 use crate::engine::Engine;
 use crate::metrics::Metrics;
@@ -307,8 +307,15 @@ impl Shared {
     pub fn publish_engine<O>(&self, engine: &Engine<O>, at: DateTime<FixedOffset>, evaluated: bool) {
         let metrics = &self.metrics;
         metrics.alerts_firing.reset();
+        metrics.alerts_abridged.reset();
+        for name in AlertName::ALL {
+            metrics.alerts_abridged.with_label_values(&[name.as_str()]).set(0);
+        }
         let mut alerts = Vec::new();
         for f in engine.book().firing() {
+            if f.alert.annotations.contains_key("abridged") {
+                metrics.alerts_abridged.with_label_values(&[f.alert.name.as_str()]).inc();
+            }
             let division = |l: &str| f.alert.labels.get(l).map(String::as_str).unwrap_or("");
             metrics
                 .alerts_firing

@@ -87,6 +87,7 @@ pub fn measured(alert: &Alert) -> String {
         AlertName::SupplyBreak => format!("{value} 家机构"),
         AlertName::PaymentOverdue | AlertName::PriceAboveSelected | AlertName::SubstituteSurge => yuan(value),
         AlertName::PeriodEndStockpiling => format!("{} 基本单位", packs(value)),
+        AlertName::AlertsAbridged => format!("{value} 条"),
     }
 }
 
@@ -107,6 +108,11 @@ pub fn subject(alert: &Alert) -> String {
     match alert.name {
         AlertName::SupplyBreak => format!("{} · {}", label("product_code"), label("enterprise")),
         AlertName::ComplaintOverdue => format!("投诉 {}", label("complaint_id")),
+        AlertName::AlertsAbridged => {
+            let rule = AlertName::parse(&label("rule")).map_or_else(|| label("rule"), |r| r.chinese().to_string());
+            let district = label("division_code");
+            format!("{rule} · {}", if district.is_empty() { label("city_code") } else { district })
+        }
         _ => {
             let name = note("institution_name");
             if name.is_empty() { label("institution_code") } else { format!("{name}（{}）", label("institution_code")) }

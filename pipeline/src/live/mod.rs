@@ -38,7 +38,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use vbp_schemas::{decode, DecodeLimits, OccurredWindow};
 
-use crate::checkpoint::{reference_fingerprint, CheckpointStore};
+use crate::checkpoint::{reference_fingerprint, CheckpointStore, ReadBack};
 use crate::engine::{Engine, EngineSnapshot, EngineSnapshotRef};
 use crate::http::{self, Shared};
 use crate::engine::Routes;
@@ -170,10 +170,10 @@ impl Live {
         engine.fired_log = Some(Default::default());
         let store = CheckpointStore::open(&config.state_dir, "live.ckpt")?;
         let started = Instant::now();
-        let (positions, outbox, next_seq, owed, triage) = match store.read::<Checkpoint>()? {
-            Some((checkpoint, bytes)) => {
+        let (positions, outbox, next_seq, owed, triage) = match store.read_versioned::<Checkpoint>()? {
+            Some(ReadBack { value: checkpoint, bytes, version }) => {
                 let carried = engine
-                    .restore(checkpoint.engine, |origin| decode(&origin.raw, &limits))
+                    .restore(checkpoint.engine, version, |origin| decode(&origin.raw, &limits))
                     .map_err(|e| anyhow::anyhow!("cannot restore {}: {e}", store.path().display()))?;
                 if let Some(carried) = carried {
                     tracing::warn!(
