@@ -19,6 +19,10 @@ use vbp_schemas::{DecodeLimits, Latest, OccurredWindow};
 use vbp_simulator as simulate;
 use vbp_watch::{check, circular, demo, footprint, live, replay, report, sql};
 
+/// mimalloc rather than glibc's malloc (see the workspace Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "vbp-watch", version, about = "Streaming anomaly detection for volume-based procurement (集采) execution")]
 struct Cli {

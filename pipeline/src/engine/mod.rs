@@ -417,7 +417,10 @@ impl<O> Engine<O> {
         O: Keyed + Send,
     {
         let mut fates: Vec<Option<Ingested<O>>> = Vec::with_capacity(events.len());
-        let mut runs: Vec<Vec<(usize, Event, O)>> = (0..self.shards.len()).map(|_| Vec::new()).collect();
+        // Sized for an even split, so a day of a province (600,000 events of
+        // about 200 bytes) is not copied again at each doubling.
+        let share = events.len().div_ceil(self.shards.len());
+        let mut runs: Vec<Vec<(usize, Event, O)>> = (0..self.shards.len()).map(|_| Vec::with_capacity(share)).collect();
         let mut routed = RunRoutes::default();
         let looks_up = self.router.looks_up();
         for (index, (event, origin)) in events.into_iter().enumerate() {

@@ -57,13 +57,16 @@ impl<O> Shard<O> {
     /// the fate is that of the first.
     pub fn apply(&mut self, reference: &ReferenceData, event: Event, origin: O) -> Applied<O> {
         let mut out = Applied { fate: Fate::Applied, rejected: Vec::new(), applied: 0, forget: Vec::new() };
-        let mut queue = vec![(event, origin)];
+        // Nearly every event releases nothing: the queue (and the id copy
+        // that looks for what waits) cost nothing then.
+        let mut queue = Vec::new();
+        let mut next = Some((event, origin));
         let mut first = None;
-        while let Some((event, origin)) = queue.pop() {
+        while let Some((event, origin)) = next.take().or_else(|| queue.pop()) {
             let fate = match self.state.apply(reference, &event) {
                 Outcome::Applied => {
                     out.applied += 1;
-                    if let Some(arrived) = arrival(&event) {
+                    if let Some(arrived) = (self.held.len() > 0).then(|| arrival(&event)).flatten() {
                         let mut released = self.held.release(&arrived);
                         // Apply in event order: pop takes from the end.
                         released.sort_by(|a, b| event_order(&b.event, &a.event));
