@@ -185,6 +185,7 @@ impl Replay {
         self.count(counts);
         routes.finish();
         self.runner.engine.shard(routes);
+        self.runner.engine.reserve_ids(days.iter().map(|(day, origins)| (*day, origins.len())));
         Ok(days)
     }
 

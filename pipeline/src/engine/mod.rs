@@ -358,6 +358,26 @@ impl<O> Engine<O> {
         std::mem::take(&mut self.fact_changes)
     }
 
+    /// Makes room for ids to remember, given the events of each local date
+    /// to come: at most those of the retention plus the week between
+    /// sweeps are ever remembered at once. A replay knows them after its
+    /// first pass, and the table then grows once instead of doubling its
+    /// way there (each doubling rehashes every id into fresh pages).
+    pub fn reserve_ids(&mut self, per_day: impl IntoIterator<Item = (NaiveDate, usize)>) {
+        let window = ((DEFAULT_RETENTION_MICROS + SWEEP_EVERY_MICROS) / DAY_MICROS) as i64 + 1;
+        let days: Vec<(NaiveDate, usize)> = per_day.into_iter().collect();
+        let (mut first, mut held, mut most) = (0, 0usize, 0usize);
+        for &(day, n) in &days {
+            held += n;
+            while (day - days[first].0).num_days() >= window {
+                held -= days[first].1;
+                first += 1;
+            }
+            most = most.max(held);
+        }
+        self.seen.reserve(most.saturating_sub(self.seen.len()));
+    }
+
     /// Heap bytes of the ids remembered for de-duplication.
     pub fn seen_heap_bytes(&self) -> usize {
         vbp_detectors::state::footprint::table_bytes(self.seen.capacity(), std::mem::size_of::<(u128, SeenId)>())
