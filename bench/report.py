@@ -13,6 +13,12 @@ from datetime import date
 from pathlib import Path
 
 
+# The rules bench/duckdb_baseline.py computes (SPEC 6.1-6.4); the four
+# later ones (complaints, substitutes, stockpiling, price) it does not.
+DUCKDB_RULES = {"SelectedProductNotEntered", "ProcurementBehindSchedule", "NonSelectedShareHigh",
+                "OrderUndelivered", "SupplyBreak", "PaymentOverdue"}
+
+
 def read_json(path):
     return json.loads(Path(path).read_text())
 
@@ -79,6 +85,8 @@ def set_rows(f):
         ("(c) state per finished order line", f"{per.get('finished_order_line', 0):.0f} B ({sizes.get('finished_order_lines', 0):,} lines)", "≤ 48 B"),
         ("(c) state per unfinished order line / per agreement",
          f"{per.get('unfinished_order_line', per['order_line']):.0f} B / {per['agreement']:.0f} B", "≤ 200 B / ≤ 150 B"),
+        ("(c) memory per firing alert (the alert book)",
+         f"{per.get('firing_alert', 0):,.0f} B ({footprint.get('alerts_firing', 0):,} firing)", "≤ 600 B"),
         ("(e) checkpoint size / restore", f"{ckpt['bytes'] / 1e6:,.0f} MB / {ckpt['restore_seconds']:.1f} s", "≤ 300 MB / ≤ 5 s"),
         ("DuckDB, same question, whole process", f"{duck_s:.1f} s, {duck['time']['max_rss_kb'] / 1e6:.2f} GB RSS", "—"),
     ]
@@ -104,15 +112,21 @@ def main():
         print("| --- | --- | --- |")
         for row in set_rows(f):
             print("| " + " | ".join(row) + " |")
-        ours, duck = f["firing"], f["duckdb"].get("firing") or {}
+        firing, duck = f["firing"], f["duckdb"].get("firing") or {}
+        ours = {k: n for k, n in firing.items() if k.split("/")[0] in DUCKDB_RULES}
+        beyond = sum(n for k, n in firing.items() if k not in ours)
         same = ours == duck
-        print(f"\nFiring at as-of: vbp-watch {sum(ours.values())}, DuckDB {sum(duck.values())}"
-              f" ({'same counts by alert and severity' if same else 'DIFFERENT: see results.json'}): {ours}\n")
+        print(f"\nFiring at as-of, the six rules bench/duckdb_baseline.py computes: vbp-watch {sum(ours.values())}, "
+              f"DuckDB {sum(duck.values())} ({'same counts by alert and severity' if same else 'DIFFERENT: see results.json'}): "
+              f"{ours}; and {beyond} of the rules it does not compute (SPEC 6.5-6.8)\n")
     tick = latency["tick_seconds"]
     print("| through the broker | measured | target |")
     print("| --- | --- | --- |")
     for row in [
-        ("(d) through tansu, sustained", f"{broker['consume_per_s']:,.0f} events/s ({broker['messages']:,} messages)", "—"),
+        ("(d) load produced with confluent-kafka (librdkafka)", f"{broker['produce_per_s']:,.0f} messages/s ({broker['produce_seconds']:.0f} s)", "—"),
+        ("(d) through tansu, sustained, start to caught up", f"{broker['consume_per_s']:,.0f} events/s ({broker['messages']:,} messages in {broker['consume_seconds']:.0f} s)", "—"),
+        ("(d) produce → Alertmanager p50 / p99, the whole set's state",
+         f"{broker['latency_p50_s']:.2f} s / {broker['latency_p99_s']:.2f} s ({broker['probes']} probes)" if broker["probes"] else "not measured", f"p99 ≤ {tick + 1:.0f} s"),
         ("(d) produce → Alertmanager p50 / p99 (small province)",
          f"{latency['latency_p50_s']:.2f} s / {latency['latency_p99_s']:.2f} s ({latency['probes']} probes, tick {tick:.0f} s)", f"p99 ≤ {tick + 1:.0f} s"),
         ("(e) restart through the broker, SIGTERM to caught up", f"{broker['restart_seconds']:.1f} s ({broker['checkpoint_bytes'] / 1e6:,.1f} MB)", "≤ 5 s"),
