@@ -222,6 +222,15 @@ def probes(args, bootstrap, am_url):
     return latencies
 
 
+def rss_kb(pid):
+    """The resident set of `pid` now, in kB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+    except OSError:
+        return 0
+
+
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
@@ -235,6 +244,8 @@ def main():
     parser.add_argument("--as-of", required=True)
     parser.add_argument("--lines", type=int, default=0, help="first N lines of each file (0: all)")
     parser.add_argument("--probes", type=int, default=30)
+    parser.add_argument("--max-rss-gb", type=float, default=12.0,
+                        help="stop the pipeline past this resident size, before the kernel's OOM killer must")
     args = parser.parse_args()
     # The processes run in a scratch directory: hand them absolute paths.
     args.vbp_watch, args.reference = str(Path(args.vbp_watch).resolve()), str(Path(args.reference).resolve())
@@ -256,7 +267,23 @@ def main():
         began = time.monotonic()
         pipeline = launch()
         procs.append(pipeline)
-        wait_for("the pipeline to catch up", lambda: caught_up(base, messages), 3600, pipeline)
+        peak = [0]
+
+        def caught_up_watching():
+            peak[0] = max(peak[0], rss_kb(pipeline.pid))
+            if peak[0] > args.max_rss_gb * 1e6:
+                sys.exit(f"the pipeline passed {args.max_rss_gb} GB RSS while catching up "
+                         f"({consumed(base + '/metrics'):,.0f} of {messages:,} messages taken); stopped")
+            return caught_up(base, messages)
+        try:
+            wait_for("the pipeline to catch up", caught_up_watching, 3600, pipeline)
+        except SystemExit as failed:
+            # A finding, not a crash of the benchmark: say how far it got.
+            print(json.dumps({"messages": messages, "produce_seconds": round(produce_seconds, 3),
+                              "produce_per_s": round(messages / produce_seconds), "error": str(failed),
+                              "seconds_before_failing": round(time.monotonic() - began, 1),
+                              "pipeline_peak_rss_kb": peak[0]}, indent=2))
+            return
         consume_seconds = time.monotonic() - began
 
         latencies = probes(args, bootstrap, am_url)
@@ -277,6 +304,7 @@ def main():
             "produce_per_s": round(messages / produce_seconds),
             "consume_seconds": round(consume_seconds, 3),
             "consume_per_s": round(messages / consume_seconds),
+            "pipeline_peak_rss_kb_catching_up": peak[0],
             "probes": len(latencies),
             "tick_seconds": tick,
             "latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
