@@ -20,6 +20,8 @@
 # Needs tansu, Alertmanager and tests/.venv: tests/harness/ensure-tools.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A step that fails says which, whatever it wrote its errors to.
+trap 'echo "bench/run.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 scale=province profile=release out=target/bench broker_lines=0 probes=30 build=1
 while [ $# -gt 0 ]; do
@@ -43,8 +45,10 @@ if [ "$build" = 1 ]; then
     cargo build $flag --locked --bin vbp-watch 2>&1 | tail -n 1
     cargo build $flag --locked -p vbp-schemas --example decode_throughput 2>&1 | tail -n 1
 fi
-vbp=target/$profile/vbp-watch
-decode=target/$profile/examples/decode_throughput
+# Where cargo put the builds: CARGO_TARGET_DIR when set, as cargo honours it.
+target_dir=${CARGO_TARGET_DIR:-target}
+vbp=$target_dir/$profile/vbp-watch
+decode=$target_dir/$profile/examples/decode_throughput
 
 # DuckDB for the baseline and confluent-kafka for the load, in their own
 # venv (pinned in bench/requirements.txt).
