@@ -10,8 +10,8 @@
 //! - the first `worded_per_division` alerts, critical before warning and
 //!   then by alert id, keep every annotation;
 //! - the others still fire, with the same labels (routing is unchanged)
-//!   and severity, but keep only the summary, value, threshold and the
-//!   annotations other parts read back (payment sums for the circular, a
+//!   and severity, but keep only the summary, value, threshold, the
+//!   institution's name and the annotations other parts read back (payment sums for the circular, a
 //!   supply break's institutions and packs); `description` says why and
 //!   `abridged` is `"true"`;
 //! - one `AlertsAbridged` alert per such rule and division says how many
@@ -24,12 +24,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::alert::{Alert, AlertName, Severity};
 
-/// Annotations an abridged alert keeps: the SPEC §7 one-liners, and what
-/// the circular, the triage pages and the evidence read back.
-const KEPT: [&str; 7] = [
+/// Annotations an abridged alert keeps: the SPEC §7 one-liners, the
+/// institution's name (the pages name who, not only a code), and what the
+/// circular, the triage pages and the evidence read back.
+const KEPT: [&str; 8] = [
     "summary",
     "value",
     "threshold",
+    "institution_name",
     "overdue_amount",
     "overdue_deliveries",
     "outstanding_packs",
@@ -225,7 +227,8 @@ mod tests {
             cut.annotations.get("summary").map(String::as_str),
             Some(cut.labels["institution_code"].clone() + " 逾期").as_deref()
         );
-        assert!(!cut.annotations.contains_key("institution_name"));
+        assert_eq!(cut.annotations.get("institution_name").map(String::as_str), Some("某医院"), "the pages name the institution");
+        assert!(!cut.annotations["description"].contains("很长的说明"), "the long words go");
         assert!(cut.annotations["description"].contains("超过 4 条"));
         let summary: Vec<&Alert> = out
             .iter()

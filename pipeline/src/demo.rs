@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::DateTime;
-use vbp_detectors::config::DetectorConfig;
 use vbp_schemas::DecodeLimits;
 
 use crate::http::{self, Shared};
@@ -48,6 +47,9 @@ pub struct DemoOptions {
     /// Exit when the stream ends instead of serving until Ctrl-C.
     #[arg(long)]
     pub exit_when_done: bool,
+    /// TOML file of detector thresholds (deploy/detectors.toml; defaults are SPEC's).
+    #[arg(long)]
+    pub detectors: Option<PathBuf>,
 }
 
 pub async fn run(options: &DemoOptions) -> Result<()> {
@@ -73,7 +75,7 @@ pub async fn run(options: &DemoOptions) -> Result<()> {
         alerts_out: Some(options.out.join("alerts.ndjson")),
         firing_out: Some(options.out.join("firing.ndjson")),
         dead_letter: Some(options.out.join("dead-letter.ndjson")),
-        detectors: DetectorConfig::default(),
+        detectors: replay::load_detectors(options.detectors.as_deref())?,
         limits: DecodeLimits::default(),
         progress: false,
         rollups: true,

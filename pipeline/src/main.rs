@@ -14,7 +14,6 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use chrono::{DateTime, FixedOffset};
 use clap::{Args, Parser, Subcommand};
-use vbp_detectors::config::DetectorConfig;
 use vbp_schemas::{DecodeLimits, Latest, OccurredWindow};
 use vbp_simulator as simulate;
 use vbp_watch::{check, circular, demo, footprint, live, replay, report, sql};
@@ -188,13 +187,7 @@ impl InputArgs {
     }
 
     fn options(&self) -> Result<replay::ReplayOptions> {
-        let detectors = match &self.detectors {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-                DetectorConfig::from_toml(&text).with_context(|| format!("bad detector config {}", path.display()))?
-            }
-            None => DetectorConfig::default(),
-        };
+        let detectors = replay::load_detectors(self.detectors.as_deref())?;
         Ok(replay::ReplayOptions {
             reference: self.reference.clone(),
             events: self.events.clone(),

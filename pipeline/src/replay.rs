@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use indicatif::{ProgressBar, ProgressStyle};
 use vbp_detectors::alert::Status;
@@ -77,6 +77,14 @@ pub struct ReplaySummary {
 pub const DEFAULT_THREADS: NonZeroUsize = NonZeroUsize::MIN;
 
 /// Loads reference data, or says in one line why not.
+/// The detector thresholds of a TOML file (deploy/detectors.toml), or
+/// SPEC's defaults without one.
+pub fn load_detectors(path: Option<&std::path::Path>) -> Result<DetectorConfig> {
+    let Some(path) = path else { return Ok(DetectorConfig::default()) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    DetectorConfig::from_toml(&text).with_context(|| format!("bad detector config {}", path.display()))
+}
+
 pub fn load_reference(dir: &std::path::Path) -> Result<Arc<ReferenceData>> {
     ReferenceData::load(dir).map(Arc::new).map_err(|errors| {
         let first = errors.iter().next().map(|p| p.to_string()).unwrap_or_default();

@@ -91,6 +91,17 @@ pub fn measured(alert: &Alert) -> String {
     }
 }
 
+/// The console filtered to the alerts an `AlertsAbridged` alert counts
+/// (its rule in its district, or city for supply breaks).
+fn counted_alerts(alert: &Alert) -> Option<String> {
+    if alert.name != AlertName::AlertsAbridged {
+        return None;
+    }
+    let rule = alert.labels.get("rule")?;
+    let place = ["division_code", "city_code"].into_iter().find_map(|l| alert.labels.get(l).map(|code| format!("{l}={code}")))?;
+    Some(format!("/?alertname={rule}&{place}"))
+}
+
 /// How long since `since`, in days and hours.
 pub fn duration_words(seconds: i64) -> String {
     let (days, hours, minutes) = (seconds / 86_400, seconds % 86_400 / 3600, seconds % 3600 / 60);
@@ -207,7 +218,11 @@ pub async fn alert(State(shared): State<Arc<Shared>>, Path(fingerprint): Path<St
     }
     let body = html! {
         (alert_head(&page, &shared.division_names()))
-        section { h2 { "证据" } (evidence_markup(&page.evidence)) }
+        section {
+            h2 { "证据" }
+            @if let Some(href) = counted_alerts(&page.alert) { p { a href=(href) { "控制台中本条汇总的全部预警" } } }
+            (evidence_markup(&page.evidence))
+        }
     };
     Html(frame(&format!("{} · {}", page.alert.name.chinese(), subject(&page.alert)), &viewer, Some(page.at), body).into_string()).into_response()
 }
