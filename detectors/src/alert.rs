@@ -12,6 +12,8 @@ use chrono::{DateTime, FixedOffset, SecondsFormat};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::state::footprint::{btree_bytes, text_map_bytes};
+
 /// The ten alert names of SPEC §6, and [`AlertName::AlertsAbridged`],
 /// which stands for a rule firing too many alerts in one division
 /// ([`crate::abridge`]).
@@ -309,29 +311,9 @@ impl AlertBook {
     }
 }
 
-/// Heap bytes of a B-tree map of `len` entries of `entry` bytes each,
-/// estimated as the standard library lays it out when built in order:
-/// leaves of 11 entries, full but the last, and one internal node (with 12
-/// edges) per 12 children. A map of up to 11 entries is one leaf.
-fn btree_bytes(len: usize, entry: usize) -> usize {
-    const CAPACITY: usize = 11;
-    let leaf = CAPACITY * entry + 16;
-    let (mut nodes, mut bytes) = (len.div_ceil(CAPACITY), 0);
-    bytes += nodes * leaf;
-    while nodes > 1 {
-        nodes = nodes.div_ceil(CAPACITY + 1);
-        bytes += nodes * (leaf + (CAPACITY + 1) * std::mem::size_of::<usize>());
-    }
-    bytes
-}
-
-fn text_map_bytes(map: &BTreeMap<String, String>) -> usize {
-    btree_bytes(map.len(), 2 * std::mem::size_of::<String>()) + map.iter().map(|(k, v)| k.capacity() + v.capacity()).sum::<usize>()
-}
-
 impl Alert {
     /// Heap bytes this alert holds: its strings and its two maps' nodes
-    /// (estimated by [`btree_bytes`]), for the footprint figures.
+    /// (estimated by [`text_map_bytes`]), for the footprint figures.
     pub fn heap_bytes(&self) -> usize {
         text_map_bytes(&self.labels) + text_map_bytes(&self.annotations) + self.value.capacity()
     }

@@ -49,6 +49,28 @@ pub fn table_bytes(capacity: usize, entry: usize) -> usize {
     allocation_bytes(buckets * (entry + 1))
 }
 
+/// Heap bytes of a B-tree map of `len` entries of `entry` bytes each,
+/// estimated as the standard library lays it out when built in order:
+/// leaves of 11 entries, full but the last, and one internal node (with 12
+/// edges) per 12 children. A map of up to 11 entries is one leaf.
+pub fn btree_bytes(len: usize, entry: usize) -> usize {
+    const CAPACITY: usize = 11;
+    let leaf = CAPACITY * entry + 16;
+    let (mut nodes, mut bytes) = (len.div_ceil(CAPACITY), 0);
+    bytes += nodes * leaf;
+    while nodes > 1 {
+        nodes = nodes.div_ceil(CAPACITY + 1);
+        bytes += nodes * (leaf + (CAPACITY + 1) * size_of::<usize>());
+    }
+    bytes
+}
+
+/// Heap bytes of a map of texts: its nodes and its strings' capacities
+/// (without the allocator's rounding, unlike [`allocation_bytes`]).
+pub fn text_map_bytes(map: &std::collections::BTreeMap<String, String>) -> usize {
+    btree_bytes(map.len(), 2 * size_of::<String>()) + map.iter().map(|(k, v)| k.capacity() + v.capacity()).sum::<usize>()
+}
+
 /// Heap bytes of an id-keyed map, with `inner` the heap bytes a value owns.
 pub fn id_map_bytes<V>(map: &IdMap<V>, inner: impl Fn(&V) -> usize) -> usize {
     let table = table_bytes(map.capacity(), size_of::<(String, V)>());
