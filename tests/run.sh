@@ -17,6 +17,11 @@ bash tests/harness/ensure-tools.sh
 
 echo "== build (once, for every test target)"
 mkdir -p target
+# A cold build keeps no incremental caches: they cost GBs of disk (a CI run
+# failed on a full disk while linking) and time, and a fresh clone never
+# reuses them. A developer's own setting wins.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+echo "disk free before the build: $(df -h . | awk 'NR==2 {print $4}')"
 # The whole log is kept; on failure its errors and its end are shown, so a
 # failed build says why (a rustc crash, a full disk) and not only that it did.
 if ! cargo build --workspace --all-targets --locked >target/build-log.txt 2>&1; then
