@@ -13,7 +13,6 @@ pub struct LiveMetrics {
     events: crate::metrics::Metrics,
     consumer_lag: IntGaugeVec,
     paused_partitions: IntGauge,
-    holds: IntCounter,
     broker_errors: IntCounter,
     checkpoint_seconds: Histogram,
     checkpoint_bytes: IntGauge,
@@ -34,10 +33,6 @@ impl LiveMetrics {
                 "vbp_consumer_paused_partitions",
                 "Partitions paused while catching up because their events run ahead of the slowest partition's",
             )?,
-            holds: IntCounter::new(
-                "vbp_consumer_partition_holds_total",
-                "Times a partition was paused for running ahead in event time of the slowest one",
-            )?,
             broker_errors: IntCounter::new("vbp_broker_errors_total", "Errors reported by the Kafka client")?,
             checkpoint_seconds: Histogram::with_opts(
                 HistogramOpts::new("vbp_checkpoint_duration_seconds", "Time to write one checkpoint durably")
@@ -52,7 +47,6 @@ impl LiveMetrics {
         };
         registry.register(Box::new(metrics.consumer_lag.clone()))?;
         registry.register(Box::new(metrics.paused_partitions.clone()))?;
-        registry.register(Box::new(metrics.holds.clone()))?;
         registry.register(Box::new(metrics.broker_errors.clone()))?;
         registry.register(Box::new(metrics.checkpoint_seconds.clone()))?;
         registry.register(Box::new(metrics.checkpoint_bytes.clone()))?;
@@ -77,11 +71,9 @@ impl LiveMetrics {
         self.consumer_lag.with_label_values(&[topic, &partition.to_string()]).set(lag.unwrap_or(-1));
     }
 
-    /// How many partitions are paused for running ahead in event time,
-    /// `newly` of them just now.
-    pub fn paused(&self, partitions: usize, newly: usize) {
+    /// How many partitions are paused for running ahead in event time.
+    pub fn paused(&self, partitions: usize) {
         self.paused_partitions.set(partitions as i64);
-        self.holds.inc_by(newly as u64);
     }
 
     pub fn broker_error(&self) {

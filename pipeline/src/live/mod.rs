@@ -413,8 +413,8 @@ impl Live {
     /// Pauses the partitions running ahead in event time, resumes those
     /// the others caught up with.
     fn align(&mut self, lags: &[PartitionLag]) {
-        let (held, newly) = self.source.align(lags);
-        self.metrics.paused(held, newly);
+        let held = self.source.align(lags);
+        self.metrics.paused(held);
     }
 
     /// Follows the partition assignment: answers for the institutions whose

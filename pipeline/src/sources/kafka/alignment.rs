@@ -10,7 +10,7 @@
 //!
 //! The remedy is Flink's watermark alignment. The *frontier* is the event
 //! time of the slowest partition still behind its end. A partition whose
-//! newest event runs more than `max_skew` ahead of it is paused (held back),
+//! last event runs more than `max_skew` ahead of it is paused (held back),
 //! and resumed once the frontier comes within half of that. The partition
 //! at the frontier is never paused, so the input always moves. A partition
 //! read to its end holds no one back, and neither does one that has taken
@@ -46,7 +46,7 @@ pub enum Frontier {
     Drained,
     /// A partition behind its end has not yielded an event yet.
     Unknown,
-    /// The newest event time of the slowest partition behind its end (epoch µs).
+    /// The last event time of the slowest partition behind its end (epoch µs).
     At(Micros),
 }
 
@@ -65,7 +65,7 @@ impl Plan {
 
 #[derive(Debug, Clone)]
 struct Progress {
-    /// The newest occurred-at taken from it.
+    /// Occurred-at of the last event taken from it.
     event_time: Option<Micros>,
     /// Messages remain to be read (lag above 0, or not known yet).
     behind: bool,
@@ -97,14 +97,10 @@ impl Alignment {
         }
     }
 
-    /// An event that occurred at `event_time` was taken from `key`. A
-    /// partition stands at the newest event time it has yielded: a late
-    /// event does not make it look behind, and a partition not in event
-    /// order (a backlog loaded file by institution) soon stands near its
-    /// end and holds nothing back, as if there were no alignment.
+    /// An event that occurred at `event_time` was taken from `key`.
     pub fn took(&mut self, key: &PartitionKey, event_time: Micros, now: Instant) {
         if let Some(p) = self.partitions.get_mut(key) {
-            p.event_time = Some(p.event_time.map_or(event_time, |t| t.max(event_time)));
+            p.event_time = Some(event_time);
             p.active_at = now;
         }
     }
@@ -155,7 +151,7 @@ impl Alignment {
         plan
     }
 
-    /// The newest event time taken from a partition (`None` first: a
+    /// The last event time taken from a partition (`None` first: a
     /// partition that has yielded nothing is the slowest there is).
     pub fn event_time(&self, key: &PartitionKey) -> Option<Micros> {
         self.partitions.get(key).and_then(|p| p.event_time)
@@ -260,18 +256,6 @@ mod tests {
         let later = start + IDLE + Duration::from_secs(1);
         assert_eq!(a.frontier(later), Frontier::At(100 * HOUR));
         assert_eq!(a.plan(later).resume.len(), 2);
-    }
-
-    #[test]
-    fn a_late_event_does_not_make_a_partition_look_behind() {
-        let now = Instant::now();
-        let mut a = three(now);
-        a.took(&key("orders", 0), 100 * HOUR, now);
-        a.took(&key("deliveries", 0), 100 * HOUR, now);
-        a.took(&key("payments", 0), 100 * HOUR, now);
-        a.took(&key("orders", 0), 2 * HOUR, now);
-        assert_eq!(a.frontier(now), Frontier::At(100 * HOUR));
-        assert!(a.plan(now).is_empty());
     }
 
     #[test]

@@ -569,9 +569,8 @@ impl KafkaSource {
 
     /// Holds back the partitions running ahead in event time and lets
     /// go those the others caught up with, given every owned partition's
-    /// `lags` (see [`alignment`]). Returns how many are held back now,
-    /// and how many of them were held back just now.
-    pub fn align(&mut self, lags: &[PartitionLag]) -> (usize, usize) {
+    /// `lags` (see [`alignment`]). Returns how many are held back.
+    pub fn align(&mut self, lags: &[PartitionLag]) -> usize {
         let now = std::time::Instant::now();
         let owned: Vec<PartitionKey> = lags.iter().map(|l| (l.topic.clone(), l.partition)).collect();
         self.alignment.owned(&owned, now);
@@ -580,7 +579,7 @@ impl KafkaSource {
         if !plan.is_empty() {
             tracing::debug!(held = ?plan.pause, released = ?plan.resume, frontier = ?self.alignment.frontier(now), "event-time alignment");
         }
-        (self.alignment.paused().len(), plan.pause.len())
+        self.alignment.paused().len()
     }
 
     /// How far the owned partitions are read, in event time.
