@@ -498,8 +498,7 @@ def pipeline():
            description="Prometheus 能否抓取 /metrics（VbpWatchDown）。")
     b.stat("距上次评估 Since last evaluation", 'time() - vbp_last_evaluation_timestamp_seconds', unit="s", decimals=0,
            thresholds=[("green", None), ("orange", 60), ("red", 600)], w=4, live_only=True,
-           description="默认每 10 秒评估一次；追赶积压时暂停，最长 max_evaluation_delay_seconds，"
-                       "且积压早于 T 超过 catch_up_horizon_seconds 时直到读完才评估（StaleData）。")
+           description="默认每 10 秒评估一次；追赶积压时暂停，最长 max_evaluation_delay_seconds（StaleData）。")
     b.stat("事件时间滞后 Event-time lag", 'time() - vbp_event_time_watermark_seconds', unit="s", decimals=0,
            thresholds=[("green", None), ("orange", 3600), ("red", 4 * 3600)], w=4, live_only=True,
            description="最新已处理事件的 occurred_at 距现在多久（夜间与节假日自然增大）。")
@@ -521,13 +520,9 @@ def pipeline():
              [{"expr": 'sum by (reason) (rate(vbp_rejected_total[$__rate_interval]))', "legend": "{{reason}}"}],
              unit="ops", w=12, h=8, live_only=True, description="SPEC §4 原因码；原始消息在 vbp.dead-letter（DeadLetterSurge）。")
     b.series("消费积压 Consumer lag by partition",
-             [{"expr": 'vbp_consumer_lag_messages', "legend": "{{topic}}/{{partition}}"}], w=8, h=8, live_only=True)
-    b.series("暂停的分区 Paused partitions",
-             [{"expr": 'vbp_consumer_paused_partitions', "legend": "{{instance}}"}], w=8, h=8, live_only=True,
-             description="追赶积压时，事件时间领先最慢分区超过 max_event_time_skew_seconds 的分区暂停读取，"
-                         "以免付款早于其配送读入而在内存中等待；追上后恢复。读到末尾后应为 0。")
+             [{"expr": 'vbp_consumer_lag_messages', "legend": "{{topic}}/{{partition}}"}], w=12, h=8, live_only=True)
     b.series("Kafka 客户端错误 Broker errors",
-             [{"expr": 'rate(vbp_broker_errors_total[$__rate_interval])', "legend": "{{instance}}"}], unit="ops", w=8, h=8,
+             [{"expr": 'rate(vbp_broker_errors_total[$__rate_interval])', "legend": "{{instance}}"}], unit="ops", w=12, h=8,
              live_only=True)
 
     b.row("评估与状态 Evaluation and state")

@@ -56,9 +56,7 @@ pub struct LiveConfig {
     /// Between evaluations (SPEC §5: 10 s).
     #[serde(rename = "tick_seconds", with = "seconds")]
     pub tick: Duration,
-    /// Between checkpoints while events flow; at least nine times as long
-    /// as the last checkpoint took, so a large state is not written most
-    /// of the time.
+    /// Between checkpoints while events flow.
     #[serde(rename = "checkpoint_seconds", with = "seconds")]
     pub checkpoint_every: Duration,
     /// Messages longer than this many bytes are rejected as `too_large`.
@@ -72,17 +70,6 @@ pub struct LiveConfig {
     /// alert from half-read state; past this long it evaluates anyway.
     #[serde(rename = "max_evaluation_delay_seconds", with = "seconds")]
     pub max_evaluation_delay: Duration,
-    /// ... but only once the slowest partition still behind has reached
-    /// events within this long of T: a backlog weeks old evaluated at T
-    /// would raise every alert its unread deliveries and payments clear.
-    #[serde(rename = "catch_up_horizon_seconds", with = "seconds")]
-    pub catch_up_horizon: Duration,
-    /// While catching up, a partition whose events run more than this
-    /// ahead (in event time) of the slowest partition still behind is
-    /// paused until that one catches up, so payments read weeks before
-    /// their deliveries do not wait in memory (sources::kafka::alignment).
-    #[serde(rename = "max_event_time_skew_seconds", with = "seconds")]
-    pub max_event_time_skew: Duration,
     /// Pins the evaluation instant T (RFC 3339) instead of the wall clock:
     /// for drills and tests that replay a known period through Kafka.
     pub evaluate_at: Option<DateTime<FixedOffset>>,
@@ -162,8 +149,6 @@ impl Default for LiveConfig {
             max_message_bytes: vbp_schemas::DecodeLimits::default().max_message_bytes,
             threads: crate::replay::DEFAULT_THREADS,
             max_evaluation_delay: Duration::from_secs(300),
-            catch_up_horizon: Duration::from_secs(24 * 3600),
-            max_event_time_skew: Duration::from_secs(3600),
             evaluate_at: None,
             transitions_file: None,
             ready_max_undelivered_alerts: crate::http::READY_MAX_UNDELIVERED,

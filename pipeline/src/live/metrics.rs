@@ -12,7 +12,6 @@ pub struct LiveMetrics {
     /// `vbp_events_total`, in the registry every mode shares.
     events: crate::metrics::Metrics,
     consumer_lag: IntGaugeVec,
-    paused_partitions: IntGauge,
     broker_errors: IntCounter,
     checkpoint_seconds: Histogram,
     checkpoint_bytes: IntGauge,
@@ -29,10 +28,6 @@ impl LiveMetrics {
                 Opts::new("vbp_consumer_lag_messages", "Messages between the pipeline's position and the end of the partition"),
                 &["topic", "partition"],
             )?,
-            paused_partitions: IntGauge::new(
-                "vbp_consumer_paused_partitions",
-                "Partitions paused while catching up because their events run ahead of the slowest partition's",
-            )?,
             broker_errors: IntCounter::new("vbp_broker_errors_total", "Errors reported by the Kafka client")?,
             checkpoint_seconds: Histogram::with_opts(
                 HistogramOpts::new("vbp_checkpoint_duration_seconds", "Time to write one checkpoint durably")
@@ -46,7 +41,6 @@ impl LiveMetrics {
             )?,
         };
         registry.register(Box::new(metrics.consumer_lag.clone()))?;
-        registry.register(Box::new(metrics.paused_partitions.clone()))?;
         registry.register(Box::new(metrics.broker_errors.clone()))?;
         registry.register(Box::new(metrics.checkpoint_seconds.clone()))?;
         registry.register(Box::new(metrics.checkpoint_bytes.clone()))?;
@@ -69,11 +63,6 @@ impl LiveMetrics {
     /// A partition's lag; `None` when the broker did not say (shown as −1).
     pub fn lag(&self, topic: &str, partition: i32, lag: Option<i64>) {
         self.consumer_lag.with_label_values(&[topic, &partition.to_string()]).set(lag.unwrap_or(-1));
-    }
-
-    /// How many partitions are paused for running ahead in event time.
-    pub fn paused(&self, partitions: usize) {
-        self.paused_partitions.set(partitions as i64);
     }
 
     pub fn broker_error(&self) {

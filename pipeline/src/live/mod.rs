@@ -20,11 +20,7 @@
 //!
 //! While the consumer is behind the end of its partitions (a catch-up after
 //! downtime) it applies without evaluating, so no alert is raised from a
-//! half-read backlog; `max_evaluation_delay_seconds` bounds how long, once
-//! the input has reached events within `catch_up_horizon_seconds` of T.
-//! Meanwhile the partitions are read side by side in event time: one that
-//! runs ahead of the slowest is paused (`sources::kafka::alignment`), so
-//! what refers to events not read yet does not pile up in memory.
+//! half-read backlog; `max_evaluation_delay_seconds` bounds how long.
 
 pub mod config;
 mod metrics;
@@ -54,7 +50,7 @@ use crate::runner::clock::{WallClock, Watermark};
 use crate::runner::{Outputs, Runner};
 use crate::sinks::alertmanager::{Alertmanager, Owed};
 use crate::sinks::dead_letter_topic::DeadLetterTopic;
-use crate::sources::kafka::{partition_of, Frontier, KafkaOrigin, KafkaSource, PartitionLag, Positions};
+use crate::sources::kafka::{partition_of, KafkaOrigin, KafkaSource, Positions};
 use crate::stage::topic::FactsTopic;
 use crate::stage::KeyOwnership;
 use crate::triage::silences::Silences;
@@ -71,12 +67,6 @@ const FINAL_ATTEMPTS: u32 = 10;
 
 /// Checkpoints that cannot be written (a full disk), one line per backoff step.
 static CHECKPOINT_TROUBLE: crate::throttle::Throttle = crate::throttle::Throttle::new("checkpoint");
-
-/// A periodic checkpoint waits at least this many times as long as the
-/// last one took: at province scale a checkpoint is 1.3 GB and 5–10 s, and
-/// one every 5 s left the consumer reading less than half the time. Offsets
-/// are then committed less often; a restart skips what it reads again.
-const CHECKPOINT_SPACING: u32 = 9;
 
 /// The most messages taken as one run (what the consumer holds already).
 const BURST: usize = 4096;
@@ -147,8 +137,6 @@ struct Live {
     silences: Option<Silences>,
     /// Something changed since the last checkpoint.
     dirty: bool,
-    /// No periodic checkpoint before this ([`CHECKPOINT_SPACING`]).
-    checkpoint_due: Instant,
     /// Bumped whenever the state may have changed (messages, facts, a
     /// rebalance, a reload): with [`Live::evaluated`], what makes an
     /// evaluation worth its cost.
@@ -161,9 +149,6 @@ struct Live {
     /// its end.
     confirmed_at: Option<u64>,
     behind_since: Option<Instant>,
-    /// The input's event-time frontier when evaluations while behind were
-    /// held for being older than the catch-up horizon.
-    held: Option<Frontier>,
     /// Partitions of the orders topic owned at the last look, and how many it has.
     owned: (BTreeSet<i32>, usize),
     systemd: notify::Notify,
@@ -220,7 +205,7 @@ impl Live {
             let resend = config.alertmanager.resend;
             Alertmanager::start(url, config.external_url(), resend, owed, shared.metrics.alertmanager.clone())
         });
-        let source = KafkaSource::subscribe(&config.kafka, &config.input_topics(), config.tick, config.max_event_time_skew)?;
+        let source = KafkaSource::subscribe(&config.kafka, &config.input_topics(), config.tick)?;
         for ((topic, partition), next) in positions.iter() {
             source.resume_at(topic, *partition, *next);
         }
@@ -256,12 +241,10 @@ impl Live {
             reload_metrics,
             silences,
             dirty: false,
-            checkpoint_due: Instant::now(),
             changes: 0,
             evaluated: None,
             confirmed_at: None,
             behind_since: None,
-            held: None,
             owned: (BTreeSet::new(), 0),
             systemd: notify::Notify::default(),
         };
@@ -302,9 +285,7 @@ impl Live {
                 Some(asked) = questions.recv() => self.runner.answer(asked),
                 _ = tick.tick() => self.on_tick().await?,
                 _ = checkpoint.tick() => {
-                    if Instant::now() >= self.checkpoint_due {
-                        self.checkpoint_and_commit().await?;
-                    }
+                    self.checkpoint_and_commit().await?;
                 }
                 message = self.source.recv() => match message {
                     Ok(origin) => {
@@ -382,13 +363,10 @@ impl Live {
             taken.push(origin);
         }
         let at: Vec<(String, i32, i64)> = taken.iter().map(|o| (o.topic.clone(), o.partition, o.offset)).collect();
-        let taken = self.runner.take_messages(taken)?;
-        for ((topic, partition, offset), taken) in at.iter().zip(taken) {
-            self.metrics.taken(topic, taken.fate);
+        let fates = self.runner.take_messages(taken)?;
+        for ((topic, partition, offset), fate) in at.iter().zip(fates) {
+            self.metrics.taken(topic, fate);
             self.positions.advance(topic, *partition, *offset);
-            if let Some(t) = taken.occurred_at {
-                self.source.took(topic, *partition, t);
-            }
         }
         let touched: BTreeSet<(&str, i32)> = at.iter().map(|(t, p, _)| (t.as_str(), *p)).collect();
         for (topic, partition) in touched {
@@ -403,18 +381,7 @@ impl Live {
             self.shared.metrics.watermark_seconds.set(latest as f64 / 1e6);
         }
         self.dirty = true;
-        match self.source.lag(&self.positions) {
-            Ok(lags) => self.align(&lags),
-            Err(e) => self.source.trouble().warn(format_args!("cannot measure consumer lag: {e:#}")),
-        }
         Ok(())
-    }
-
-    /// Pauses the partitions running ahead in event time, resumes those
-    /// the others caught up with.
-    fn align(&mut self, lags: &[PartitionLag]) {
-        let held = self.source.align(lags);
-        self.metrics.paused(held);
     }
 
     /// Follows the partition assignment: answers for the institutions whose
@@ -462,7 +429,6 @@ impl Live {
                 for l in &lags {
                     self.metrics.lag(&l.topic, l.partition, l.lag);
                 }
-                self.align(&lags);
                 !lags.is_empty() && lags.iter().all(|l| l.lag == Some(0))
             }
             Err(e) => {
@@ -482,7 +448,7 @@ impl Live {
         });
         let behind_since = if caught_up { None } else { Some(*self.behind_since.get_or_insert_with(Instant::now)) };
         self.behind_since = behind_since;
-        let overdue = behind_since.is_some_and(|t| t.elapsed() >= self.config.max_evaluation_delay) && self.near_now();
+        let overdue = behind_since.is_some_and(|t| t.elapsed() >= self.config.max_evaluation_delay);
         // A group member that has never been assigned a partition answers
         // for no one yet: evaluating would raise every institution's alerts
         // from an empty state, and publishing would erase the group's facts.
@@ -494,30 +460,6 @@ impl Live {
             self.systemd.ready("caught up and evaluated");
         }
         Ok(())
-    }
-
-    /// Whether the input has reached events within the catch-up horizon of
-    /// T, so that an evaluation while still behind answers for T and not
-    /// for a backlog weeks old. Says when that changes.
-    fn near_now(&mut self) -> bool {
-        let at = self.clock.now().timestamp_micros();
-        let horizon = i64::try_from(self.config.catch_up_horizon.as_micros()).unwrap_or(i64::MAX);
-        let near = match self.source.frontier() {
-            Frontier::Drained => true,
-            Frontier::Unknown => false,
-            Frontier::At(t) => t >= at.saturating_sub(horizon),
-        };
-        if near == self.held.is_some() {
-            self.held = if near { None } else { Some(self.source.frontier()) };
-            match self.held {
-                Some(frontier) => tracing::info!(
-                    ?frontier,
-                    "catching up on input older than catch_up_horizon_seconds: no evaluation until it is read to its end or within the horizon"
-                ),
-                None => tracing::info!("the input is within catch_up_horizon_seconds of T: evaluating while behind after max_evaluation_delay_seconds"),
-            }
-        }
-        near
     }
 
     /// What the statistics say (`reported`), confirmed with the broker:
@@ -582,17 +524,9 @@ impl Live {
             self.next_seq += 1;
         }
         self.dirty = true;
-        if self.log.writes_somewhere() {
-            // The log must hear only of transitions a checkpoint holds:
-            // the checkpoint delivers them (now, or the next one that
-            // succeeds). At province scale that is a 1.2 GB write, 5–10 s.
-            self.checkpoint_and_commit().await?;
-        } else {
-            // No log: nothing waits for this state to be durable (the
-            // Alertmanager heard already); the next periodic checkpoint
-            // keeps it, and a crash before it evaluates the same again.
-            self.deliver_outbox()?;
-        }
+        // The outbox must be durable before anyone hears of it: the
+        // checkpoint delivers it (now, or the next one that succeeds).
+        self.checkpoint_and_commit().await?;
         Ok(())
     }
 
@@ -742,7 +676,6 @@ impl Live {
         };
         CHECKPOINT_TROUBLE.recovered();
         self.metrics.checkpointed(bytes as usize, started.elapsed().as_secs_f64());
-        self.checkpoint_due = Instant::now() + started.elapsed() * CHECKPOINT_SPACING;
         self.shared.update_health(|h| {
             h.last_checkpoint = Some(Instant::now());
             h.checkpoint_failure = None;

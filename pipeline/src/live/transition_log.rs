@@ -30,11 +30,6 @@ pub struct TransitionLog {
 }
 
 impl TransitionLog {
-    /// Whether there is a file to write to.
-    pub fn writes_somewhere(&self) -> bool {
-        self.file.is_some()
-    }
-
     /// Opens `path` for appending; without one it writes nowhere.
     pub fn open(path: Option<&Path>) -> Result<Self> {
         let Some(path) = path else { return Ok(TransitionLog { file: None, last_seq: 0 }) };

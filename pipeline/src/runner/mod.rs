@@ -66,14 +66,6 @@ pub enum RunnerError {
     },
 }
 
-/// What became of one message of a live burst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Taken {
-    pub fate: Fate,
-    /// When its event occurred (epoch µs); `None` when it did not decode.
-    pub occurred_at: Option<Micros>,
-}
-
 /// An origin that carries the input's original bytes (a Kafka message).
 pub trait RawMessage {
     fn raw(&self) -> &[u8];
@@ -220,32 +212,28 @@ impl<O, D: DeadLetterSink<O>> Runner<O, D> {
     }
 
     /// Decodes and takes a run of messages as they arrived (live mode: a
-    /// burst from the consumer); returns each one's fate and, when it
-    /// decoded, when its event occurred, in order.
-    pub fn take_messages(&mut self, messages: Vec<O>) -> Result<Vec<Taken>, RunnerError>
+    /// burst from the consumer); returns each one's fate, in order.
+    pub fn take_messages(&mut self, messages: Vec<O>) -> Result<Vec<Fate>, RunnerError>
     where
         O: RawMessage + Keyed + Send,
     {
-        let mut taken: Vec<Taken> = Vec::with_capacity(messages.len());
+        let mut fates: Vec<Option<Fate>> = Vec::with_capacity(messages.len());
         let mut decoded = Vec::with_capacity(messages.len());
         for message in messages {
             self.engine.stats.read += 1;
             match decode(message.raw(), &self.limits) {
                 Ok(event) => {
-                    taken.push(Taken { fate: Fate::Applied, occurred_at: Some(event.occurred_at.timestamp_micros()) });
+                    fates.push(None);
                     decoded.push((event, message));
                 }
                 Err(rejection) => {
                     let ingested = self.engine.undecodable(message, rejection);
-                    taken.push(Taken { fate: self.settle(ingested)?, occurred_at: None });
+                    fates.push(Some(self.settle(ingested)?));
                 }
             }
         }
-        let mut fates = self.take_all(decoded)?.into_iter();
-        for t in taken.iter_mut().filter(|t| t.occurred_at.is_some()) {
-            t.fate = fates.next().unwrap_or(Fate::Applied);
-        }
-        Ok(taken)
+        let mut taken = self.take_all(decoded)?.into_iter();
+        Ok(fates.into_iter().map(|f| f.or_else(|| taken.next()).unwrap_or(Fate::Applied)).collect())
     }
 
     /// Sends an input that did not decode to the dead-letter output.

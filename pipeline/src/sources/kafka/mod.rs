@@ -8,14 +8,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
 use std::time::Duration;
 
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::stream_consumer::StreamPartitionQueue;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::statistics::Statistics;
@@ -23,12 +20,9 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
-pub mod alignment;
 pub mod config;
 
-pub use alignment::Frontier;
 pub use config::{client_config, Assignment, KafkaConfig};
-use alignment::{Alignment, PartitionKey};
 
 use crate::throttle::Throttle;
 
@@ -224,15 +218,6 @@ pub struct KafkaSource {
     /// Bumped at every successful [`KafkaSource::seek`], which assigns every
     /// owned partition again: what the driver holds of the old streams is stale.
     reassignments: u64,
-    /// Event-time alignment of the owned partitions while catching up.
-    alignment: Alignment,
-    /// Each owned partition's own queue (librdkafka's partition queues):
-    /// a partition held back by the alignment is simply not read, and
-    /// librdkafka stops fetching it once its queue is full. Pausing it
-    /// instead made librdkafka fetch again from the last message taken,
-    /// which tansu answers from the next record batch: whole batches were
-    /// skipped (300,000 messages of the province month, unnoticed).
-    queues: BTreeMap<PartitionKey, StreamPartitionQueue<WatermarkContext>>,
 }
 
 /// Where a partition's stream stands against the state (see `KafkaSource::continues`).
@@ -273,9 +258,7 @@ fn doing(what: impl Into<String>) -> impl FnOnce(KafkaError) -> KafkaSourceError
 }
 
 impl KafkaSource {
-    /// `max_skew`: how far ahead in event time a partition may run of the
-    /// slowest one still behind before it is paused (see [`alignment`]).
-    pub fn subscribe(kafka: &KafkaConfig, topics: &[&str], stats_interval: Duration, max_skew: Duration) -> Result<Self> {
+    pub fn subscribe(kafka: &KafkaConfig, topics: &[&str], stats_interval: Duration) -> Result<Self> {
         let consumer: StreamConsumer<WatermarkContext> = client_config(kafka)
             .set("group.id", &kafka.group_id)
             .set("enable.auto.commit", "false")
@@ -283,10 +266,6 @@ impl KafkaSource {
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
             .set("statistics.interval.ms", stats_interval.as_millis().max(100).to_string())
-            // What librdkafka prefetches into each partition's queue (64 MB
-            // by default): a partition held back by the alignment stops
-            // being fetched past this.
-            .set("queued.max.messages.kbytes", kafka.extra.get("queued.max.messages.kbytes").map_or("16384", String::as_str))
             .create_with_context(WatermarkContext::default())
             .map_err(doing("create the Kafka consumer"))?;
         if kafka.assignment == Assignment::All {
@@ -306,43 +285,13 @@ impl KafkaSource {
         } else {
             consumer.subscribe(topics).map_err(doing("subscribe to the input topics"))?;
         }
-        Ok(KafkaSource {
-            consumer: Arc::new(consumer),
-            streams: HashMap::new(),
-            streams_generation: 0,
-            reassignments: 0,
-            alignment: Alignment::new(max_skew),
-            queues: BTreeMap::new(),
-        })
+        Ok(KafkaSource { consumer: Arc::new(consumer), streams: HashMap::new(), streams_generation: 0, reassignments: 0 })
     }
 
     /// The next message, owned. Errors are the broker's (connection lost,
     /// unknown topic…): librdkafka retries by itself, the caller logs them.
-    ///
-    /// The consumer's own queue is read first: it has the events, and the
-    /// messages fetched before a partition's queue was split off, which
-    /// come before anything in that queue. Then the partitions' queues,
-    /// slowest in event time first, except those the alignment holds back.
-    pub async fn recv(&mut self) -> Result<KafkaOrigin, KafkaError> {
-        self.split();
-        let held = self.alignment.paused();
-        let mut readable: Vec<(&PartitionKey, &StreamPartitionQueue<WatermarkContext>)> =
-            self.queues.iter().filter(|(key, _)| !held.contains(key)).collect();
-        readable.sort_by_key(|(key, _)| self.alignment.event_time(key));
-        let mut main = std::pin::pin!(self.consumer.recv());
-        let mut partitions: Vec<_> = readable.iter().map(|(_, queue)| Box::pin(queue.recv())).collect();
-        let message = std::future::poll_fn(|cx| {
-            if let Poll::Ready(message) = main.as_mut().poll(cx) {
-                return Poll::Ready(message);
-            }
-            for queue in &mut partitions {
-                if let Poll::Ready(message) = queue.as_mut().poll(cx) {
-                    return Poll::Ready(message);
-                }
-            }
-            Poll::Pending
-        })
-        .await?;
+    pub async fn recv(&self) -> Result<KafkaOrigin, KafkaError> {
+        let message = self.consumer.recv().await?;
         Ok(KafkaOrigin {
             topic: message.topic().to_string(),
             partition: message.partition(),
@@ -350,32 +299,6 @@ impl KafkaSource {
             key: message.key().map(<[u8]>::to_vec),
             raw: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
         })
-    }
-
-    /// Gives each partition its own queue once its stream is verified
-    /// against the state (see [`KafkaSource::continues`]), and keeps it for
-    /// good: librdkafka never forwards a split partition to the consumer's
-    /// queue again, not even after `assign`, so a queue dropped at a
-    /// reassignment left its partition unread (a stall after the first
-    /// move). Messages of an old assignment are dropped by librdkafka from
-    /// either queue. Until it is verified, a partition is read through the
-    /// consumer's queue and never held back.
-    fn split(&mut self) {
-        if self.streams_generation != self.generation() {
-            return;
-        }
-        let verified: Vec<PartitionKey> = self
-            .streams
-            .iter()
-            .filter(|(key, stream)| **stream == Stream::Verified && !self.queues.contains_key(*key))
-            .map(|(key, _)| key.clone())
-            .collect();
-        for (topic, partition) in verified {
-            // None: it stays on the consumer's queue, never held back.
-            if let Some(queue) = self.consumer.split_partition_queue(&topic, partition) {
-                self.queues.insert((topic, partition), queue);
-            }
-        }
     }
 
     /// Commits `positions` for the partitions this member owns. Asynchronous:
@@ -560,31 +483,6 @@ impl KafkaSource {
             }
         }
         Ok(!ends.elements().is_empty())
-    }
-
-    /// An event that occurred at `event_time` (epoch µs) was taken from a partition.
-    pub fn took(&mut self, topic: &str, partition: i32, event_time: vbp_detectors::state::Micros) {
-        self.alignment.took(&(topic.to_string(), partition), event_time, std::time::Instant::now());
-    }
-
-    /// Holds back the partitions running ahead in event time and lets
-    /// go those the others caught up with, given every owned partition's
-    /// `lags` (see [`alignment`]). Returns how many are held back.
-    pub fn align(&mut self, lags: &[PartitionLag]) -> usize {
-        let now = std::time::Instant::now();
-        let owned: Vec<PartitionKey> = lags.iter().map(|l| (l.topic.clone(), l.partition)).collect();
-        self.alignment.owned(&owned, now);
-        self.alignment.lags(lags);
-        let plan = self.alignment.plan(now);
-        if !plan.is_empty() {
-            tracing::debug!(held = ?plan.pause, released = ?plan.resume, frontier = ?self.alignment.frontier(now), "event-time alignment");
-        }
-        self.alignment.paused().len()
-    }
-
-    /// How far the owned partitions are read, in event time.
-    pub fn frontier(&self) -> Frontier {
-        self.alignment.frontier(std::time::Instant::now())
     }
 
     /// Lag of every owned partition: the last reported high watermark
