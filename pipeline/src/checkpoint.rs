@@ -96,13 +96,17 @@ impl CheckpointStore {
 
     /// Writes `value` durably and atomically; returns the bytes written.
     pub fn write<T: Serialize>(&self, value: &T) -> Result<u64> {
-        let mut bytes = MAGIC.to_vec();
         let body = postcard::to_stdvec(value).map_err(CheckpointError::Encode)?;
-        bytes.extend_from_slice(&checksum(&body).to_le_bytes());
-        bytes.extend_from_slice(&body);
+        let sum = checksum(&body).to_le_bytes();
         let tmp = self.path.with_extension("tmp");
+        // Written piece by piece: the body is the whole state (1.2 GB at
+        // province scale), and one buffer of it all was a second copy.
         let written = File::create(&tmp).map_err(io("create", &tmp)).and_then(|mut file| {
-            file.write_all(&bytes).and_then(|_| file.sync_all()).map_err(io("write", &tmp))?;
+            file.write_all(MAGIC)
+                .and_then(|_| file.write_all(&sum))
+                .and_then(|_| file.write_all(&body))
+                .and_then(|_| file.sync_all())
+                .map_err(io("write", &tmp))?;
             drop(file);
             fs::rename(&tmp, &self.path).map_err(io("rename into place", &tmp))
         });
@@ -115,7 +119,7 @@ impl CheckpointStore {
         if let Some(dir) = self.path.parent() {
             File::open(dir).and_then(|d| d.sync_all()).map_err(io("sync", dir))?;
         }
-        Ok(bytes.len() as u64)
+        Ok((MAGIC.len() + sum.len() + body.len()) as u64)
     }
 
     /// Reads the checkpoint back; `None` when there is none yet.
