@@ -11,9 +11,9 @@
 //!   then by alert id, keep every annotation;
 //! - the others still fire, with the same labels (routing is unchanged)
 //!   and severity, but keep only the summary, value, threshold, the
-//!   institution's name and the annotations other parts read back (payment sums for the circular, a
-//!   supply break's institutions and packs); `description` says why and
-//!   `abridged` is `"true"`;
+//!   institution's name and the annotations other parts read back (payment
+//!   sums for the circular, a supply break's institutions and packs);
+//!   `description` says why and `abridged` is `"true"`;
 //! - one `AlertsAbridged` alert per such rule and division says how many
 //!   fire, routed to that division like the alerts it stands for.
 //!

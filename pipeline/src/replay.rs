@@ -76,7 +76,6 @@ pub struct ReplaySummary {
 /// where that measures faster.
 pub const DEFAULT_THREADS: NonZeroUsize = NonZeroUsize::MIN;
 
-/// Loads reference data, or says in one line why not.
 /// The detector thresholds of a TOML file (deploy/detectors.toml), or
 /// SPEC's defaults without one.
 pub fn load_detectors(path: Option<&std::path::Path>) -> Result<DetectorConfig> {
@@ -85,6 +84,7 @@ pub fn load_detectors(path: Option<&std::path::Path>) -> Result<DetectorConfig> 
     DetectorConfig::from_toml(&text).with_context(|| format!("bad detector config {}", path.display()))
 }
 
+/// Loads reference data, or says in one line why not.
 pub fn load_reference(dir: &std::path::Path) -> Result<Arc<ReferenceData>> {
     ReferenceData::load(dir).map(Arc::new).map_err(|errors| {
         let first = errors.iter().next().map(|p| p.to_string()).unwrap_or_default();
